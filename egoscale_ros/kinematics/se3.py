@@ -138,7 +138,7 @@ def so3_log(rot: np.ndarray) -> np.ndarray:
     vee = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
     if theta < 1e-6:
         return 0.5 * vee
-    if np.pi - theta < 1e-4:
+    if np.pi - theta < 1e-7:
         # Near pi the antisymmetric part vanishes: read the axis from the symmetric part.
         b = (r + np.eye(3)) / 2.0
         i = int(np.argmax(np.diag(b)))
