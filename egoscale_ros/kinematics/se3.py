@@ -131,22 +131,21 @@ def so3_exp(omega: np.ndarray) -> np.ndarray:
 
 
 def so3_log(rot: np.ndarray) -> np.ndarray:
-    """Rotation matrix → rotation vector, robust near 0 and near pi."""
+    """Rotation matrix → rotation vector, accurate near 0 and near pi."""
     r = np.asarray(rot, dtype=float)
-    cos_theta = np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0)
-    theta = float(np.arccos(cos_theta))
     vee = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
+    sin_theta = 0.5 * float(np.linalg.norm(vee))
+    # atan2 keeps full precision at both ends where arccos of the trace loses it.
+    theta = float(np.arctan2(sin_theta, 0.5 * (np.trace(r) - 1.0)))
     if theta < 1e-6:
         return 0.5 * vee
-    if np.pi - theta < 1e-7:
-        # Near pi the antisymmetric part vanishes: read the axis from the symmetric part.
-        b = (r + np.eye(3)) / 2.0
+    if sin_theta < 1e-9:
+        # At pi the antisymmetric part vanishes: read the axis from the symmetric part (≈ a aᵀ).
+        b = 0.25 * (r + r.T) + 0.5 * np.eye(3)
         i = int(np.argmax(np.diag(b)))
-        axis = b[:, i] / np.sqrt(max(b[i, i], _EPS))
-        if np.dot(axis, vee) < 0:
-            axis = -axis
-        return theta * axis / np.linalg.norm(axis)
-    return theta / (2.0 * np.sin(theta)) * vee
+        axis = b[:, i] / np.linalg.norm(b[:, i])
+        return theta * axis
+    return theta * vee / (2.0 * sin_theta)
 
 
 def rotation_angle(rot: np.ndarray) -> float:
