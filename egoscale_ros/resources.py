@@ -12,13 +12,13 @@ Three layouts are supported, tried in order:
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "egoscale_ros"
 
 
-@lru_cache(maxsize=None)
+@cache
 def share_dir() -> Path:
     """Return the folder that holds ``config/``, ``urdf/`` and ``launch/``."""
     override = os.environ.get("EGOSCALE_ROS_SHARE")
@@ -31,7 +31,7 @@ def share_dir() -> Path:
         from ament_index_python.packages import get_package_share_directory
 
         return Path(get_package_share_directory(PACKAGE))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not installed that way"
+    except Exception as exc:
         raise FileNotFoundError(
             f"cannot find the {PACKAGE} share folder (config/, urdf/): not a source checkout, "
             f"not in the ament index ({exc}); set EGOSCALE_ROS_SHARE"

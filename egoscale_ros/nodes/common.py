@@ -1,0 +1,306 @@
+"""Shared plumbing of the node shells: parameters, QoS, messages, diagnostics, controller outputs.
+
+Only ROS wiring lives here; anything that computes belongs in the core packages. Uses rclpy API
+that exists since ROS 2 Humble.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Duration, Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Transform
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from egoscale_ros.kinematics import se3
+from egoscale_ros.robot.config import ControllerOutput, RobotConfig, load_robot_config
+
+# Latest-value streams (images, joint states at 200 Hz): a late sample is worthless.
+SENSOR_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.BEST_EFFORT
+)
+# Chunks, targets and commands: every message matters, small queue so nothing old piles up.
+COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Instruction and e-stop: a late joiner must get the last value.
+LATCHED_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+# Joint states are published reliably by the mock (and by most drivers); a best-effort
+# subscriber matches both reliable and best-effort publishers.
+JOINT_STATE_QOS = SENSOR_QOS
+
+WRIST_NAMES = ("left_wrist", "right_wrist")
+
+
+# --- time --------------------------------------------------------------------------------------
+
+def stamp_to_sec(stamp: Time) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def sec_to_stamp(t: float) -> Time:
+    sec = math.floor(t)
+    return Time(sec=int(sec), nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+
+
+def sec_to_duration(t: float) -> Duration:
+    sec = math.floor(t)
+    return Duration(sec=int(sec), nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+
+
+def duration_to_sec(d: Duration) -> float:
+    return d.sec + d.nanosec * 1e-9
+
+
+def now_sec(node: Node) -> float:
+    return node.get_clock().now().nanoseconds * 1e-9
+
+
+# --- geometry ----------------------------------------------------------------------------------
+
+def transform_to_matrix(msg: Transform) -> np.ndarray:
+    q = msg.rotation
+    t = msg.translation
+    return se3.make_transform(se3.quat_to_matrix(np.array([q.x, q.y, q.z, q.w])), np.array([t.x, t.y, t.z]))
+
+
+def matrix_to_transform(m: np.ndarray) -> Transform:
+    msg = Transform()
+    msg.translation.x, msg.translation.y, msg.translation.z = (float(v) for v in m[:3, 3])
+    q = se3.matrix_to_quat(m[:3, :3])
+    msg.rotation.x, msg.rotation.y, msg.rotation.z, msg.rotation.w = (float(v) for v in q)
+    return msg
+
+
+# --- parameters --------------------------------------------------------------------------------
+
+def declare(node: Node, name: str, default: Any) -> Any:
+    """Declare a parameter with a default and return its value."""
+    return node.declare_parameter(name, default).value
+
+
+def robot_config_from_parameters(node: Node) -> RobotConfig:
+    """Load the robot config named by the ``robot`` parameter (``urdf`` may override its URDF).
+
+    A bad config is fatal at start: the error names the file and field.
+    """
+    robot = declare(node, "robot", "g1_dex3")
+    urdf = declare(node, "urdf", "")
+    return load_robot_config(robot, urdf_override=urdf or None)
+
+
+# --- diagnostics -------------------------------------------------------------------------------
+
+class Diagnostics:
+    """Publishes one DiagnosticStatus for the node on ``/diagnostics`` at a fixed period.
+
+    ``values`` is a callable returning the current key/value pairs; ``level`` returns
+    (level, message). Counters live in the node; this class only formats and publishes.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        values: Callable[[], dict[str, Any]],
+        level: Callable[[], tuple[int, str]] | None = None,
+        period_s: float = 1.0,
+    ):
+        self._node = node
+        self._values = values
+        self._level = level or (lambda: (DiagnosticStatus.OK, "ok"))
+        self._pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._timer = node.create_timer(period_s, self.publish)
+
+    def publish(self) -> None:
+        level, message = self._level()
+        status = DiagnosticStatus()
+        status.level = bytes([int(level)]) if isinstance(DiagnosticStatus().level, bytes) else int(level)
+        status.name = f"{self._node.get_namespace().rstrip('/')}/{self._node.get_name()}"
+        status.message = message
+        status.hardware_id = self._node.get_name()
+        status.values = [KeyValue(key=str(k), value=_fmt(v)) for k, v in self._values().items()]
+        msg = DiagnosticArray()
+        msg.header.stamp = self._node.get_clock().now().to_msg()
+        msg.status = [status]
+        self._pub.publish(msg)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def diagnostic_level(status: DiagnosticStatus) -> int:
+    lvl = status.level
+    return lvl[0] if isinstance(lvl, (bytes, bytearray)) else int(lvl)
+
+
+# --- controller outputs ------------------------------------------------------------------------
+
+class ControllerPublisher:
+    """Publishes joint commands on one controller output of the robot config.
+
+    The message type, topic and joint order come from config (JointState, Float64MultiArray as
+    for ros2_control forward controllers, or a one-point JointTrajectory).
+    """
+
+    def __init__(self, node: Node, output: ControllerOutput, horizon_s: float = 0.02):
+        self.output = output
+        self._node = node
+        self._horizon_s = horizon_s
+        msg_type = {"JointState": JointState, "Float64MultiArray": Float64MultiArray,
+                    "JointTrajectory": JointTrajectory}[output.type]
+        qos = COMMAND_QOS if output.reliable else QoSProfile(
+            history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT
+        )
+        self._pub = node.create_publisher(msg_type, output.topic, qos)
+        self.published = 0
+
+    def publish(self, positions: dict[str, float], velocities: dict[str, float] | None = None) -> None:
+        """Publish the joints this output carries; every one of them must be in ``positions``."""
+        names = self.output.joints
+        q = [float(positions[j]) for j in names]
+        dq = [float(velocities.get(j, 0.0)) for j in names] if velocities else []
+        if self.output.type == "JointState":
+            msg = JointState()
+            msg.header.stamp = self._node.get_clock().now().to_msg()
+            msg.name = list(names)
+            msg.position = q
+            msg.velocity = dq
+        elif self.output.type == "Float64MultiArray":
+            msg = Float64MultiArray()
+            msg.layout.dim = [MultiArrayDimension(label="joints", size=len(q), stride=len(q))]
+            msg.data = q
+        else:
+            msg = JointTrajectory()
+            msg.header.stamp = self._node.get_clock().now().to_msg()
+            msg.joint_names = list(names)
+            msg.points = [JointTrajectoryPoint(positions=q, velocities=dq,
+                                               time_from_start=sec_to_duration(self._horizon_s))]
+        self._pub.publish(msg)
+        self.published += 1
+
+
+def controller_publishers(node: Node, config: RobotConfig, joints: Iterable[str]) -> list[ControllerPublisher]:
+    """Publishers for every controller output that carries any of ``joints``."""
+    return [ControllerPublisher(node, out) for out in config.controller_for(list(joints))]
+
+
+def decode_controller_message(msg: Any, output: ControllerOutput) -> dict[str, float]:
+    """Joint positions carried by a controller command message (used by the mock hardware).
+
+    Raises ValueError naming the topic when the message does not fit the configured joints.
+    """
+    if isinstance(msg, Float64MultiArray):
+        if len(msg.data) != len(output.joints):
+            raise ValueError(
+                f"{output.topic}: Float64MultiArray has {len(msg.data)} values, expected {len(output.joints)}"
+            )
+        return dict(zip(output.joints, (float(v) for v in msg.data)))
+    if isinstance(msg, JointState):
+        names, values = list(msg.name), list(msg.position)
+    elif isinstance(msg, JointTrajectory):
+        if not msg.points:
+            raise ValueError(f"{output.topic}: JointTrajectory has no points")
+        names, values = list(msg.joint_names), list(msg.points[0].positions)
+    else:
+        raise ValueError(f"{output.topic}: unsupported message type {type(msg).__name__}")
+    if len(names) != len(values):
+        raise ValueError(f"{output.topic}: {len(names)} names but {len(values)} positions")
+    unknown = set(names) - set(output.joints)
+    if unknown:
+        raise ValueError(f"{output.topic}: joints {sorted(unknown)} are not in controller '{output.name}'")
+    return {n: float(v) for n, v in zip(names, values)}
+
+
+# --- joint states ------------------------------------------------------------------------------
+
+class JointStateListener:
+    """Keeps the latest measured joint positions (thread-safe) and when they arrived."""
+
+    def __init__(self, node: Node, topic: str = "joint_states", on_update: Callable[[JointState], None] | None = None):
+        self._lock = threading.Lock()
+        self.positions: dict[str, float] = {}
+        self.stamp_s = -math.inf  # message stamp
+        self.received_s = -math.inf  # local monotonic receive time
+        self.rejected = 0
+        self._on_update = on_update
+        node.create_subscription(JointState, topic, self._callback, JOINT_STATE_QOS)
+
+    def _callback(self, msg: JointState) -> None:
+        if len(msg.name) != len(msg.position) or not all(math.isfinite(p) for p in msg.position):
+            self.rejected += 1
+            return
+        with self._lock:
+            self.positions.update(zip(msg.name, msg.position))
+            self.stamp_s = stamp_to_sec(msg.header.stamp)
+            self.received_s = time.monotonic()
+        if self._on_update is not None:
+            self._on_update(msg)
+
+    def snapshot(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self.positions)
+
+    def age_s(self) -> float:
+        return time.monotonic() - self.received_s
+
+    def has(self, joints: Iterable[str]) -> bool:
+        with self._lock:
+            return all(j in self.positions for j in joints)
+
+
+# --- process entry -----------------------------------------------------------------------------
+
+def run(node_factory: Callable[[], Node], args: list[str] | None = None, threads: int = 1) -> int:
+    """Standard ``main()``: init, build the node, spin until SIGINT/shutdown, clean up.
+
+    A node that fails to start (bad config, missing model, unopenable camera) prints one clear
+    line naming what is wrong and exits with status 1.
+    """
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = None
+    try:
+        try:
+            node = node_factory()
+        except Exception as exc:
+            print(f"[FATAL] {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            return 1
+        if threads > 1:
+            from rclpy.executors import MultiThreadedExecutor
+
+            executor = MultiThreadedExecutor(num_threads=threads)
+        else:
+            from rclpy.executors import SingleThreadedExecutor
+
+            executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+            pass
+        return 0
+    finally:
+        if node is not None:
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
