@@ -1,0 +1,102 @@
+"""mock_hardware_node: stands in for the robot's controllers in tests and the demo.
+
+Subscribes to every controller command topic of the robot config (with the configured message
+type), moves simulated joints toward the commands (``egoscale_ros.hardware.mock``) and publishes
+``joint_states`` for every movable joint of the robot's URDFs.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+
+from egoscale_ros.hardware.mock import MimicLink, MockJoints
+from egoscale_ros.nodes import common
+
+MSG_TYPES = {"JointState": JointState, "Float64MultiArray": Float64MultiArray, "JointTrajectory": JointTrajectory}
+
+
+class MockHardwareNode(Node):
+    def __init__(self) -> None:
+        super().__init__("mock_hardware_node")
+        self.config = common.robot_config_from_parameters(self)
+        mock = self.config.mock
+        rate = common.declare(self, "rate_hz", mock.rate_hz)
+        lag = common.declare(self, "lag_s", mock.lag_s)
+        vmax = common.declare(self, "max_velocity", mock.max_velocity)
+
+        names = self.config.movable_joints()
+        infos = [self.config.joint_info(n) for n in names]
+        mimic = [MimicLink(j.name, j.mimic_joint, j.mimic_multiplier, j.mimic_offset) for j in infos if j.mimic_joint]
+        self.joints = MockJoints(
+            names,
+            self.config.home,
+            lower=np.array([j.lower for j in infos]),
+            upper=np.array([j.upper for j in infos]),
+            lag_s=float(lag),
+            max_velocity=float(vmax),
+            mimic=mimic,
+        )
+        self.received: dict[str, int] = {}
+        self.rejected: dict[str, int] = {}
+        for out in self.config.controllers:
+            self.received[out.topic] = 0
+            self.rejected[out.topic] = 0
+            self.create_subscription(
+                MSG_TYPES[out.type], out.topic, lambda msg, o=out: self._on_command(msg, o), common.COMMAND_QOS
+            )
+        self.pub = self.create_publisher(JointState, "joint_states", common.COMMAND_QOS)
+        self._last = time.monotonic()
+        self.create_timer(1.0 / float(rate), self._tick)
+        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.get_logger().info(
+            f"mock hardware for {self.config.name}: {len(names)} joints at {rate:.0f} Hz, "
+            f"{len(self.config.controllers)} controller inputs"
+        )
+
+    def _on_command(self, msg, output) -> None:
+        try:
+            targets = common.decode_controller_message(msg, output)
+        except ValueError as exc:
+            self.rejected[output.topic] += 1
+            self.get_logger().warn(str(exc), throttle_duration_sec=2.0)
+            return
+        if self.joints.set_command(targets):
+            self.rejected[output.topic] += 1
+            return
+        self.received[output.topic] += 1
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.joints.step(min(now - self._last, 0.1))  # a stalled timer must not teleport joints
+        self._last = now
+        msg = JointState()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.name = self.joints.names
+        msg.position = self.joints.position.tolist()
+        msg.velocity = self.joints.velocity.tolist()
+        self.pub.publish(msg)
+
+    def _diag_values(self) -> dict:
+        values = {f"received {t}": n for t, n in self.received.items()}
+        values.update({f"rejected {t}": n for t, n in self.rejected.items()})
+        return values
+
+    def _diag_level(self) -> tuple[int, str]:
+        if any(self.rejected.values()):
+            return DiagnosticStatus.WARN, "some commands were rejected"
+        return DiagnosticStatus.OK, "ok"
+
+
+def main(args: list[str] | None = None) -> int:
+    return common.run(MockHardwareNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
