@@ -1,0 +1,125 @@
+"""The one description of a robot's graph: which nodes run, with which parameters and remappings.
+
+``launch/bringup.launch.py`` turns a :class:`GraphPlan` into launch_ros ``Node`` actions and
+``egoscale-ros demo`` (and the integration tests) start the same plan as plain processes, so the
+two can never drift apart. No rclpy or launch import here: the plan is data.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from egoscale_ros.robot.config import RobotConfig, load_robot_config
+
+HARDWARE_MODES = ("mock", "real")
+DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of the graph: console script (= module ``egoscale_ros.nodes.<executable>``)."""
+
+    name: str
+    executable: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def module(self) -> str:
+        return f"egoscale_ros.nodes.{self.executable}"
+
+    def ros_arguments(self, namespace: str = "") -> list[str]:
+        """``--ros-args`` for starting this node as a plain process (what launch_ros would pass)."""
+        args = ["--ros-args", "-r", f"__node:={self.name}"]
+        if namespace:
+            args += ["-r", f"__ns:={namespace}"]
+        for src, dst in self.remappings:
+            args += ["-r", f"{src}:={dst}"]
+        for key, value in self.parameters.items():
+            args += ["-p", f"{key}:={_param_text(value)}"]
+        return args
+
+    def command(self, namespace: str = "", python: str = sys.executable) -> list[str]:
+        return [python, "-m", self.module, *self.ros_arguments(namespace)]
+
+
+def _param_text(value: Any) -> str:
+    # rcl parses -p values as YAML, and JSON is YAML: strings come out quoted, so "1.0" or "true"
+    # stay strings, and lists of names stay lists.
+    return json.dumps(value)
+
+
+@dataclass(frozen=True)
+class GraphPlan:
+    robot: RobotConfig
+    hardware: str
+    namespace: str
+    nodes: tuple[NodeSpec, ...]
+
+    def node(self, executable: str) -> NodeSpec:
+        for spec in self.nodes:
+            if spec.executable == executable:
+                return spec
+        raise KeyError(executable)
+
+
+def plan_graph(
+    robot: str = "g1_dex3",
+    hardware: str = "mock",
+    policy: str = "",
+    camera: str = "",
+    backend: str = "",
+    urdf: str = "",
+    namespace: str = "",
+    instruction: str = DEFAULT_INSTRUCTION,
+    ik_solver: str = "dls",
+) -> GraphPlan:
+    """Plan the graph of ``robot``.
+
+    ``hardware``: ``mock`` adds mock_hardware_node; ``real`` expects the robot's own drivers on the
+    configured controller topics and ``joint_states``. ``policy``: a manifest path ('' = the
+    reference policy, exported on first use). ``camera``: a frame source spec for every camera
+    ('' = each camera's configured source; ``none`` = no camera_node, images come from the robot's
+    driver). ``backend``: force a policy backend ('' = the manifest's order).
+    """
+    if hardware not in HARDWARE_MODES:
+        raise ValueError(f"hardware:='{hardware}' is not one of {', '.join(HARDWARE_MODES)}")
+    config = load_robot_config(robot, urdf_override=urdf or None)
+    common = {"robot": robot}
+    if urdf:
+        common["urdf"] = urdf
+    nodes: list[NodeSpec] = []
+    if camera != "none":
+        for cam in config.cameras:
+            nodes.append(
+                NodeSpec(
+                    f"camera_{cam.name}",
+                    "camera_node",
+                    {
+                        "camera": cam.name,
+                        "source": camera or cam.source,
+                        "frame_id": cam.frame,
+                        "width": cam.width,
+                        "height": cam.height,
+                        "rate_hz": cam.rate_hz,
+                    },
+                )
+            )
+    nodes.append(
+        NodeSpec(
+            "policy_node",
+            "policy_node",
+            {**common, "manifest": policy, "backend": backend, "instruction": instruction,
+             "cameras": [c.name for c in config.cameras] or ["head"]},
+        )
+    )
+    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, "rate_hz": config.control_rate_hz}))
+    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node", {**common, "solver": ik_solver}))
+    if config.hands:
+        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", dict(common)))
+    if hardware == "mock":
+        nodes.append(NodeSpec("mock_hardware_node", "mock_hardware_node", dict(common)))
+    return GraphPlan(config, hardware, namespace, tuple(nodes))

@@ -1,0 +1,110 @@
+"""Start a :class:`~egoscale_ros.graph.GraphPlan` as separate OS processes and stop it cleanly.
+
+Used by ``egoscale-ros demo``, the integration tests and the benchmarks, where the ROS 2 launch
+framework may be absent. Every node gets the same environment: a private ``ROS_DOMAIN_ID``,
+localhost-only discovery and Fast DDS's large-data transport for images.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from egoscale_ros.graph import GraphPlan, NodeSpec
+
+
+def private_ros_environment(domain_id: int | None = None) -> dict[str, str]:
+    """Environment for a graph isolated from every other ROS graph on the network."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(domain_id if domain_id is not None else random.randint(100, 199))
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # Jazzy and later
+    env.pop("ROS_LOCALHOST_ONLY", None)  # deprecated since Jazzy; the range above replaces it
+    env["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
+    return env
+
+
+@dataclass
+class NodeProcess:
+    spec: NodeSpec
+    process: subprocess.Popen
+    log_path: Path
+    stopped_by_us: bool = False
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class GraphProcesses:
+    """The running processes of one plan; use as a context manager."""
+
+    plan: GraphPlan
+    env: dict[str, str] = field(default_factory=private_ros_environment)
+    log_dir: Path | None = None
+    python: str = sys.executable
+    processes: list[NodeProcess] = field(default_factory=list)
+
+    def start(self) -> GraphProcesses:
+        if self.log_dir is None:
+            self.log_dir = Path(tempfile.mkdtemp(prefix="egoscale_ros_logs_"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for spec in self.plan.nodes:
+            log_path = self.log_dir / f"{spec.name}.log"
+            with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
+                proc = subprocess.Popen(
+                    spec.command(self.plan.namespace, self.python),
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # a Ctrl-C in the terminal reaches us; we stop them in order
+                )
+            self.processes.append(NodeProcess(spec, proc, log_path))
+        return self
+
+    def dead(self) -> list[NodeProcess]:
+        """Processes that exited without being asked to."""
+        return [p for p in self.processes if p.process.poll() is not None and not p.stopped_by_us]
+
+    def stop(self, timeout_s: float = 10.0) -> list[NodeProcess]:
+        """SIGINT every node (rclpy shuts down cleanly on it), escalate after ``timeout_s``.
+
+        Returns the processes that failed: died before the stop, or did not exit cleanly.
+        """
+        failed = self.dead()
+        for p in self.processes:
+            if p.process.poll() is None:
+                p.stopped_by_us = True
+                p.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout_s
+        for p in self.processes:
+            try:
+                p.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.process.kill()
+                p.process.wait()
+                if p not in failed:
+                    failed.append(p)
+        for p in self.processes:
+            if p.stopped_by_us and p.process.returncode not in (0, -signal.SIGINT) and p not in failed:
+                failed.append(p)
+        return failed
+
+    def __enter__(self) -> GraphProcesses:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        if any(p.process.poll() is None for p in self.processes):
+            self.stop()
