@@ -1,0 +1,187 @@
+"""``egoscale-ros demo``: run the whole graph on mock hardware for N seconds and summarise it.
+
+Every node runs as its own process on a private ROS domain (the same plan the launch file uses),
+with the embedded defaults: the synthetic camera and the reference policy, exported to ONNX on
+first use and cached. An in-process monitor counts what reaches the topics in a measurement
+window that starts once commands flow. Exit status 1 when a node died or no command reached a
+controller topic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+STARTUP_TIMEOUT_S = 120.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--robot", default="g1_dex3", help="robot config name or YAML path")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the measurement window")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--policy", default="", help="policy manifest (default: the reference policy)")
+    parser.add_argument("--backend", default="", help="force a policy backend (onnxruntime, torch, tensorrt)")
+    parser.add_argument("--camera", default="", help="frame source spec for every camera (default: config)")
+    parser.add_argument("--urdf", default="", help="override the robot config's URDF")
+    parser.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S)
+    parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _to_float(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from egoscale_ros.graph import plan_graph
+    from egoscale_ros.process_graph import GraphProcesses, private_ros_environment
+
+    quiet = False
+    manifest = args.policy
+    if not manifest:
+        from egoscale_ros.policy.export import ensure_default_policy
+
+        _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
+        manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
+    plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
+                      backend=args.backend, urdf=args.urdf)
+    env = private_ros_environment()
+    # The monitor in this process must join the same private domain before rclpy starts.
+    for key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
+        os.environ[key] = env[key]
+    os.environ.pop("ROS_LOCALHOST_ONLY", None)
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from egoscale_ros.nodes.graph_monitor import GraphMonitor
+
+    rclpy.init(args=[])
+    monitor = GraphMonitor(plan.robot, name="demo_monitor")
+    executor = SingleThreadedExecutor()
+    executor.add_node(monitor)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+
+    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args))
+    names = ", ".join(s.name for s in plan.nodes)
+    _say(quiet, f"starting {len(plan.nodes)} nodes on ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}: {names}")
+    started = time.monotonic()
+    graph.start()
+    result: dict[str, Any]
+    try:
+        startup_s = _wait_for_commands(monitor, graph, plan, args.startup_timeout)
+        if startup_s is not None:
+            _say(quiet, f"commands flowing after {startup_s:.1f} s; measuring for {args.seconds:g} s…")
+            monitor.reset_window()
+            deadline = time.monotonic() + args.seconds
+            while time.monotonic() < deadline and not graph.dead():
+                time.sleep(0.1)
+        snapshot = monitor.snapshot()
+        result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
+    finally:
+        failed = graph.stop()
+        executor.shutdown()
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+    result["node_failures"] = len(failed)
+    result["failed_nodes"] = {p.spec.name: p.log_tail(15) for p in failed}
+    result["log_dir"] = str(graph.log_dir)
+    commands = sum(result["commands_published"].values())
+    ok = not failed and commands > 0
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(_readable(result))
+    if not ok:
+        _say(quiet, "demo FAILED: " + ("nodes died: " + ", ".join(result["failed_nodes"]) if failed
+                                        else "no command reached a controller topic"))
+        for name, tail in result["failed_nodes"].items():
+            _say(quiet, f"--- last lines of {name} ---\n{tail}")
+    return 0 if ok else 1
+
+
+def _log_dir(args: argparse.Namespace):
+    from pathlib import Path
+
+    return Path(args.log_dir) if args.log_dir else None
+
+
+def _wait_for_commands(monitor, graph, plan, timeout_s: float) -> float | None:
+    """Seconds until every controller topic has received a command (None on timeout or death)."""
+    start = time.monotonic()
+    topics = [c.topic for c in plan.robot.controllers]
+    while time.monotonic() - start < timeout_s:
+        if graph.dead():
+            return None
+        counts = monitor.snapshot()["counts"]
+        if all(counts.get(t, 0) > 0 for t in topics) and counts.get("policy/wrist_chunk", 0) > 0:
+            return time.monotonic() - start
+        time.sleep(0.2)
+    return None
+
+
+def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wall_s: float) -> dict[str, Any]:
+    elapsed = max(snap["elapsed_s"], 1e-9) if startup_s is not None else 0.0
+    counts = snap["counts"]
+
+    def rate(key: str) -> float:
+        return round(counts.get(key, 0) / elapsed, 2) if elapsed else 0.0
+
+    robot = plan.robot
+    inference_p50 = _to_float(monitor.diagnostic_value("policy_node", "latency_ms_p50", "inference_ms_p50"))
+    inference_p99 = _to_float(monitor.diagnostic_value("policy_node", "latency_ms_p99", "inference_ms_p99"))
+    ik_failures = _to_float(monitor.diagnostic_value("wrist_ik_node", "ik_failures", "failures"))
+    return {
+        "robot": robot.name,
+        "seconds": round(elapsed, 2),
+        "startup_s": round(startup_s, 2) if startup_s is not None else None,
+        "chunk_rate_hz": rate("policy/wrist_chunk"),
+        "hand_chunk_rate_hz": rate("policy/hand_chunk"),
+        "inference_ms_p50": inference_p50,
+        "inference_ms_p99": inference_p99,
+        "chunk_age_ms_p50": snap["chunk_age_ms_p50"],
+        "chunk_age_ms_p99": snap["chunk_age_ms_p99"],
+        "policy_backend": monitor.diagnostic_value("policy_node", "backend"),
+        "smoother_ticks": counts.get("command/wrist_targets", 0),
+        "smoother_rate_hz": rate("command/wrist_targets"),
+        "commands_published": {c.topic: counts.get(c.topic, 0) for c in robot.controllers},
+        "ik_failures": int(ik_failures) if ik_failures is not None else None,
+        "nan_count": snap["nan_count"],
+        "limit_violations": sum(snap["limit_violations"].values()),
+        "limit_violations_by_joint": snap["limit_violations"],
+        "arm_motion_rad": round(monitor.joint_motion(robot.arm_joints), 4),
+        "hand_motion_rad": round(monitor.joint_motion(robot.hand_joints), 4),
+        "wall_s": round(wall_s, 2),
+    }
+
+
+def _readable(r: dict[str, Any]) -> str:
+    lines = [
+        f"egoscale_ros demo — {r['robot']} on mock hardware, {r['seconds']} s measured "
+        f"(graph up after {r['startup_s']} s)",
+        f"  policy      {r['chunk_rate_hz']} chunks/s, inference p50 {r['inference_ms_p50']} ms / p99 "
+        f"{r['inference_ms_p99']} ms ({r['policy_backend']}), chunk age p50 {r['chunk_age_ms_p50']} ms",
+        f"  smoother    {r['smoother_ticks']} ticks ({r['smoother_rate_hz']} Hz)",
+    ]
+    for topic, n in r["commands_published"].items():
+        lines.append(f"  controller  {topic}: {n} commands")
+    lines += [
+        f"  motion      arms moved up to {r['arm_motion_rad']} rad, hands {r['hand_motion_rad']} rad",
+        f"  health      ik failures {r['ik_failures']}, NaN {r['nan_count']}, limit violations "
+        f"{r['limit_violations']}, node failures {r['node_failures']}",
+        f"  logs        {r['log_dir']}",
+    ]
+    return "\n".join(lines)

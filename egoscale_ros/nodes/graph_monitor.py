@@ -1,0 +1,161 @@
+"""graph_monitor: an observer of a running graph, for the demo, benchmarks and tests.
+
+Subscribes to the chunk, target, controller and joint-state topics of a robot and to
+``/diagnostics``, and counts what arrives in a measurement window: rates, non-finite values,
+commands outside the URDF joint limits, how far the joints moved. It publishes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory
+
+from egoscale_ros.nodes import common
+from egoscale_ros.nodes.mock_hardware_node import MSG_TYPES
+from egoscale_ros.robot.config import RobotConfig
+
+# Tolerance on limit checks: commands are floats that went through a clip.
+LIMIT_TOL = 1e-6
+
+
+class GraphMonitor(Node):
+    def __init__(self, config: RobotConfig, name: str = "graph_monitor"):
+        super().__init__(name)
+        self.config = config
+        self._lock = threading.Lock()
+        self.window_start = time.monotonic()
+        self.counts: dict[str, int] = defaultdict(int)
+        self.nan_count = 0
+        self.limit_violations: dict[str, int] = defaultdict(int)
+        self.diagnostics: dict[str, dict[str, str]] = {}
+        self.diagnostic_levels: dict[str, int] = {}
+        self.chunk_latency_ms: list[float] = []
+        self.first_joint_state: dict[str, float] = {}
+        self.last_joint_state: dict[str, float] = {}
+        self.first_command_time: float | None = None
+        self._limits = {}
+        for out in config.controllers:
+            for j in out.joints:
+                info = config.joint_info(j)
+                self._limits[j] = (info.lower, info.upper)
+
+        q = common.COMMAND_QOS
+        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist_chunk, q)
+        self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand_chunk, q)
+        self.create_subscription(MultiDOFJointTrajectory, "command/wrist_targets", self._on_wrist_targets, q)
+        self.create_subscription(JointState, "command/hand_targets", self._on_hand_targets, q)
+        self.create_subscription(JointState, "joint_states", self._on_joint_states, common.JOINT_STATE_QOS)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
+        for out in config.controllers:
+            self.create_subscription(
+                MSG_TYPES[out.type], out.topic, lambda m, o=out: self._on_command(m, o), q
+            )
+
+    # -- window ---------------------------------------------------------------------------------
+    def reset_window(self) -> None:
+        with self._lock:
+            self.window_start = time.monotonic()
+            self.counts.clear()
+            self.nan_count = 0
+            self.limit_violations.clear()
+            self.chunk_latency_ms.clear()
+            self.first_joint_state = dict(self.last_joint_state)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.window_start
+
+    # -- callbacks ------------------------------------------------------------------------------
+    def _count(self, key: str, values: Any = ()) -> None:
+        bad = sum(1 for v in values if not math.isfinite(v))
+        with self._lock:
+            self.counts[key] += 1
+            self.nan_count += bad
+
+    def _on_wrist_chunk(self, msg: MultiDOFJointTrajectory) -> None:
+        latency = (common.now_sec(self) - common.stamp_to_sec(msg.header.stamp)) * 1e3
+        values = [
+            v for p in msg.points for t in p.transforms
+            for v in (t.translation.x, t.translation.y, t.translation.z, t.rotation.x, t.rotation.y,
+                      t.rotation.z, t.rotation.w)
+        ]
+        self._count("policy/wrist_chunk", values)
+        with self._lock:
+            self.chunk_latency_ms.append(latency)
+
+    def _on_hand_chunk(self, msg: JointTrajectory) -> None:
+        self._count("policy/hand_chunk", [v for p in msg.points for v in p.positions])
+
+    def _on_wrist_targets(self, msg: MultiDOFJointTrajectory) -> None:
+        self._count("command/wrist_targets", [
+            v for p in msg.points for t in p.transforms for v in (t.translation.x, t.translation.y, t.translation.z)
+        ])
+
+    def _on_hand_targets(self, msg: JointState) -> None:
+        self._count("command/hand_targets", msg.position)
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        with self._lock:
+            self.last_joint_state.update(zip(msg.name, msg.position))
+            if not self.first_joint_state:
+                self.first_joint_state = dict(self.last_joint_state)
+
+    def _on_command(self, msg: Any, output) -> None:
+        try:
+            positions = common.decode_controller_message(msg, output)
+        except ValueError:
+            with self._lock:
+                self.counts[f"malformed {output.topic}"] += 1
+            return
+        self._count(output.topic, positions.values())
+        with self._lock:
+            if self.first_command_time is None:
+                self.first_command_time = time.monotonic()
+            for j, v in positions.items():
+                lo, hi = self._limits[j]
+                if v < lo - LIMIT_TOL or v > hi + LIMIT_TOL:
+                    self.limit_violations[j] += 1
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        with self._lock:
+            for status in msg.status:
+                self.diagnostics[status.name] = {kv.key: kv.value for kv in status.values}
+                self.diagnostic_levels[status.name] = common.diagnostic_level(status)
+
+    # -- results --------------------------------------------------------------------------------
+    def diagnostic_value(self, node_name: str, *keys: str) -> str | None:
+        """The first of ``keys`` published by the node whose status name ends with ``node_name``."""
+        with self._lock:
+            for name, values in self.diagnostics.items():
+                if name.rstrip("/").endswith(node_name):
+                    for k in keys:
+                        if k in values:
+                            return values[k]
+        return None
+
+    def joint_motion(self, joints: list[str]) -> float:
+        """Largest displacement (rad) of ``joints`` since the window started."""
+        with self._lock:
+            moved = [abs(self.last_joint_state[j] - self.first_joint_state[j])
+                     for j in joints if j in self.last_joint_state and j in self.first_joint_state]
+        return max(moved, default=0.0)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            lat = np.array(self.chunk_latency_ms) if self.chunk_latency_ms else None
+            return {
+                "elapsed_s": self.elapsed(),
+                "counts": dict(self.counts),
+                "nan_count": self.nan_count,
+                "limit_violations": dict(self.limit_violations),
+                "chunk_age_ms_p50": float(np.percentile(lat, 50)) if lat is not None else None,
+                "chunk_age_ms_p99": float(np.percentile(lat, 99)) if lat is not None else None,
+            }
