@@ -1,0 +1,53 @@
+"""Bring up egoscale_ros for one robot: cameras, policy, chunk smoother, wrist IK, hand retargeting.
+
+    ros2 launch egoscale_ros bringup.launch.py robot:=g1_dex3 hardware:=mock
+    ros2 launch egoscale_ros bringup.launch.py robot:=r1pro_sharpa hardware:=real policy:=/models/egoscale/manifest.yaml
+
+The nodes and their parameters come from ``egoscale_ros.graph.plan_graph`` — the same plan
+``egoscale-ros demo`` starts — so the launch file and the demo cannot drift apart.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+ARGUMENTS = {
+    "robot": ("g1_dex3", "robot config: a name in config/robots/ or a YAML path"),
+    "hardware": ("mock", "mock: add mock_hardware_node; real: the robot's own drivers are running"),
+    "policy": ("", "policy manifest.yaml ('' = the reference policy, exported on first use)"),
+    "backend": ("", "force a policy backend: tensorrt, onnxruntime or torch ('' = manifest order)"),
+    "camera": ("", "frame source for every camera ('' = config; none = images come from the robot's driver)"),
+    "urdf": ("", "override the robot config's URDF (e.g. the maker's full-body file)"),
+    "namespace": ("", "namespace of the whole graph (one per robot)"),
+    "instruction": ("pick up the red cube and place it on the plate", "initial language instruction"),
+    "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
+}
+
+
+def _plan_nodes(context):
+    from egoscale_ros.graph import plan_graph
+
+    values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
+    plan = plan_graph(**values)
+    return [
+        Node(
+            package="egoscale_ros",
+            executable=spec.executable,
+            name=spec.name,
+            namespace=plan.namespace,
+            parameters=[spec.parameters],
+            remappings=list(spec.remappings),
+            output="screen",
+            emulate_tty=True,
+        )
+        for spec in plan.nodes
+    ]
+
+
+def generate_launch_description() -> LaunchDescription:
+    declared = [
+        DeclareLaunchArgument(name, default_value=default, description=text)
+        for name, (default, text) in ARGUMENTS.items()
+    ]
+    return LaunchDescription([*declared, OpaqueFunction(function=_plan_nodes)])
