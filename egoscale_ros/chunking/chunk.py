@@ -1,0 +1,140 @@
+"""An action chunk as the smoother sees it, and its validation.
+
+A chunk is what the policy predicted from one observation: per step ``k`` (``0..H-1``) absolute
+wrist targets in the base frame and hand joint targets, due at ``stamp + k·dt`` where ``stamp``
+is the observation's time. A chunk may carry wrist targets only or hand targets only, since the
+two arrive on separate topics (run one smoother per stream, or combine them before).
+
+:func:`make_chunk` is the only way in: it copies and checks every array so that nothing later in
+the control path can meet a NaN, a wrong shape or a non-rigid transform.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from egoscale_ros.kinematics import se3
+
+ROTATION_TOLERANCE = 1e-3  # |RᵀR − I| and |det R − 1| allowed (float32 decoding noise passes)
+
+
+class ChunkError(ValueError):
+    """A chunk was refused; the message names the offending field (e.g. ``hand['left']``)."""
+
+
+@dataclass(frozen=True)
+class ActionChunk:
+    """A validated chunk. Arrays are float64, read-only; build it with :func:`make_chunk`."""
+
+    stamp: float
+    dt: float
+    wrist: Mapping[str, np.ndarray]  # side -> (H, 4, 4)
+    hand: Mapping[str, np.ndarray]  # side -> (H, n)
+    horizon: int = field(default=0)
+    #: side -> (H−1, 3): rotation vector from step k to k+1 in step k's frame, computed once so
+    #: that reading the chunk at any time costs one exponential map per side, not a log and an exp
+    wrist_step_rotvecs: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def due_time(self, k: int | float) -> float:
+        """Time at which step ``k`` is due."""
+        return self.stamp + k * self.dt
+
+    @property
+    def end_time(self) -> float:
+        """Due time of the last step."""
+        return self.stamp + (self.horizon - 1) * self.dt
+
+    def covers(self, t: float) -> bool:
+        """Whether ``t`` lies between the first and the last step's due times."""
+        return self.stamp - 1e-9 <= t <= self.end_time + 1e-9
+
+    def layout(self) -> tuple[tuple[str, ...], tuple[tuple[str, int], ...]]:
+        """(wrist sides, (hand side, joint count)…) sorted — two chunks mix only if these agree."""
+        return tuple(sorted(self.wrist)), tuple(sorted((s, int(a.shape[1])) for s, a in self.hand.items()))
+
+
+def make_chunk(stamp: float, dt: float, wrist: Mapping[str, np.ndarray] | None = None,
+               hand: Mapping[str, np.ndarray] | None = None) -> ActionChunk:
+    """Validate and freeze a chunk; raises :class:`ChunkError` naming the first bad field."""
+    stamp, dt = _finite_scalar("stamp", stamp), _finite_scalar("dt", dt)
+    if dt <= 0.0:
+        raise ChunkError(f"dt must be > 0 (got {dt})")
+    wrist = dict(wrist or {})
+    hand = dict(hand or {})
+    if not wrist and not hand:
+        raise ChunkError("chunk carries neither wrist nor hand targets")
+    horizons: dict[str, int] = {}
+    frozen_wrist = {}
+    for side, value in wrist.items():
+        name = f"wrist[{side!r}]"
+        arr = _as_float_array(name, value)
+        if arr.ndim != 3 or arr.shape[1:] != (4, 4) or arr.shape[0] < 1:
+            raise ChunkError(f"{name}: shape {arr.shape}, expected (H, 4, 4) with H >= 1")
+        _check_finite(name, arr.reshape(arr.shape[0], -1))
+        _check_rigid(name, arr)
+        frozen_wrist[str(side)] = _freeze(arr)
+        horizons[name] = arr.shape[0]
+    frozen_hand = {}
+    for side, value in hand.items():
+        name = f"hand[{side!r}]"
+        arr = _as_float_array(name, value)
+        if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+            raise ChunkError(f"{name}: shape {arr.shape}, expected (H, n) with H >= 1 and n >= 1")
+        _check_finite(name, arr)
+        frozen_hand[str(side)] = _freeze(arr)
+        horizons[name] = arr.shape[0]
+    if len(set(horizons.values())) != 1:
+        raise ChunkError(f"horizons disagree: {', '.join(f'{k} has {v}' for k, v in horizons.items())}")
+    rotvecs = {
+        side: _freeze(np.array([se3.so3_log(a[k, :3, :3].T @ a[k + 1, :3, :3]) for k in range(a.shape[0] - 1)])
+                      .reshape(-1, 3))
+        for side, a in frozen_wrist.items()
+    }
+    return ActionChunk(stamp, dt, frozen_wrist, frozen_hand, next(iter(horizons.values())), rotvecs)
+
+
+def _finite_scalar(name: str, value) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ChunkError(f"{name} must be a number (got {value!r})") from exc
+    if not math.isfinite(out):
+        raise ChunkError(f"{name} must be finite (got {out})")
+    return out
+
+
+def _as_float_array(name: str, value) -> np.ndarray:
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ChunkError(f"{name}: not a numeric array ({exc})") from exc
+
+
+def _check_finite(name: str, arr2d: np.ndarray) -> None:
+    bad = ~np.isfinite(arr2d)
+    if bad.any():
+        step, idx = (int(i) for i in np.argwhere(bad)[0])
+        raise ChunkError(f"{name}: non-finite value {arr2d[step, idx]} at step {step}, element {idx}")
+
+
+def _check_rigid(name: str, poses: np.ndarray) -> None:
+    rot = poses[:, :3, :3]
+    ortho = np.abs(np.swapaxes(rot, 1, 2) @ rot - np.eye(3)).max(axis=(1, 2))
+    det = np.linalg.det(rot)
+    bottom = np.abs(poses[:, 3, :] - np.array([0.0, 0.0, 0.0, 1.0])).max(axis=1)
+    bad = (ortho > ROTATION_TOLERANCE) | (np.abs(det - 1.0) > ROTATION_TOLERANCE) | (bottom > 1e-6)
+    if bad.any():
+        step = int(np.argmax(bad))
+        raise ChunkError(
+            f"{name}: step {step} is not a rigid transform (|RᵀR−I| = {ortho[step]:.2g}, "
+            f"det R = {det[step]:.4f}, bottom row {poses[step, 3].tolist()})"
+        )
+
+
+def _freeze(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr

@@ -1,0 +1,202 @@
+"""The chunk smoother core: buffer policy chunks, execute them by time, say what happened.
+
+A node feeds it chunks as they arrive (``offer``/``add``, with the arrival time) and asks it
+for targets at every control tick (``sample(t)``). Action ``k`` of a chunk is due at
+``stamp + k·dt``, so inference latency is compensated and actions that fell due before a chunk
+arrived are skipped. Chunks are refused when invalid (NaN/inf, shapes, layout different from
+the first chunk), when entirely in the past on arrival (stale), or when older than a chunk
+already received (out of order). When nothing covers ``t`` the smoother holds its last output
+and reports ``starved``; when chunks come back it fades from the held output over
+``crossfade_s``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from egoscale_ros.chunking.chunk import ActionChunk, ChunkError, make_chunk
+from egoscale_ros.chunking.execution import BufferedChunk, ExecutionMode
+from egoscale_ros.chunking.latest import LatestMode
+from egoscale_ros.chunking.rtc import RtcMode
+from egoscale_ros.chunking.targets import Targets, blend
+from egoscale_ros.chunking.temporal_ensemble import TemporalEnsembleMode
+
+MODES = {"latest": LatestMode, "temporal_ensemble": TemporalEnsembleMode, "rtc": RtcMode}
+
+WAITING, TRACKING, STARVED = "waiting", "tracking", "starved"
+
+
+def make_mode(name: str, **params) -> ExecutionMode:
+    """Execution mode by name (``latest``, ``temporal_ensemble``, ``rtc``) with its parameters:
+    ``latest(crossfade_s=0.1)``, ``temporal_ensemble(m=0.01, max_chunks=None)``, ``rtc(blend_s=None)``."""
+    if name not in MODES:
+        raise ValueError(f"unknown execution mode '{name}' (known: {', '.join(MODES)})")
+    try:
+        return MODES[name](**params)
+    except TypeError as exc:
+        raise ValueError(f"execution mode '{name}': bad parameters {sorted(params)} ({exc})") from exc
+
+
+@dataclass
+class SmootherCounters:
+    """Diagnostics: what came in and what was done with it."""
+
+    chunks_received: int = 0
+    chunks_accepted: int = 0
+    rejected_invalid: int = 0
+    rejected_layout: int = 0
+    dropped_stale: int = 0
+    dropped_out_of_order: int = 0
+    dropped_overflow: int = 0
+    chunks_expired: int = 0
+    ticks: int = 0
+    starved_ticks: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """Whether a chunk was taken; ``reason`` is ``"accepted"`` or why not (for a log line)."""
+
+    accepted: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One tick's answer. ``targets`` is None only before the first chunk (or when holding is off).
+
+    ``remaining_s``: how far past ``t`` the buffered chunks reach (0 when starved) — a node can
+    log it, or request inference early when it runs low.
+    """
+
+    targets: Targets | None
+    status: str  # waiting | tracking | starved
+    remaining_s: float
+    chunks_buffered: int
+
+
+class ChunkSmoother:
+    """Executes action chunks by time under one execution mode.
+
+    ``mode``: a name from :data:`MODES` or an :class:`ExecutionMode`; ``mode_params`` go to
+    :func:`make_mode`. ``crossfade_s``: fade from the held output when chunks resume after
+    starvation (and, for ``latest``, its switch crossfade unless given in ``mode_params``).
+    ``max_chunks``: buffer bound (oldest dropped). ``hold_when_starved``: return the last output
+    while starved (default) rather than None.
+    """
+
+    def __init__(self, mode: str | ExecutionMode = "latest", *, crossfade_s: float = 0.1,
+                 max_chunks: int = 64, hold_when_starved: bool = True,
+                 mode_params: Mapping[str, float] | None = None) -> None:
+        if crossfade_s < 0 or max_chunks < 1:
+            raise ValueError(f"need crossfade_s >= 0 and max_chunks >= 1 (got {crossfade_s}, {max_chunks})")
+        if isinstance(mode, str):
+            params = dict(mode_params or {})
+            if mode == "latest":
+                params.setdefault("crossfade_s", crossfade_s)
+            mode = make_mode(mode, **params)
+        self.mode = mode
+        self.crossfade_s = float(crossfade_s)
+        self.max_chunks = int(max_chunks)
+        self.hold_when_starved = hold_when_starved
+        self.counters = SmootherCounters()
+        self.layout: tuple | None = None
+        self._buffer: list[BufferedChunk] = []
+        self._newest_stamp = -math.inf
+        self._last_output: Targets | None = None
+        self._starved = False
+        self._resume_from: Targets | None = None
+        self._resume_start = 0.0
+
+    # -- input ------------------------------------------------------------------------------------
+    def offer(self, stamp: float, dt: float, wrist: Mapping[str, np.ndarray] | None,
+              hand: Mapping[str, np.ndarray] | None, now: float) -> AddResult:
+        """Validate raw arrays and add them; never raises on bad data (counts and reports it)."""
+        try:
+            chunk = make_chunk(stamp, dt, wrist, hand)
+        except ChunkError as exc:
+            self.counters.chunks_received += 1
+            self.counters.rejected_invalid += 1
+            return AddResult(False, f"invalid: {exc}")
+        return self.add(chunk, now)
+
+    def add(self, chunk: ActionChunk, now: float) -> AddResult:
+        """Add a validated chunk that arrived at time ``now`` (same clock as ``sample``)."""
+        c = self.counters
+        c.chunks_received += 1
+        layout = chunk.layout()
+        if self.layout is not None and layout != self.layout:
+            c.rejected_layout += 1
+            return AddResult(False, f"layout {layout} differs from the first chunk's {self.layout}")
+        if chunk.stamp <= self._newest_stamp:
+            c.dropped_out_of_order += 1
+            return AddResult(False, f"out of order: stamp {chunk.stamp:.6f} <= newest {self._newest_stamp:.6f}")
+        if chunk.end_time < now:
+            c.dropped_stale += 1
+            return AddResult(False, f"stale: last step due {now - chunk.end_time:.3f} s before arrival")
+        self.layout = layout
+        self._newest_stamp = chunk.stamp
+        entry = BufferedChunk(chunk, float(now))
+        self._buffer.append(entry)
+        if len(self._buffer) > self.max_chunks:
+            c.dropped_overflow += len(self._buffer) - self.max_chunks
+            del self._buffer[: len(self._buffer) - self.max_chunks]
+        self.mode.on_chunk(entry, self._buffer)
+        c.chunks_accepted += 1
+        return AddResult(True, "accepted")
+
+    # -- output -----------------------------------------------------------------------------------
+    def sample(self, t: float) -> Sample:
+        """Targets due at control time ``t``."""
+        c = self.counters
+        c.ticks += 1
+        self._expire(t)
+        out = self.mode.sample(self._buffer, t)
+        remaining = max((e.chunk.end_time for e in self._buffer), default=t) - t
+        if out is None:
+            if self._last_output is None:
+                return Sample(None, WAITING, 0.0, len(self._buffer))
+            c.starved_ticks += 1
+            self._starved = True
+            held = self._last_output if self.hold_when_starved else None
+            return Sample(held, STARVED, 0.0, len(self._buffer))
+        if self._starved:
+            self._starved = False
+            if self.crossfade_s > 0:
+                self._resume_from, self._resume_start = self._last_output, t
+        if self._resume_from is not None:
+            alpha = (t - self._resume_start) / self.crossfade_s
+            if alpha >= 1.0:
+                self._resume_from = None
+            else:
+                out = blend(self._resume_from, out, max(0.0, alpha))
+        self._last_output = out
+        return Sample(out, TRACKING, max(0.0, remaining), len(self._buffer))
+
+    def _expire(self, t: float) -> None:
+        past = [e for e in self._buffer if e.chunk.end_time < t - 1e-9]
+        obsolete = self.mode.obsolete(self._buffer, t)
+        drop = {id(e) for e in (*past, *obsolete)}
+        if drop:
+            self.counters.chunks_expired += len(drop)
+            self._buffer = [e for e in self._buffer if id(e) not in drop]
+
+    @property
+    def last_output(self) -> Targets | None:
+        return self._last_output
+
+    def reset(self) -> None:
+        """Forget chunks and outputs (counters and layout are kept)."""
+        self._buffer.clear()
+        self._newest_stamp = -math.inf
+        self._last_output = None
+        self._starved = False
+        self._resume_from = None
+        self.mode.reset()
