@@ -129,7 +129,7 @@ class Diagnostics:
     def publish(self) -> None:
         level, message = self._level()
         status = DiagnosticStatus()
-        status.level = bytes([int(level)]) if isinstance(DiagnosticStatus().level, bytes) else int(level)
+        status.level = _level_byte(level)
         status.name = f"{self._node.get_namespace().rstrip('/')}/{self._node.get_name()}"
         status.message = message
         status.hardware_id = self._node.get_name()
@@ -138,6 +138,13 @@ class Diagnostics:
         msg.header.stamp = self._node.get_clock().now().to_msg()
         msg.status = [status]
         self._pub.publish(msg)
+
+
+def _level_byte(level: int | bytes) -> bytes:
+    """DiagnosticStatus.level is a byte field: constants are bytes in rclpy, user code may pass int."""
+    if isinstance(level, (bytes, bytearray)):
+        return bytes(level[:1])
+    return bytes([int(level)])
 
 
 def _fmt(value: Any) -> str:
