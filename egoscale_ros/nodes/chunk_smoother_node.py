@@ -1,0 +1,145 @@
+"""chunk_smoother_node: turns overlapping policy chunks into one per-tick target stream.
+
+Subscribes ``policy/wrist_chunk`` (MultiDOFJointTrajectory) and ``policy/hand_chunk``
+(JointTrajectory); the two halves of a chunk share the observation stamp and are paired by it.
+Every control tick it asks ``egoscale_ros.chunking.ChunkSmoother`` for the targets due now —
+execution is by time, so inference latency is compensated and stale actions are skipped — and
+publishes ``command/wrist_targets`` (one-point MultiDOFJointTrajectory) and
+``command/hand_targets`` (JointState in the policy's hand space).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory, MultiDOFJointTrajectoryPoint
+
+from egoscale_ros.chunking.smoother import STARVED, ChunkSmoother
+from egoscale_ros.nodes import common
+
+SIDE_OF_WRIST = {"left_wrist": "left", "right_wrist": "right"}
+# Halves of a chunk waiting for their partner, at most this many stamps.
+MAX_PENDING = 8
+
+
+class ChunkSmootherNode(Node):
+    def __init__(self) -> None:
+        super().__init__("chunk_smoother_node")
+        self.config = common.robot_config_from_parameters(self)
+        rate = float(common.declare(self, "rate_hz", self.config.control_rate_hz))
+        mode = common.declare(self, "mode", "temporal_ensemble")
+        crossfade = float(common.declare(self, "crossfade_s", 0.1))
+        self.expect_hands = bool(common.declare(self, "expect_hands", bool(self.config.hands)))
+        if rate <= 0:
+            raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
+        self.smoother = ChunkSmoother(mode, crossfade_s=crossfade)
+        self.base_frame = self.config.base_frame
+        self.hand_names: dict[str, list[str]] = {}
+        self._pending: dict[int, dict] = {}
+        self.rejected_messages = 0
+        self.last_status = "waiting"
+
+        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist, common.COMMAND_QOS)
+        self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand, common.COMMAND_QOS)
+        self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", common.COMMAND_QOS)
+        self.pub_hand = self.create_publisher(JointState, "command/hand_targets", common.COMMAND_QOS)
+        self.create_timer(1.0 / rate, self._tick)
+        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.get_logger().info(f"chunk smoother: mode {mode}, {rate:g} Hz")
+
+    # -- input ----------------------------------------------------------------------------------
+    def _on_wrist(self, msg: MultiDOFJointTrajectory) -> None:
+        try:
+            sides = [SIDE_OF_WRIST[n] for n in msg.joint_names]
+            poses = np.array([[common.transform_to_matrix(t) for t in p.transforms] for p in msg.points])
+            if poses.ndim != 4 or poses.shape[1] != len(sides):
+                raise ValueError(f"points carry {poses.shape[1:2]} transforms for {len(sides)} wrists")
+        except (KeyError, ValueError) as exc:
+            self._reject(f"policy/wrist_chunk: {exc}")
+            return
+        wrist = {s: poses[:, i] for i, s in enumerate(sides)}
+        self._merge(msg, "wrist", wrist)
+
+    def _on_hand(self, msg: JointTrajectory) -> None:
+        names = list(msg.joint_names)
+        try:
+            values = np.array([list(p.positions) for p in msg.points], dtype=float)
+            if values.ndim != 2 or values.shape[1] != len(names):
+                raise ValueError(f"points have {values.shape[1:] } positions for {len(names)} joints")
+        except ValueError as exc:
+            self._reject(f"policy/hand_chunk: {exc}")
+            return
+        hand = {}
+        for side in ("left", "right"):
+            idx = [i for i, n in enumerate(names) if n.startswith(f"{side}_")]
+            if idx:
+                self.hand_names[side] = [names[i] for i in idx]
+                hand[side] = values[:, idx]
+        self._merge(msg, "hand", hand)
+
+    def _merge(self, msg, part: str, arrays: dict) -> None:
+        key = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        entry = self._pending.setdefault(key, {"stamp": common.stamp_to_sec(msg.header.stamp), "dt": None})
+        entry[part] = arrays
+        if len(msg.points) > 1:
+            entry["dt"] = common.duration_to_sec(msg.points[1].time_from_start) - common.duration_to_sec(
+                msg.points[0].time_from_start)
+        if "wrist" in entry and ("hand" in entry or not self.expect_hands):
+            del self._pending[key]
+            result = self.smoother.offer(entry["stamp"], entry["dt"] or 1.0 / 30.0, entry.get("wrist"),
+                                         entry.get("hand"), common.now_sec(self))
+            if not result.accepted:
+                self.get_logger().warn(f"chunk refused: {result.reason}", throttle_duration_sec=2.0)
+        while len(self._pending) > MAX_PENDING:  # a half whose partner never came
+            self._pending.pop(min(self._pending))
+            self.rejected_messages += 1
+
+    def _reject(self, reason: str) -> None:
+        self.rejected_messages += 1
+        self.get_logger().warn(f"rejected {reason}", throttle_duration_sec=2.0)
+
+    # -- output ---------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        sample = self.smoother.sample(common.now_sec(self))
+        self.last_status = sample.status
+        targets = sample.targets
+        if targets is None:
+            return
+        stamp = self.get_clock().now().to_msg()
+        if targets.wrist:
+            msg = MultiDOFJointTrajectory()
+            msg.header.stamp = stamp
+            msg.header.frame_id = self.base_frame
+            sides = [s for s in ("left", "right") if s in targets.wrist]
+            msg.joint_names = [f"{s}_wrist" for s in sides]
+            msg.points = [MultiDOFJointTrajectoryPoint(
+                transforms=[common.matrix_to_transform(targets.wrist[s]) for s in sides])]
+            self.pub_wrist.publish(msg)
+        if targets.hand:
+            hand = JointState()
+            hand.header.stamp = stamp
+            for side, values in targets.hand.items():
+                hand.name.extend(self.hand_names.get(side, []))
+                hand.position.extend(float(v) for v in values)
+            self.pub_hand.publish(hand)
+
+    def _diag_values(self) -> dict:
+        values = dict(self.smoother.counters.as_dict())
+        values["status"] = self.last_status
+        values["rejected_messages"] = self.rejected_messages
+        return values
+
+    def _diag_level(self) -> tuple[int, str]:
+        if self.last_status == STARVED:
+            return DiagnosticStatus.WARN, "starved: no chunk covers now, holding the last targets"
+        return DiagnosticStatus.OK, self.last_status
+
+
+def main(args: list[str] | None = None) -> int:
+    return common.run(ChunkSmootherNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
