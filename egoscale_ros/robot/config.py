@@ -324,7 +324,8 @@ def parse_robot_config(data: Any, path: Path, urdf_override: str | None = None) 
     where = path.name
     f = _Fields(data, where)
     base = path.parent
-    urdf = resources.resolve(urdf_override or f.req("urdf", str), base)
+    declared_urdf = f.req("urdf", str)
+    urdf = resources.resolve(urdf_override or declared_urdf, base)
     extra = tuple(resources.resolve(p, base) for p in f.names("extra_urdfs", required=False))
     arms_f, hands_f = f.sub("arms", required=True), f.sub("hands")
     arms = {s: _parse_arm(s, arms_f.sub(s)) for s in SIDES if s in arms_f.data}

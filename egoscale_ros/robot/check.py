@@ -1,0 +1,60 @@
+"""``egoscale-ros check``: validate robot configs against their URDFs before going near a robot.
+
+Prints what the config resolves to (URDFs, arms, hands, controllers, limits in force) or one
+error line naming the file and field; exit status 1 on any error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from egoscale_ros import resources
+from egoscale_ros.robot.config import ConfigError, RobotConfig, load_robot_config
+from egoscale_ros.robot.urdf import UrdfError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--robot", action="append", help="robot config name or YAML path (repeatable; default: all)")
+    parser.add_argument("--urdf", default="", help="check against this URDF instead of the config's")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def describe(config: RobotConfig) -> dict:
+    def limit(j: str) -> list[float]:
+        info = config.joint_info(j)
+        return [info.lower, info.upper, info.velocity if math.isfinite(info.velocity) else None]
+
+    return {
+        "name": config.name,
+        "urdf": str(config.urdf),
+        "extra_urdfs": [str(p) for p in config.extra_urdfs],
+        "base_frame": config.base_frame,
+        "arms": {s: {"joints": list(a.joints), "ee_frame": a.ee_frame} for s, a in config.arms.items()},
+        "hands": {s: {"type": h.type, "joints": list(h.joints)} for s, h in config.hands.items()},
+        "cameras": [c.name for c in config.cameras],
+        "controllers": {c.topic: {"type": c.type, "joints": len(c.joints)} for c in config.controllers},
+        "joint_limits": {j: limit(j) for j in config.arm_joints + config.hand_joints},
+        "joint_states": len(config.movable_joints()),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    robots = args.robot or resources.available_robots()
+    results, errors = {}, {}
+    for robot in robots:
+        try:
+            results[robot] = describe(load_robot_config(robot, urdf_override=args.urdf or None))
+        except (ConfigError, UrdfError) as exc:
+            errors[robot] = str(exc)
+    if args.json:
+        print(json.dumps({"ok": results, "errors": errors}, indent=2))
+    else:
+        for robot, d in results.items():
+            print(f"{robot}: OK — {len(d['joint_limits'])} commanded joints, {d['joint_states']} joint states, "
+                  f"controllers {', '.join(d['controllers'])}")
+        for robot, err in errors.items():
+            print(f"{robot}: ERROR — {err}", file=sys.stderr)
+    return 1 if errors else 0

@@ -1,0 +1,102 @@
+"""Specification of robot config loading: strict, validated against the URDF, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from egoscale_ros import resources
+from egoscale_ros.robot.config import ConfigError, load_robot_config
+from egoscale_ros.robot.urdf import read_urdf
+
+ROBOTS = ["g1_dex3", "h1_inspire", "r1pro_sharpa"]
+VENDOR = Path(__file__).resolve().parents[2].parent / "shared" / "vendor_urdf"
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_shipped_configs_load_and_every_commanded_joint_has_a_controller(robot):
+    config = load_robot_config(robot)
+    commanded = {j for c in config.controllers for j in c.joints}
+    assert set(config.arm_joints + config.hand_joints) <= commanded
+    assert config.policy_state_joints == config.arm_joints + config.hand_joints
+    for joint in commanded:
+        info = config.joint_info(joint)
+        assert info.lower < info.upper, joint
+
+
+def write_variant(tmp_path: Path, robot: str, edit) -> Path:
+    src = resources.robot_config_path(robot)
+    data = yaml.safe_load(src.read_text())
+    # keep URDF paths resolvable from the temporary folder
+    data["urdf"] = str(resources.resolve(data["urdf"], src.parent))
+    data["extra_urdfs"] = [str(resources.resolve(p, src.parent)) for p in data.get("extra_urdfs", [])]
+    edit(data)
+    out = tmp_path / f"{robot}_variant.yaml"
+    out.write_text(yaml.safe_dump(data))
+    return out
+
+
+def test_a_joint_the_urdf_lacks_is_refused_naming_field_and_joint(tmp_path):
+    path = write_variant(tmp_path, "g1_dex3", lambda d: d["arms"]["left"]["joints"].__setitem__(3, "left_knee_joint"))
+    with pytest.raises(ConfigError, match=r"arms\.left\.joints.*left_knee_joint"):
+        load_robot_config(path)
+
+
+def test_an_end_effector_frame_the_urdf_lacks_is_refused(tmp_path):
+    path = write_variant(tmp_path, "g1_dex3", lambda d: d["arms"]["right"].__setitem__("ee_frame", "no_such_link"))
+    with pytest.raises(ConfigError, match=r"arms\.right\.ee_frame.*no_such_link"):
+        load_robot_config(path)
+
+
+def test_unknown_fields_and_wrong_types_are_refused(tmp_path):
+    path = write_variant(tmp_path, "g1_dex3", lambda d: d.__setitem__("controler", []))
+    with pytest.raises(ConfigError, match="unknown field.*controler"):
+        load_robot_config(path)
+    path = write_variant(tmp_path, "g1_dex3", lambda d: d.__setitem__("control_rate_hz", "fast"))
+    with pytest.raises(ConfigError, match="control_rate_hz: expected float"):
+        load_robot_config(path)
+
+
+def test_safety_may_only_tighten_velocity(tmp_path):
+    path = write_variant(tmp_path, "g1_dex3", lambda d: d["safety"].__setitem__("velocity_scale", 1.5))
+    with pytest.raises(ConfigError, match="velocity_scale"):
+        load_robot_config(path)
+
+
+def test_rest_pose_length_must_match_the_chain(tmp_path):
+    path = write_variant(tmp_path, "g1_dex3", lambda d: d["arms"]["left"].__setitem__("rest_pose", [0.0, 0.1]))
+    with pytest.raises(ConfigError, match=r"arms\.left\.rest_pose: expected 7"):
+        load_robot_config(path)
+
+
+def test_a_joint_no_controller_carries_is_refused(tmp_path):
+    def drop_right_hand(d):
+        d["controllers"] = [c for c in d["controllers"] if c["name"] != "right_hand"]
+
+    with pytest.raises(ConfigError, match="no controller output carries.*right_hand_thumb_0_joint"):
+        load_robot_config(write_variant(tmp_path, "g1_dex3", drop_right_hand))
+
+
+def test_missing_robot_names_the_known_ones():
+    with pytest.raises(ConfigError, match="known robots: .*g1_dex3"):
+        load_robot_config("no_such_robot")
+
+
+def test_urdf_limits_are_read_from_the_file():
+    config = load_robot_config("g1_dex3")
+    info = read_urdf(config.urdf).joints["left_elbow_joint"]
+    assert (info.lower, info.upper) == pytest.approx((-1.0472, 2.0944))
+
+
+@pytest.mark.parametrize(
+    "robot,vendor_file",
+    [("g1_dex3", "unitree_g1/g1_29dof_with_hand_rev_1_0.urdf")],
+)
+def test_configs_accept_the_makers_full_body_urdf(robot, vendor_file):
+    path = VENDOR / vendor_file
+    if not path.is_file():
+        pytest.skip(f"maker's URDF not available ({vendor_file}): ../shared/vendor_urdf is absent")
+    config = load_robot_config(robot, urdf_override=str(path))
+    assert "left_hip_pitch_joint" in config.movable_joints()  # legs come along, unused
