@@ -21,11 +21,13 @@ from geometry_msgs.msg import Transform
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from std_msgs.msg import Bool, Empty, Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from egoscale_ros.kinematics import se3
 from egoscale_ros.robot.config import ControllerOutput, RobotConfig, load_robot_config
+from egoscale_ros.robot.limits import joint_limits
+from egoscale_ros.safety.gate import GateStatus, SafetyGate
 
 # Latest-value streams (images, joint states at 200 Hz): a late sample is worthless.
 SENSOR_QOS = QoSProfile(
@@ -271,6 +273,71 @@ class JointStateListener:
     def has(self, joints: Iterable[str]) -> bool:
         with self._lock:
             return all(j in self.positions for j in joints)
+
+
+# --- safety ------------------------------------------------------------------------------------
+
+class GuardedCommands:
+    """The safety path every command node uses for one joint group.
+
+    Builds a :class:`SafetyGate` with the limits in force (URDF tightened by config), follows the
+    latched e-stop on ``safety/estop`` (std_msgs/Bool, True = pressed) and takes a reset on
+    ``safety/estop_reset`` (std_msgs/Empty; refused while the e-stop input is still pressed), and
+    publishes what the gate lets through on the controller outputs carrying these joints.
+    """
+
+    def __init__(self, node: Node, config: RobotConfig, joints: list[str], joint_states: JointStateListener):
+        self.joints = list(joints)
+        self.limits = joint_limits(config, self.joints)
+        self.gate = SafetyGate(
+            self.limits,
+            target_timeout_s=config.safety.target_timeout_s,
+            joint_state_timeout_s=config.safety.joint_state_timeout_s,
+        )
+        self.joint_states = joint_states
+        self.publishers = controller_publishers(node, config, self.joints)
+        self.last_status = GateStatus(("no_joint_state",))
+        self._node = node
+        self._last_state_stamp = -math.inf
+        node.create_subscription(Bool, "safety/estop", self._on_estop, LATCHED_QOS)
+        node.create_subscription(Empty, "safety/estop_reset", self._on_reset, 10)
+
+    def _on_estop(self, msg: Bool) -> None:
+        was = self.gate.estop.engaged
+        self.gate.estop.update("safety/estop", bool(msg.data))
+        if self.gate.estop.engaged and not was:
+            self._node.get_logger().error("E-STOP engaged: holding all commands until reset")
+
+    def _on_reset(self, _msg: Empty) -> None:
+        if self.gate.reset_estop():
+            self._node.get_logger().warn("e-stop reset: resuming from the measured pose")
+        else:
+            self._node.get_logger().error(f"e-stop reset refused: still pressed {self.gate.estop.pressed_inputs}")
+
+    def tick(self, t: float, target: np.ndarray | None, target_time: float | None = None) -> np.ndarray | None:
+        """Pass ``target`` (this group's joint order, or None) through the gate and publish the result."""
+        measured = None
+        measured_time = None
+        if self.joint_states.received_s != self._last_state_stamp and self.joint_states.has(self.joints):
+            q = self.joint_states.snapshot()
+            measured = np.array([q[j] for j in self.joints])
+            self._last_state_stamp = self.joint_states.received_s
+            measured_time = t - self.joint_states.age_s()
+        command, self.last_status = self.gate.command(
+            t, target, measured, target_time=target_time, measured_time=measured_time
+        )
+        if command is not None:
+            positions = dict(zip(self.joints, command.tolist()))
+            velocities = dict(zip(self.joints, self.gate.limiter.velocity.tolist()))
+            for pub in self.publishers:
+                pub.publish(positions, velocities)
+        return command
+
+    def diagnostics(self) -> dict[str, Any]:
+        values: dict[str, Any] = {f"gate_{k}": v for k, v in self.gate.counts.items()}
+        values["estop"] = self.gate.estop.engaged
+        values["holding"] = ",".join(self.last_status.reasons) or "no"
+        return values
 
 
 # --- process entry -----------------------------------------------------------------------------

@@ -409,6 +409,9 @@ def validate_against_urdf(config: RobotConfig) -> None:
         find_joint(j, f"{where}.home")
     for j in config.safety.joints:
         find_joint(j, f"{where}.safety.joints")
+    from egoscale_ros.robot.limits import joint_limits  # limits.py builds on this module
+
+    joint_limits(config, config.arm_joints + config.hand_joints)  # safety may only tighten the URDF
     commanded = {j for c in config.controllers for j in c.joints}
     missing = [j for j in config.arm_joints + config.hand_joints if j not in commanded]
     if config.controllers and missing:

@@ -100,3 +100,27 @@ def test_configs_accept_the_makers_full_body_urdf(robot, vendor_file):
         pytest.skip(f"maker's URDF not available ({vendor_file}): ../shared/vendor_urdf is absent")
     config = load_robot_config(robot, urdf_override=str(path))
     assert "left_hip_pitch_joint" in config.movable_joints()  # legs come along, unused
+
+
+def test_limits_in_force_are_the_urdf_tightened_by_safety(tmp_path):
+    from egoscale_ros.robot.limits import joint_limits
+
+    def tighten(d):
+        d["safety"]["joints"] = {"left_elbow_joint": {"upper": 1.5, "velocity": 2.0}}
+        d["safety"]["velocity_scale"] = 0.5
+
+    config = load_robot_config(write_variant(tmp_path, "g1_dex3", tighten))
+    limits = joint_limits(config, ["left_elbow_joint", "left_wrist_pitch_joint"])
+    assert limits.upper[0] == pytest.approx(1.5)
+    assert limits.lower[0] == pytest.approx(-1.0472)
+    assert limits.velocity[0] == pytest.approx(2.0)
+    assert limits.velocity[1] == pytest.approx(0.5 * 22.0)
+    assert limits.acceleration[1] == pytest.approx(config.safety.acceleration)
+
+
+def test_a_safety_override_that_loosens_the_urdf_is_refused_at_load(tmp_path):
+    def loosen(d):
+        d["safety"]["joints"] = {"left_elbow_joint": {"upper": 3.0}}
+
+    with pytest.raises(ConfigError, match="left_elbow_joint.*upper 3.0 would loosen"):
+        load_robot_config(write_variant(tmp_path, "g1_dex3", loosen))
