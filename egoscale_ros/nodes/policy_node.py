@@ -1,0 +1,279 @@
+"""policy_node: runs the VLA policy on the newest observation and publishes action chunks.
+
+Subscribes ``camera/<name>/image_raw`` (sensor_msgs/Image) per camera, ``joint_states`` and
+``policy/instruction`` (std_msgs/String, transient local). An inference thread
+(:class:`~egoscale_ros.policy.scheduler.InferenceLoop`) takes the newest frame of every camera
+(no older than ``max_image_age_s``), the joint state nearest the image stamp and the wrist poses
+forward kinematics gives for it, runs the :class:`~egoscale_ros.policy.pipeline.PolicyPipeline`
+and publishes
+
+- ``policy/wrist_chunk`` (MultiDOFJointTrajectory, joint_names [left_wrist, right_wrist],
+  point k = absolute wrist targets in the base frame at time_from_start k·dt),
+- ``policy/hand_chunk`` (JointTrajectory in the policy's hand space),
+
+both stamped with the observation (image) stamp. ``/diagnostics`` carries the backend and what
+it fell back from, latency p50/p99, the achieved rate, dropped/stale/rejected frames and dropped
+non-finite chunks.
+
+Parameters: ``robot``, ``manifest`` ('' = the reference policy, exported on first use),
+``backend`` ('' or auto = manifest order), ``device`` (auto|cpu|cuda), ``rate_hz`` (30),
+``cameras`` (names; default the robot's), ``max_image_age_s`` (0.5), ``instruction``
+(default instruction; the manifest's when empty), ``threads`` (CPU threads for ONNX Runtime).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from builtin_interfaces.msg import Duration, Time
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
+from trajectory_msgs.msg import (
+    JointTrajectory,
+    JointTrajectoryPoint,
+    MultiDOFJointTrajectory,
+    MultiDOFJointTrajectoryPoint,
+)
+
+from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
+from egoscale_ros.nodes import common
+from egoscale_ros.policy.manifest import load_manifest
+from egoscale_ros.policy.observation import JointStateHistory, LatestImages
+from egoscale_ros.policy.pipeline import Observation, PolicyPipeline, Prediction
+from egoscale_ros.policy.runtime import create_runtime
+from egoscale_ros.policy.scheduler import InferenceLoop
+from egoscale_ros.policy.transforms import ImageRejected, image_to_rgb
+
+IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def _stamp_ns(stamp) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def _time_msg(ns: int) -> Time:
+    return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
+
+
+def _duration_msg(seconds: float) -> Duration:
+    ns = int(round(seconds * 1e9))
+    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+class PolicyNode(Node):
+    def __init__(self) -> None:
+        super().__init__("policy_node")
+        self.config = common.robot_config_from_parameters(self)
+        manifest_param = str(common.declare(self, "manifest", ""))
+        backend = str(common.declare(self, "backend", "auto")) or "auto"
+        device = str(common.declare(self, "device", "auto")) or "auto"
+        rate_hz = float(common.declare(self, "rate_hz", 30.0))
+        cameras = list(common.declare(self, "cameras", [c.name for c in self.config.cameras] or ["head"]))
+        self.max_image_age_s = float(common.declare(self, "max_image_age_s", 0.5))
+        instruction = str(common.declare(self, "instruction", ""))
+        threads = int(common.declare(self, "threads", 1))
+        if rate_hz <= 0:
+            raise ValueError(f"parameter rate_hz must be > 0, got {rate_hz}")
+
+        if not manifest_param:
+            from egoscale_ros.policy.export import ensure_default_policy
+
+            self.get_logger().info("no manifest given: preparing the reference policy (cached after the first run)")
+            manifest_param = str(ensure_default_policy(preset="tiny", robot=self.config.embodiment,
+                                                       state_joints=self.config.policy_state_joints))
+        self.manifest = load_manifest(manifest_param)
+        if len(cameras) != self.manifest.image.cameras:
+            raise ValueError(f"parameter cameras names {len(cameras)} camera(s) {cameras} but the policy "
+                             f"{self.manifest.path} takes {self.manifest.image.cameras}")
+        self._check_robot_fits_manifest()
+        self.selection = create_runtime(self.manifest, backend, device,
+                                        options={"onnxruntime": {"threads": threads}})
+        self.pipeline = PolicyPipeline(self.manifest, self.selection.runtime)
+        self.kinematics = RobotKinematics(self.config)
+        self.camera_config = {c.name: c for c in self.config.cameras}
+        self.instruction = instruction or self.manifest.default_instruction
+        self._instruction_lock = threading.Lock()
+
+        self.images = LatestImages(cameras)
+        self.joint_history = JointStateHistory(horizon_s=2.0)
+        self.counters = {"chunks": 0, "nan_chunks": 0, "images_rejected": 0, "images_converted": 0,
+                         "no_joint_state": 0, "cycle_errors": 0}
+        self.last_error = ""
+        self._last_age_ms = float("nan")
+        self._joint_offset_ms = float("nan")
+
+        for name in cameras:
+            self.create_subscription(Image, f"camera/{name}/image_raw",
+                                     lambda msg, cam=name: self._on_image(cam, msg), IMAGE_QOS)
+        self.create_subscription(JointState, "joint_states", self._on_joint_state, common.JOINT_STATE_QOS)
+        self.create_subscription(String, "policy/instruction", self._on_instruction, common.LATCHED_QOS)
+        self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "policy/wrist_chunk", common.COMMAND_QOS)
+        self.pub_hand = self.create_publisher(JointTrajectory, "policy/hand_chunk", common.COMMAND_QOS)
+
+        self.loop = InferenceLoop(rate_hz, self._build, self._infer, self._publish,
+                                  wait_for_data=self.images.wait_for_new, on_error=self._on_cycle_error)
+        self.rate_hz = rate_hz
+        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        report = self.selection.report()
+        log = self.get_logger().warn if self.selection.fell_back else self.get_logger().info
+        log(f"policy {self.manifest.name} ({self.manifest.path}) on {report}; cameras {cameras}, {rate_hz:g} Hz")
+        self.loop.start()
+
+    def _check_robot_fits_manifest(self) -> None:
+        layout = self.manifest.layout
+        missing = [s for s in layout.sides if s not in self.config.arms]
+        if missing and layout.representation == "relative":
+            raise ValueError(f"the policy moves the {missing} wrist(s) relative to their current pose, but robot "
+                             f"{self.config.name} has no such arm")
+        absent = [j for j in self.manifest.state.joints if j not in set(self.config.movable_joints())]
+        if absent:
+            self.get_logger().warn(f"policy state joints not on this robot (fed to the policy as missing): {absent}")
+
+    # -- inputs (executor thread) ------------------------------------------------------------------
+
+    def _on_image(self, camera: str, msg: Image) -> None:
+        try:
+            rgb, converted = image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+        except ImageRejected as exc:
+            self.counters["images_rejected"] += 1
+            self.get_logger().warn(f"camera/{camera}/image_raw: {exc}", throttle_duration_sec=5.0)
+            return
+        if converted:
+            self.counters["images_converted"] += 1
+        stamp = _stamp_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
+        self.images.put(camera, stamp, rgb)
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        if len(msg.name) != len(msg.position):
+            return
+        positions = {n: float(p) for n, p in zip(msg.name, msg.position) if np.isfinite(p)}
+        stamp = _stamp_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
+        self.joint_history.add(stamp, positions)
+
+    def _on_instruction(self, msg: String) -> None:
+        with self._instruction_lock:
+            self.instruction = msg.data
+        self.get_logger().info(f"instruction: {msg.data!r}")
+
+    # -- inference thread ------------------------------------------------------------------------
+
+    def _build(self) -> Observation | None:
+        taken = self.images.take(self.get_clock().now().nanoseconds, self.max_image_age_s)
+        if taken is None:
+            return None
+        stamp_ns, images = taken
+        nearest = self.joint_history.nearest(stamp_ns)
+        if nearest is None:
+            self.counters["no_joint_state"] += 1
+            return None
+        joint_stamp, positions = nearest
+        self._joint_offset_ms = (joint_stamp - stamp_ns) * 1e-6
+        layout = self.manifest.layout
+        wrists = None
+        if layout.representation == "relative":
+            wrists = {s: self.kinematics.wrist_pose(s, positions) for s in layout.sides}
+        base_T_camera = None
+        if layout.representation == "absolute" and layout.frame == "camera":
+            cam = self.camera_config[self.images.cameras[0]]
+            base_T_camera = self.kinematics.frame_pose(cam.parent_frame, positions) @ cam.extrinsics.matrix()
+        with self._instruction_lock:
+            instruction = self.instruction
+        return Observation(stamp_ns, images, positions, instruction, wrists, base_T_camera)
+
+    def _infer(self, obs: Observation) -> Prediction:
+        return self.pipeline.predict(obs)
+
+    def _publish(self, obs: Observation, prediction: Prediction) -> None:
+        chunk = prediction.chunk
+        if chunk is None:
+            self.counters["nan_chunks"] += 1
+            self.get_logger().warn("dropped a chunk with NaN/inf", throttle_duration_sec=2.0)
+            return
+        stamp = _time_msg(chunk.stamp_ns)
+        offsets = [_duration_msg(k * chunk.dt) for k in range(chunk.horizon)]
+        sides = list(chunk.wrist)
+        wrist = MultiDOFJointTrajectory()
+        wrist.header.stamp = stamp
+        wrist.header.frame_id = self.config.base_frame
+        wrist.joint_names = [f"{s}_wrist" for s in sides]
+        wrist.points = [
+            MultiDOFJointTrajectoryPoint(
+                transforms=[common.matrix_to_transform(chunk.wrist[s][k]) for s in sides], time_from_start=offsets[k]
+            )
+            for k in range(chunk.horizon)
+        ]
+        hand = JointTrajectory()
+        hand.header.stamp = stamp
+        hand.header.frame_id = self.config.base_frame
+        hand_sides = list(chunk.hand)
+        hand.joint_names = [n for s in hand_sides for n in chunk.hand_joint_names[s]]
+        values = np.concatenate([chunk.hand[s] for s in hand_sides], axis=1)
+        hand.points = [JointTrajectoryPoint(positions=row.tolist(), time_from_start=offsets[k])
+                       for k, row in enumerate(values)]
+        self.pub_wrist.publish(wrist)
+        self.pub_hand.publish(hand)
+        self.counters["chunks"] += 1
+        self._last_age_ms = (self.get_clock().now().nanoseconds - chunk.stamp_ns) * 1e-6
+
+    def _on_cycle_error(self, exc: Exception) -> None:
+        self.counters["cycle_errors"] += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.get_logger().error(f"inference cycle failed: {self.last_error}", throttle_duration_sec=2.0)
+
+    # -- diagnostics -----------------------------------------------------------------------------
+
+    def _diag_values(self) -> dict:
+        stats = self.loop.stats
+        values = {
+            "backend": self.selection.report(),
+            "fallback": "; ".join(f"{n} ({why})" for n, why in self.selection.fallbacks) or "none",
+            "manifest": str(self.manifest.path),
+            "latency_ms_p50": stats.percentile(50),
+            "latency_ms_p99": stats.percentile(99),
+            "rate_hz": stats.rate_hz(),
+            "target_rate_hz": self.rate_hz,
+            "chunk_age_ms": self._last_age_ms,
+            "joint_state_offset_ms": self._joint_offset_ms,
+            "frames_received": self.images.received,
+            "dropped_frames": self.images.dropped,
+            "stale_frames": self.images.stale,
+            "overruns": self.loop.overruns,
+            "instruction": self.instruction,
+            **self.counters,
+        }
+        for stage, ms in stats.stage_medians().items():
+            values[f"stage_ms_{stage}"] = ms
+        if self.last_error:
+            values["last_error"] = self.last_error
+        return values
+
+    def _diag_level(self) -> tuple[int, str]:
+        missing = self.images.missing()
+        if missing:
+            return DiagnosticStatus.WARN, f"waiting for images from {missing}"
+        if len(self.joint_history) == 0:
+            return DiagnosticStatus.WARN, "waiting for joint_states"
+        if not self.loop.running:
+            return DiagnosticStatus.ERROR, "inference thread stopped"
+        rate = self.loop.stats.rate_hz()
+        if rate < 0.9 * self.rate_hz:
+            return DiagnosticStatus.WARN, f"running at {rate:.1f} Hz of {self.rate_hz:g} Hz"
+        if self.selection.fell_back:
+            return DiagnosticStatus.WARN, f"running on fallback backend {self.selection.backend}"
+        return DiagnosticStatus.OK, f"{rate:.1f} Hz on {self.selection.backend}"
+
+    def close(self) -> None:
+        self.loop.stop()
+        self.selection.runtime.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    return common.run(PolicyNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

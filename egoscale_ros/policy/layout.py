@@ -1,0 +1,150 @@
+"""Action layout of a policy: where each hand's wrist motion and joint angles sit in an action row.
+
+EgoScale predicts, per hand, a wrist motion in SE(3) and the 22 joint angles of the Sharpa Wave
+hand. The layout says how a row of the action matrix ``(H, dim)`` is cut up, so that decoding is
+driven by the manifest rather than by constants in code: rotation as rot6d or quaternion,
+wrist motion relative to the previous step or absolute, absolute poses in the base or camera frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SIDES = ("left", "right")
+ROTATION_SIZES = {"rot6d": 6, "quaternion": 4}
+REPRESENTATIONS = ("relative", "absolute")
+FRAMES = ("base", "camera")
+
+# Sharpa Wave joint order used by EgoScale's hand action space (and by retargeting).
+SHARPA_WAVE_JOINTS = (
+    "thumb_CMC_FE", "thumb_CMC_AA", "thumb_MCP_FE", "thumb_MCP_AA", "thumb_IP",
+    "index_MCP_FE", "index_MCP_AA", "index_PIP", "index_DIP",
+    "middle_MCP_FE", "middle_MCP_AA", "middle_PIP", "middle_DIP",
+    "ring_MCP_FE", "ring_MCP_AA", "ring_PIP", "ring_DIP",
+    "pinky_CMC", "pinky_MCP_FE", "pinky_MCP_AA", "pinky_PIP", "pinky_DIP",
+)  # fmt: skip
+
+
+def sharpa_joint_names(side: str) -> list[str]:
+    """``{side}_<joint>`` names of the Sharpa Wave hand in policy order."""
+    return [f"{side}_{j}" for j in SHARPA_WAVE_JOINTS]
+
+
+@dataclass(frozen=True)
+class HandLayout:
+    """Column ranges of one hand inside an action row: translation (3), rotation, then joints."""
+
+    side: str
+    offset: int
+    rotation: str
+    joint_names: tuple[str, ...]
+
+    @property
+    def translation(self) -> slice:
+        return slice(self.offset, self.offset + 3)
+
+    @property
+    def rotation_slice(self) -> slice:
+        start = self.offset + 3
+        return slice(start, start + ROTATION_SIZES[self.rotation])
+
+    @property
+    def joints(self) -> slice:
+        start = self.rotation_slice.stop
+        return slice(start, start + len(self.joint_names))
+
+    @property
+    def size(self) -> int:
+        return 3 + ROTATION_SIZES[self.rotation] + len(self.joint_names)
+
+
+@dataclass(frozen=True)
+class ActionLayout:
+    """The whole action chunk: horizon ``H``, step ``dt`` and the per-hand column layout."""
+
+    horizon: int = 30
+    dt: float = 1.0 / 30.0
+    rotation: str = "rot6d"
+    representation: str = "relative"
+    frame: str = "base"
+    hand_joints: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {s: tuple(sharpa_joint_names(s)) for s in SIDES}
+    )
+
+    def __post_init__(self) -> None:
+        if self.rotation not in ROTATION_SIZES:
+            raise ValueError(f"action.rotation must be one of {sorted(ROTATION_SIZES)}, got {self.rotation!r}")
+        if self.representation not in REPRESENTATIONS:
+            raise ValueError(f"action.representation must be one of {REPRESENTATIONS}, got {self.representation!r}")
+        if self.frame not in FRAMES:
+            raise ValueError(f"action.frame must be one of {FRAMES}, got {self.frame!r}")
+        if self.horizon < 1:
+            raise ValueError(f"action.horizon must be >= 1, got {self.horizon}")
+        if not self.dt > 0:
+            raise ValueError(f"action.dt must be > 0, got {self.dt}")
+        unknown = set(self.hand_joints) - set(SIDES)
+        if unknown or not self.hand_joints:
+            raise ValueError(f"action.hands must name sides among {SIDES}, got {sorted(self.hand_joints)}")
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        return tuple(s for s in SIDES if s in self.hand_joints)
+
+    @property
+    def hands(self) -> dict[str, HandLayout]:
+        out, offset = {}, 0
+        for side in self.sides:
+            hand = HandLayout(side, offset, self.rotation, tuple(self.hand_joints[side]))
+            out[side] = hand
+            offset += hand.size
+        return out
+
+    @property
+    def dim(self) -> int:
+        return sum(h.size for h in self.hands.values())
+
+    def to_dict(self) -> dict:
+        """Manifest form (plain YAML types), with the column ranges spelled out for readers."""
+        return {
+            "horizon": self.horizon,
+            "dt": self.dt,
+            "dim": self.dim,
+            "rotation": self.rotation,
+            "representation": self.representation,
+            "frame": self.frame,
+            "hands": {
+                side: {
+                    "translation": [h.translation.start, h.translation.stop],
+                    "rotation": [h.rotation_slice.start, h.rotation_slice.stop],
+                    "joints": [h.joints.start, h.joints.stop],
+                    "joint_names": list(h.joint_names),
+                }
+                for side, h in self.hands.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ActionLayout:
+        """Inverse of :meth:`to_dict`; column ranges in ``data`` are checked, not trusted."""
+        hands = data.get("hands") or {}
+        layout = cls(
+            horizon=int(data.get("horizon", 30)),
+            dt=float(data.get("dt", 1.0 / 30.0)),
+            rotation=str(data.get("rotation", "rot6d")),
+            representation=str(data.get("representation", "relative")),
+            frame=str(data.get("frame", "base")),
+            hand_joints={s: tuple(h["joint_names"]) for s, h in hands.items()} if hands else
+            {s: tuple(sharpa_joint_names(s)) for s in SIDES},
+        )
+        if "dim" in data and int(data["dim"]) != layout.dim:
+            raise ValueError(f"action.dim is {data['dim']} but the hands' layout adds up to {layout.dim}")
+        for side, h in hands.items():
+            derived = layout.hands[side]
+            for key, sl in (("translation", derived.translation), ("rotation", derived.rotation_slice),
+                            ("joints", derived.joints)):
+                if key in h and list(h[key]) != [sl.start, sl.stop]:
+                    raise ValueError(
+                        f"action.hands.{side}.{key} is {list(h[key])} but the layout puts it at "
+                        f"{[sl.start, sl.stop]} (translation 3, rotation, joints in side order)"
+                    )
+        return layout

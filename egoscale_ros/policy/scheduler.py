@@ -1,0 +1,130 @@
+"""The inference loop of the policy node, independent of ROS.
+
+One worker thread runs inference so that a slow model never delays subscriptions. It works only
+on the newest data: each cycle it asks for a fresh observation (``build``), runs the policy and
+hands the result to ``publish``. At most one inference is in flight, nothing is queued; a cycle
+starts no earlier than one period after the previous one, and when inference takes longer than
+the period the next cycle starts at once, so the node publishes as fast as it can and the
+statistics report the rate it really achieves.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+class RollingStats:
+    """Latency percentiles and event rate over a sliding window."""
+
+    def __init__(self, window: int = 300, rate_window_s: float = 5.0):
+        self.latencies_ms: deque[float] = deque(maxlen=window)
+        self.events: deque[float] = deque(maxlen=10 * window)
+        self.rate_window_s = rate_window_s
+        self.stages: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, latency_ms: float, stages_ms: dict[str, float] | None = None, t: float | None = None) -> None:
+        with self._lock:
+            self.latencies_ms.append(float(latency_ms))
+            self.events.append(time.monotonic() if t is None else t)
+            for k, v in (stages_ms or {}).items():
+                self.stages.setdefault(k, deque(maxlen=self.latencies_ms.maxlen)).append(float(v))
+
+    def percentile(self, q: float) -> float:
+        with self._lock:
+            return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+    def stage_medians(self) -> dict[str, float]:
+        with self._lock:
+            return {k: float(np.median(v)) for k, v in self.stages.items() if v}
+
+    def rate_hz(self, now: float | None = None) -> float:
+        """Events per second over the last ``rate_window_s`` (0 when fewer than two events)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            recent = [t for t in self.events if now - t <= self.rate_window_s]
+        if len(recent) < 2:
+            return 0.0
+        span = recent[-1] - recent[0]
+        return (len(recent) - 1) / span if span > 0 else 0.0
+
+
+class InferenceLoop:
+    """Worker thread: ``wait_for_data`` -> ``build`` -> ``infer`` -> ``publish`` at up to ``rate_hz``.
+
+    ``build()`` returns an observation or None (not ready: nothing is run). ``infer(obs)`` returns
+    a result (its ``stages_ms`` dict, if any, is recorded per stage); ``publish(obs, result)``
+    sends it. The recorded latency is the whole cycle, observation to published. Exceptions in a
+    cycle are counted and handed to ``on_error`` and the loop goes on.
+    """
+
+    def __init__(self, rate_hz: float, build: Callable[[], Any], infer: Callable[[Any], Any],
+                 publish: Callable[[Any, Any], None], wait_for_data: Callable[[float], bool] | None = None,
+                 on_error: Callable[[Exception], None] | None = None, stats: RollingStats | None = None):
+        if rate_hz <= 0:
+            raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
+        self.period_s = 1.0 / rate_hz
+        self.build, self.infer, self.publish = build, infer, publish
+        self.wait_for_data = wait_for_data or (lambda timeout: True)
+        self.on_error = on_error
+        self.stats = stats or RollingStats()
+        self.errors = 0
+        self.cycles = 0
+        self.overruns = 0  # cycles whose inference took longer than the period
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="policy-inference", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        # Cycles start on a fixed grid of period_s (not "period after the last start"), so jitter
+        # of the camera and of inference does not accumulate into a lower rate.
+        next_start = time.monotonic()
+        while not self._stop.is_set():
+            delay = next_start - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            if not self.wait_for_data(0.1):
+                continue
+            started = time.monotonic()
+            try:
+                obs = self.build()
+                if obs is None:  # not ready (no joint state yet, stale frame): try again shortly
+                    self._stop.wait(min(0.01, self.period_s))
+                    continue
+                built = time.monotonic()
+                result = self.infer(obs)
+                inferred = time.monotonic()
+                self.publish(obs, result)
+            except Exception as exc:  # one bad cycle must not kill the node
+                self.errors += 1
+                if self.on_error is not None:
+                    self.on_error(exc)
+                continue
+            self.cycles += 1
+            now = time.monotonic()
+            stages = {"observe": (built - started) * 1e3, **(getattr(result, "stages_ms", None) or {}),
+                      "publish": (now - inferred) * 1e3}
+            self.stats.record((now - started) * 1e3, stages)
+            if now - started > self.period_s:
+                self.overruns += 1
+            next_start += self.period_s
+            if next_start < now - self.period_s:
+                next_start = now  # fell behind (slow inference or no data): restart the grid now

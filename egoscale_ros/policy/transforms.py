@@ -1,0 +1,200 @@
+"""Pre- and post-processing around the policy runtimes, driven by the manifest.
+
+Pipeline (in the order the policy node applies it):
+
+1. :func:`image_to_rgb` - raw ROS image fields -> RGB uint8, converting the encodings it can
+   (bgr8, rgba8, bgra8, mono8) and rejecting the rest with :class:`ImageRejected`.
+2. :func:`preprocess_images` - fit to the model's square input (centre crop or stretch), scale to
+   [0, 1], normalise per channel, stack as ``(1, cameras, 3, S, S)`` float32.
+3. :func:`normalise_state` - joint positions by name -> normalised vector + mask (1 = measured).
+4. runtime -> normalised actions ``(H, dim)``; :func:`denormalise_actions`.
+5. :func:`decode_chunk` - rotation decoding (rot6d | quaternion), relative wrist steps composed
+   with the wrist pose at observation time (or absolute poses, camera-frame ones mapped through
+   the camera extrinsics) -> :class:`ActionChunk` of absolute base-frame targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from egoscale_ros.kinematics import se3
+from egoscale_ros.policy.layout import ActionLayout
+from egoscale_ros.policy.manifest import ActionSpec, ImageSpec, StateSpec
+
+
+class ImageRejected(ValueError):
+    """An image the policy cannot use (unsupported encoding, inconsistent buffer)."""
+
+
+# encoding -> (channels, OpenCV conversion to RGB or None)
+_ENCODINGS = {
+    "rgb8": (3, None),
+    "bgr8": (3, cv2.COLOR_BGR2RGB),
+    "rgba8": (4, cv2.COLOR_RGBA2RGB),
+    "bgra8": (4, cv2.COLOR_BGRA2RGB),
+    "mono8": (1, cv2.COLOR_GRAY2RGB),
+    "8uc3": (3, None),
+}
+SUPPORTED_ENCODINGS = tuple(sorted(_ENCODINGS))
+
+
+def image_to_rgb(encoding: str, height: int, width: int, step: int, data) -> tuple[np.ndarray, bool]:
+    """Raw image buffer -> ``(H, W, 3)`` RGB uint8 and whether a conversion was needed.
+
+    ``data`` is the message's byte buffer (bytes, array.array or ndarray). Row padding
+    (``step > width * channels``) is handled.
+    """
+    enc = encoding.lower()
+    if enc not in _ENCODINGS:
+        raise ImageRejected(f"image encoding {encoding!r} is not supported (supported: {', '.join(SUPPORTED_ENCODINGS)})")
+    channels, conversion = _ENCODINGS[enc]
+    if height <= 0 or width <= 0:
+        raise ImageRejected(f"image has size {width}x{height}")
+    if step < width * channels:
+        raise ImageRejected(f"image step {step} is smaller than width*channels = {width * channels}")
+    buf = data.reshape(-1).view(np.uint8) if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
+    if buf.size < step * height:
+        raise ImageRejected(f"image data has {buf.size} bytes, expected step*height = {step * height}")
+    rows = buf[: step * height].reshape(height, step)[:, : width * channels]
+    img = rows.reshape(height, width, channels)
+    if conversion is None:
+        return img, False
+    return cv2.cvtColor(img, conversion), True
+
+
+def fit_image(rgb: np.ndarray, size: int, mode: str = "center_crop") -> np.ndarray:
+    """Square ``size`` x ``size`` RGB: centre-crop to square then resize, or stretch."""
+    h, w = rgb.shape[:2]
+    if mode == "center_crop" and h != w:
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        rgb = rgb[top: top + side, left: left + side]
+    if rgb.shape[0] == size and rgb.shape[1] == size:
+        return rgb
+    shrinking = rgb.shape[0] > size
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def normalise_pixels(rgb: np.ndarray, spec: ImageSpec) -> np.ndarray:
+    """RGB uint8 ``(..., S, S, 3)`` -> normalised float32 ``(..., 3, S, S)``: ``(x / 255 - mean) / std``."""
+    mean = np.asarray(spec.mean, np.float32)
+    inv_std = 1.0 / np.asarray(spec.std, np.float32)
+    scaled = (rgb.astype(np.float32) * np.float32(1.0 / 255.0) - mean) * inv_std
+    return np.moveaxis(scaled, -1, -3)
+
+
+def preprocess_images(images: Sequence[np.ndarray], spec: ImageSpec) -> np.ndarray:
+    """RGB uint8 images (one per camera slot) -> normalised ``(1, cameras, 3, S, S)`` float32."""
+    if len(images) != spec.cameras:
+        raise ValueError(f"the policy takes {spec.cameras} camera image(s), got {len(images)}")
+    fitted = []
+    for i, img in enumerate(images):
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise ValueError(f"camera slot {i}: expected an RGB uint8 (H, W, 3) image, got {img.dtype} {img.shape}")
+        fitted.append(fit_image(img, spec.size, spec.resize))
+    return np.ascontiguousarray(normalise_pixels(np.stack(fitted)[None], spec))
+
+
+def normalise_state(positions: Mapping[str, float], spec: StateSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Joint positions by name -> ``(state, mask)`` float32 vectors in the manifest's order.
+
+    Joints absent from ``positions`` or not finite are *missing*: value 0 and mask 0, which the
+    model replaces by its learned missing-state handling instead of reading a fake angle.
+    """
+    n = len(spec.joints)
+    state = np.zeros(n, np.float32)
+    mask = np.zeros(n, np.float32)
+    for i, name in enumerate(spec.joints):
+        value = positions.get(name)
+        if value is not None and np.isfinite(value):
+            state[i] = (float(value) - spec.mean[i]) / spec.std[i]
+            mask[i] = 1.0
+    return state, mask
+
+
+def normalise_actions(actions: np.ndarray, spec: ActionSpec) -> np.ndarray:
+    """Raw actions -> model space (used to build training targets)."""
+    return (np.asarray(actions) - spec.mean) / spec.std
+
+
+def denormalise_actions(normalised: np.ndarray, spec: ActionSpec) -> np.ndarray:
+    """Model output ``(..., dim)`` -> actions in the layout's units (metres, rot params, radians)."""
+    return np.asarray(normalised, dtype=np.float64) * spec.std + spec.mean
+
+
+def decode_rotations(params: np.ndarray, rotation: str) -> np.ndarray:
+    """``(H, 6)`` rot6d or ``(H, 4)`` quaternion (x, y, z, w) -> ``(H, 3, 3)`` rotation matrices."""
+    if rotation == "rot6d":
+        return se3.rot6d_to_matrix(params)
+    if rotation == "quaternion":
+        return se3.quat_to_matrix(params)
+    raise ValueError(f"unknown rotation representation {rotation!r}")
+
+
+@dataclass
+class ActionChunk:
+    """Absolute targets for ``H`` steps; step ``k`` is due at ``stamp_ns + k * dt``.
+
+    wrist: side -> ``(H, 4, 4)`` wrist poses in the base frame; hand: side -> ``(H, n)`` joint
+    angles (radians) named by ``hand_joint_names[side]``.
+    """
+
+    stamp_ns: int
+    dt: float
+    wrist: dict[str, np.ndarray]
+    hand: dict[str, np.ndarray]
+    hand_joint_names: dict[str, list[str]]
+    frame: str = "base"
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def horizon(self) -> int:
+        return next(iter(self.hand.values())).shape[0]
+
+    def is_finite(self) -> bool:
+        return all(np.all(np.isfinite(v)) for v in (*self.wrist.values(), *self.hand.values()))
+
+
+def decode_chunk(actions: np.ndarray, layout: ActionLayout, stamp_ns: int,
+                 wrist_at_observation: Mapping[str, np.ndarray] | None = None,
+                 base_T_camera: np.ndarray | None = None, frame: str = "base") -> ActionChunk:
+    """Denormalised actions ``(H, dim)`` -> :class:`ActionChunk` of absolute base-frame targets.
+
+    Relative layouts: ``a_k`` is the transform from step k-1 to step k expressed in the wrist
+    frame of step k-1 (step 0 relative to the wrist at observation time), so
+    ``T_k = T_{k-1} @ A_k`` starting from ``wrist_at_observation[side]``.
+    Absolute layouts: ``a_k`` is the pose itself, in the base frame or - for ``frame: camera``
+    (EgoVLA-style) - in the camera frame, mapped to the base by ``base_T_camera``.
+    """
+    actions = np.asarray(actions, dtype=np.float64)
+    if actions.shape != (layout.horizon, layout.dim):
+        raise ValueError(f"action chunk has shape {actions.shape}, the layout expects {(layout.horizon, layout.dim)}")
+    wrists, hands, names = {}, {}, {}
+    for side, hand in layout.hands.items():
+        step = np.zeros((layout.horizon, 4, 4))
+        step[:, :3, :3] = decode_rotations(actions[:, hand.rotation_slice], layout.rotation)
+        step[:, :3, 3] = actions[:, hand.translation]
+        step[:, 3, 3] = 1.0
+        if layout.representation == "relative":
+            if wrist_at_observation is None or side not in wrist_at_observation:
+                raise ValueError(f"relative wrist actions need the {side} wrist pose at observation time")
+            poses = np.empty_like(step)
+            current = np.asarray(wrist_at_observation[side], dtype=np.float64)
+            for k in range(layout.horizon):
+                current = current @ step[k]
+                poses[k] = current
+        elif layout.frame == "camera":
+            if base_T_camera is None:
+                raise ValueError("camera-frame absolute wrist actions need the camera extrinsics (base_T_camera)")
+            poses = np.asarray(base_T_camera, dtype=np.float64) @ step
+        else:
+            poses = step
+        wrists[side] = poses
+        hands[side] = actions[:, hand.joints].copy()
+        names[side] = list(hand.joint_names)
+    return ActionChunk(stamp_ns=int(stamp_ns), dt=layout.dt, wrist=wrists, hand=hands, hand_joint_names=names,
+                       frame=frame)
