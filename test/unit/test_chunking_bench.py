@@ -1,0 +1,27 @@
+"""The chunking benchmark prints one JSON object with figures for every mode."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from egoscale_ros.chunking import bench
+
+
+def test_bench_prints_one_json_object_per_the_cli_contract(capsys):
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--seconds", "0.5", "--rate-hz", "50", "--json"])
+    assert bench.run(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["modes"]) == {"latest", "temporal_ensemble", "rtc"}
+    for figures in report["modes"].values():
+        assert figures["chunks_accepted"] > 0 and figures["sample_ms_p50"] > 0
+        assert figures["wrist_position_error_mm_rms"] < 50.0
+
+
+def test_bench_refuses_an_unknown_mode(capsys):
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    assert bench.run(parser.parse_args(["--modes", "fastest"])) == 2
+    assert "fastest" in capsys.readouterr().err
