@@ -63,13 +63,16 @@ class ReconnectPolicy:
     def read_failed(self, now: float) -> None:
         self.consecutive_failures += 1
 
+    def is_stalled(self, now: float) -> bool:
+        """No frame for longer than ``stall_timeout_s`` while streaming. Safe to ask from another
+        thread (e.g. diagnostics) while a blocking read is stuck in a driver."""
+        return self.state == STREAMING and self.last_frame_at is not None and now - self.last_frame_at > self.stall_timeout_s
+
     def should_declare_lost(self, now: float) -> bool:
         """True while streaming when reads keep failing or frames stopped for too long."""
         if self.state != STREAMING:
             return False
-        if self.consecutive_failures >= self.max_consecutive_failures:
-            return True
-        return self.last_frame_at is not None and now - self.last_frame_at > self.stall_timeout_s
+        return self.consecutive_failures >= self.max_consecutive_failures or self.is_stalled(now)
 
     def declare_lost(self, now: float, reason: str) -> None:
         """Enter the lost state; the first reopen attempt is due at once."""
@@ -106,6 +109,7 @@ class ReconnectPolicy:
         age = -1.0 if self.last_frame_at is None else round(now - self.last_frame_at, 3)
         out: dict[str, str | int | float] = {
             "state": self.state,
+            "stalled": self.is_stalled(now),
             "seconds_since_frame": age,
             "consecutive_failures": self.consecutive_failures,
             "losses": self.losses,

@@ -132,6 +132,8 @@ def test_stall_on_a_live_source_is_detected_by_time(folder):
         p.write_bytes(b"corrupt")  # still listed, no longer decodable
     clock.now += 0.5
     assert cam.read() is None and cam.healthy
+    assert not cam.status()["stalled"]
     clock.now += 0.6
+    assert cam.status()["stalled"]  # visible before the next read, e.g. while one blocks
     assert cam.read() is None and not cam.healthy
     assert "no frame for 1.10 s" in cam.status()["last_error"]
