@@ -183,6 +183,34 @@ def test_undecodable_video_and_empty_folder_raise(tmp_path):
         open_source(f"folder:{empty}")
 
 
+def test_an_http_stream_is_read_through_opencv(video_file):
+    """A local HTTP server streams the clip: the stream source reads it; its end is a fault
+    (read fails, not ``finished``), so a supervisor would reopen it."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(video_file.parent)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = open_source(f"http://127.0.0.1:{server.server_address[1]}/{video_file.name}")
+        assert source.kind == "stream"
+        values = []
+        while (frame := source.read()) is not None:
+            values.append(green(frame))
+        assert len(values) == 5 and values == sorted(values)
+        assert not source.finished
+        source.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_unreachable_stream_raises_naming_it():
     source = create_source("rtsp://127.0.0.1:9/none")
     source.open_timeout_s = 1.0
