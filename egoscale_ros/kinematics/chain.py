@@ -65,7 +65,7 @@ class ArmChain:
         parent = 0
         for name, motion in zip(self.joint_names, self.motions):
             parent = self.model.addJoint(parent, motion.joint_model(), pin.SE3.Identity(), name)
-        self._ee_chain_fid = self.model.addFrame(
+        self.ee_frame_id = self.model.addFrame(
             pin.Frame("end_effector", parent, pin.SE3.Identity(), pin.FrameType.OP_FRAME)
         )
         self.data = self.model.createData()
@@ -111,9 +111,9 @@ class ArmChain:
         for k, jid in enumerate(self._body_ids):
             self.model.jointPlacements[k + 1] = prev.actInv(data.oMi[jid])
             prev = data.oMi[jid]
-        frame = self.model.frames[self._ee_chain_fid]
+        frame = self.model.frames[self.ee_frame_id]
         frame.placement = prev.actInv(data.oMf[self._ee_fid]) * pin.SE3(self.ee_offset)
-        self.model.frames[self._ee_chain_fid] = frame
+        self.model.frames[self.ee_frame_id] = frame
         self._locked_key = key
 
     def placements(self) -> list[np.ndarray]:
@@ -121,19 +121,19 @@ class ArmChain:
         the end effector in the last joint's frame. Forward kinematics is their product with the
         joint motions interleaved."""
         out = [self.model.jointPlacements[k + 1].homogeneous.copy() for k in range(self.n)]
-        out.append(self.model.frames[self._ee_chain_fid].placement.homogeneous.copy())
+        out.append(self.model.frames[self.ee_frame_id].placement.homogeneous.copy())
         return out
 
     def fk(self, q: np.ndarray) -> np.ndarray:
         """End-effector pose in the base frame (4×4) for arm joint positions ``q``."""
         pin.forwardKinematics(self.model, self.data, np.asarray(q, dtype=float))
-        return pin.updateFramePlacement(self.model, self.data, self._ee_chain_fid).homogeneous.copy()
+        return pin.updateFramePlacement(self.model, self.data, self.ee_frame_id).homogeneous.copy()
 
     def pose_and_jacobian(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(R, p, J)``: end-effector rotation, position and 6×n Jacobian ``[v; ω]`` of the
         end-effector origin with both parts in base-frame axes."""
-        jac = pin.computeFrameJacobian(self.model, self.data, q, self._ee_chain_fid, _LWA)
-        placement = self.data.oMf[self._ee_chain_fid]
+        jac = pin.computeFrameJacobian(self.model, self.data, q, self.ee_frame_id, _LWA)
+        placement = self.data.oMf[self.ee_frame_id]
         # Copies: Pinocchio hands out views of its data, which the next evaluation overwrites.
         return placement.rotation.copy(), placement.translation.copy(), jac
 
