@@ -23,6 +23,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "ik": ("egoscale_ros.ik.bench", "wrist IK: our solver against CasADi/IPOPT"),
     "policy": ("egoscale_ros.policy.bench", "policy runtime latency, rate, parity and node overhead"),
     "retarget": ("egoscale_ros.retarget.bench", "hand retargeting against dex-retargeting"),
+    "chunking": ("egoscale_ros.chunking.bench", "chunk smoother execution modes on a simulated policy stream"),
 }
 
 

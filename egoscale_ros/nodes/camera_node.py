@@ -17,7 +17,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
 from egoscale_ros.camera.factory import create_source
-from egoscale_ros.camera.image_ops import encode_jpeg
+from egoscale_ros.camera.image_ops import JPEG_FORMAT, encode_jpeg
 from egoscale_ros.camera.reconnect import LOST, ReconnectPolicy, SupervisedSource
 from egoscale_ros.nodes import common
 
@@ -83,7 +83,7 @@ class CameraNode(Node):
         if self.pub_compressed is not None:
             cmsg = CompressedImage()
             cmsg.header = msg.header
-            cmsg.format = "rgb8; jpeg compressed bgr8"
+            cmsg.format = JPEG_FORMAT
             cmsg.data = encode_jpeg(frame, self.jpeg_quality)
             self.pub_compressed.publish(cmsg)
         self.published += 1
