@@ -79,6 +79,7 @@ class Retargeter:
             self.solver_name, self.residual, target.huber_delta, target.regularization, settings.tolerance
         )
         self.rate_hz = rate_hz
+        self.lowpass_alpha = target.lowpass_alpha  # 1 = off; a node parameter may override it
         self.velocity_limits = self.model.velocity * target.velocity_scale
         self.passthrough = (
             passthrough
@@ -212,7 +213,7 @@ class Retargeter:
                 q = self._output.copy()
                 stats.mode, stats.converged = "hold", False
                 stats.status = stats.status or "non-finite solution"
-        alpha = self.config.lowpass_alpha
+        alpha = self.lowpass_alpha
         out = q if alpha >= 1.0 or self._cold else alpha * q + (1.0 - alpha) * self._output
         self._output = np.clip(out, lower, upper)
         self._cold = False
