@@ -15,26 +15,14 @@ import numpy as np
 from egoscale_ros.kinematics.chain import ArmChain
 from egoscale_ros.kinematics.pinocchio_model import BodyModel, KinematicsError
 from egoscale_ros.robot.config import RobotConfig
+from egoscale_ros.robot.limits import joint_limits
 
 
 def ik_joint_limits(config: RobotConfig, joints: list[str] | tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Position limits for ``joints``: the URDF's, tightened (never widened) by the config's safety
-    overrides. Continuous joints are unbounded (±inf)."""
-    lower, upper = [], []
-    for name in joints:
-        joint = config.joint_info(name)
-        lo, hi = joint.lower, joint.upper
-        override = config.safety.joints.get(name)
-        if override is not None:
-            if override.lower is not None:
-                lo = max(lo, override.lower)
-            if override.upper is not None:
-                hi = min(hi, override.upper)
-        if lo > hi:
-            raise KinematicsError(f"{config.path.name}.safety.joints.{name}: limits [{lo}, {hi}] are empty")
-        lower.append(lo)
-        upper.append(hi)
-    return np.array(lower, dtype=float), np.array(upper, dtype=float)
+    """Position limits for ``joints``: the limits in force (the URDF's, tightened by the config's
+    safety section), the same the safety gate applies. Continuous joints are unbounded (±inf)."""
+    limits = joint_limits(config, list(joints))
+    return np.array(limits.lower, dtype=float), np.array(limits.upper, dtype=float)
 
 
 class RobotKinematics:

@@ -124,6 +124,19 @@ def test_ik_limits_are_the_urdf_limits():
     assert lower[1] == pytest.approx(-2.2515) and upper[1] == pytest.approx(1.5882)
 
 
+def test_ik_limits_are_tightened_by_the_safety_config_like_the_gate():
+    import yaml
+
+    from egoscale_ros.robot.config import parse_robot_config
+
+    path = load_robot_config("g1_dex3").path
+    data = yaml.safe_load(path.read_text())
+    data.setdefault("safety", {})["joints"] = {"left_elbow_joint": {"upper": 1.0}}
+    config = parse_robot_config(data, path)
+    chain = RobotKinematics(config).arm_chain("left")
+    assert chain.upper[3] == pytest.approx(1.0) and chain.lower[3] == pytest.approx(-1.0472)
+
+
 def test_unknown_frame_and_non_serial_chain_are_refused_by_name():
     config = load_robot_config("g1_dex3")
     kin = RobotKinematics(config)
