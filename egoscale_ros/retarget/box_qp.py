@@ -35,6 +35,8 @@ def solve_box_qp(
     active = np.zeros(n, dtype=np.int8) if active_guess is None else active_guess.astype(np.int8, copy=True)
     active[(active < 0) & ~np.isfinite(lower)] = 0
     active[(active > 0) & ~np.isfinite(upper)] = 0
+    pinned = lower >= upper  # an empty range (e.g. no motion allowed this tick): fixed, never released
+    active[pinned] = -1
     if not active.any():
         # Fast path: the unconstrained minimiser is usually inside the box.
         x = np.linalg.solve(hessian, -gradient)
@@ -68,6 +70,7 @@ def solve_box_qp(
         # Free variables are optimal: an active bound whose multiplier has the wrong sign is released.
         grad = hessian @ x + gradient
         violation = np.where(active < 0, -grad, 0.0) + np.where(active > 0, grad, 0.0)
+        violation[pinned] = 0.0
         k = int(np.argmax(violation))
         if violation[k] <= tolerance * (1.0 + abs(gradient[k])):
             break

@@ -304,7 +304,10 @@ HEADER = """  {title} ({side} hand), written for egoscale_ros by urdf/hands/gene
   No meshes: visuals are cylinders, kinematics never needs them."""
 
 
-def main() -> None:
+def main(out_dir: Path = HERE) -> list[Path]:
+    """Write the six hand URDFs into ``out_dir``; returns their paths."""
+    written: list[Path] = []
+
     def swap(old: str, new: str):
         return lambda name: name.replace(old, new)
 
@@ -322,7 +325,10 @@ def main() -> None:
             ("right", [mirror_joint(j, rename, negate) for j in left], rename(root), tuple(MIRROR @ root_seg)),
         ):
             header = HEADER.format(title=title, side=side, extra=extra, config=f"{key}_{side}")
-            write(HERE / f"{key}_{side}.urdf", f"{key}_{side}", header, root_name, joints, seg)
+            path = Path(out_dir) / f"{key}_{side}.urdf"
+            write(path, f"{key}_{side}", header, root_name, joints, seg)
+            written.append(path)
+    return written
 
 
 if __name__ == "__main__":
