@@ -28,6 +28,7 @@ import threading
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticStatus
+from geometry_msgs.msg import Quaternion, Transform, Vector3
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
@@ -46,7 +47,7 @@ from egoscale_ros.policy.observation import JointStateHistory, LatestImages
 from egoscale_ros.policy.pipeline import Observation, PolicyPipeline, Prediction
 from egoscale_ros.policy.runtime import create_runtime
 from egoscale_ros.policy.scheduler import InferenceLoop
-from egoscale_ros.policy.transforms import ImageRejected, image_to_rgb
+from egoscale_ros.policy.transforms import ImageRejected, image_to_rgb, rotations_to_quaternions
 
 IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 
@@ -119,7 +120,7 @@ class PolicyNode(Node):
         self.rate_hz = rate_hz
         self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
         report = self.selection.report()
-        log = self.get_logger().warn if self.selection.fell_back else self.get_logger().info
+        log = self.get_logger().warning if self.selection.fell_back else self.get_logger().info
         log(f"policy {self.manifest.name} ({self.manifest.path}) on {report}; cameras {cameras}, {rate_hz:g} Hz")
         self.loop.start()
 
@@ -131,7 +132,7 @@ class PolicyNode(Node):
                              f"{self.config.name} has no such arm")
         absent = [j for j in self.manifest.state.joints if j not in set(self.config.movable_joints())]
         if absent:
-            self.get_logger().warn(f"policy state joints not on this robot (fed to the policy as missing): {absent}")
+            self.get_logger().warning(f"policy state joints not on this robot (fed to the policy as missing): {absent}")
 
     # -- inputs (executor thread) ------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ class PolicyNode(Node):
             rgb, converted = image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
         except ImageRejected as exc:
             self.counters["images_rejected"] += 1
-            self.get_logger().warn(f"camera/{camera}/image_raw: {exc}", throttle_duration_sec=5.0)
+            self.get_logger().warning(f"camera/{camera}/image_raw: {exc}", throttle_duration_sec=5.0)
             return
         if converted:
             self.counters["images_converted"] += 1
@@ -191,7 +192,7 @@ class PolicyNode(Node):
         chunk = prediction.chunk
         if chunk is None:
             self.counters["nan_chunks"] += 1
-            self.get_logger().warn("dropped a chunk with NaN/inf", throttle_duration_sec=2.0)
+            self.get_logger().warning("dropped a chunk with NaN/inf", throttle_duration_sec=2.0)
             return
         stamp = _time_msg(chunk.stamp_ns)
         offsets = [_duration_msg(k * chunk.dt) for k in range(chunk.horizon)]
@@ -200,9 +201,15 @@ class PolicyNode(Node):
         wrist.header.stamp = stamp
         wrist.header.frame_id = self.config.base_frame
         wrist.joint_names = [f"{s}_wrist" for s in sides]
+        poses = np.stack([chunk.wrist[s] for s in sides], axis=1)  # (H, sides, 4, 4)
+        trans = poses[..., :3, 3].tolist()
+        quats = rotations_to_quaternions(poses[..., :3, :3]).tolist()
         wrist.points = [
             MultiDOFJointTrajectoryPoint(
-                transforms=[common.matrix_to_transform(chunk.wrist[s][k]) for s in sides], time_from_start=offsets[k]
+                transforms=[Transform(translation=Vector3(x=t[0], y=t[1], z=t[2]),
+                                      rotation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3]))
+                            for t, q in zip(trans[k], quats[k])],
+                time_from_start=offsets[k],
             )
             for k in range(chunk.horizon)
         ]

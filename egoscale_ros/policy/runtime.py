@@ -148,7 +148,7 @@ def create_runtime(manifest: PolicyManifest, backend: str = "auto", device: str 
             continue
         try:
             runtime = _construct(name, manifest, device, options)
-        except (BackendUnavailable, ManifestError, ImportError, OSError) as exc:
+        except (BackendUnavailable, ManifestError, ImportError, OSError, RuntimeError) as exc:
             if isinstance(exc, ManifestError) and strict:
                 raise
             fallbacks.append((name, str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__))

@@ -135,6 +135,36 @@ def decode_rotations(params: np.ndarray, rotation: str) -> np.ndarray:
     raise ValueError(f"unknown rotation representation {rotation!r}")
 
 
+def rotations_to_quaternions(rot: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` -> unit quaternions ``(..., 4)`` (x, y, z, w), ``w >= 0``.
+
+    Batched form of :func:`egoscale_ros.kinematics.se3.matrix_to_quat` (Shepperd's method: the
+    largest of w, x, y, z is computed from the diagonal, the others from off-diagonal terms), so a
+    whole chunk converts in one numpy pass when messages are built.
+    """
+    m = np.asarray(rot, dtype=np.float64)
+    flat = m.reshape(-1, 3, 3)
+    d0, d1, d2 = flat[:, 0, 0], flat[:, 1, 1], flat[:, 2, 2]
+    cand = np.stack([1 + d0 - d1 - d2, 1 - d0 + d1 - d2, 1 - d0 - d1 + d2, 1 + d0 + d1 + d2], axis=-1)
+    pick = np.argmax(cand, axis=-1)
+    s = 2.0 * np.sqrt(np.maximum(cand[np.arange(len(flat)), pick], 1e-12))
+    r21, r12 = flat[:, 2, 1], flat[:, 1, 2]
+    r02, r20 = flat[:, 0, 2], flat[:, 2, 0]
+    r10, r01 = flat[:, 1, 0], flat[:, 0, 1]
+    q = np.empty((len(flat), 4))
+    options = [
+        np.stack([0.25 * s, (r01 + r10) / s, (r02 + r20) / s, (r21 - r12) / s], -1),
+        np.stack([(r01 + r10) / s, 0.25 * s, (r12 + r21) / s, (r02 - r20) / s], -1),
+        np.stack([(r02 + r20) / s, (r12 + r21) / s, 0.25 * s, (r10 - r01) / s], -1),
+        np.stack([(r21 - r12) / s, (r02 - r20) / s, (r10 - r01) / s, 0.25 * s], -1),
+    ]
+    for i, option in enumerate(options):
+        q[pick == i] = option[pick == i]
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    q[q[:, 3] < 0] *= -1
+    return q.reshape(m.shape[:-2] + (4,))
+
+
 @dataclass
 class ActionChunk:
     """Absolute targets for ``H`` steps; step ``k`` is due at ``stamp_ns + k * dt``.

@@ -1,0 +1,96 @@
+"""Specification of the policy node's inference loop: latest data only, never a queue."""
+
+import threading
+
+from egoscale_ros.policy.scheduler import InferenceLoop, RollingStats
+
+
+class Result:
+    def __init__(self, obs):
+        self.obs = obs
+        self.stages_ms = {"backbone": 1.0}
+
+
+def run_loop(rate_hz, cycles, infer_delay_s, data_every_s=0.0):
+    """Producer increments an observation counter; the loop always builds from the newest value."""
+    newest = {"seq": 0}
+    built, published = [], []
+    done = threading.Event()
+    stop_producer = threading.Event()
+
+    def produce():
+        while not stop_producer.wait(data_every_s or 0.001):
+            newest["seq"] += 1
+
+    def build():
+        built.append(newest["seq"])
+        return newest["seq"]
+
+    def infer(obs):
+        threading.Event().wait(infer_delay_s)
+        return Result(obs)
+
+    def publish(obs, result):
+        published.append(result.obs)
+        if len(published) >= cycles:
+            done.set()
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    loop = InferenceLoop(rate_hz, build, infer, publish)
+    loop.start()
+    assert done.wait(30), "the loop stopped producing results"
+    loop.stop()
+    stop_producer.set()
+    return loop, built, published
+
+
+def test_slow_inference_runs_back_to_back_on_the_newest_data_without_queueing():
+    loop, built, published = run_loop(rate_hz=1000.0, cycles=5, infer_delay_s=0.02)
+    assert published[:5] == built[:5]  # every result comes from the observation built for it
+    assert all(b >= a for a, b in zip(built, built[1:]))  # newest data each time, never a backlog
+    assert loop.overruns >= 4 and loop.errors == 0
+    assert set(loop.stats.stage_medians()) == {"observe", "backbone", "publish"}
+
+
+def test_errors_in_a_cycle_are_counted_and_the_loop_goes_on():
+    calls = {"n": 0}
+    done = threading.Event()
+    errors = []
+
+    def infer(obs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom")
+        return Result(obs)
+
+    loop = InferenceLoop(200.0, lambda: 1, infer, lambda o, r: done.set(), on_error=errors.append)
+    loop.start()
+    assert done.wait(10)
+    loop.stop()
+    assert loop.errors == 1 and isinstance(errors[0], RuntimeError)
+
+
+def test_not_ready_observations_run_nothing():
+    ran = []
+    loop = InferenceLoop(200.0, lambda: None, ran.append, lambda o, r: None)
+    loop.start()
+    threading.Event().wait(0.1)
+    loop.stop()
+    assert ran == [] and loop.cycles == 0
+
+
+def test_rate_and_percentiles_from_recorded_events():
+    stats = RollingStats(rate_window_s=10.0)
+    for i in range(31):
+        stats.record(latency_ms=float(i), t=100.0 + i / 30.0)
+    assert abs(stats.rate_hz(now=101.0) - 30.0) < 1e-6
+    assert stats.percentile(50) == 15.0
+    assert stats.rate_hz(now=200.0) == 0.0  # nothing recent
+
+
+def test_bad_rate_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="rate_hz"):
+        InferenceLoop(0.0, lambda: None, lambda o: None, lambda o, r: None)

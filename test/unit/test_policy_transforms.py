@@ -1,0 +1,183 @@
+"""Specification of the policy's pre- and post-processing."""
+
+import numpy as np
+import pytest
+
+from egoscale_ros.kinematics import se3
+from egoscale_ros.policy.layout import ActionLayout
+from egoscale_ros.policy.manifest import ActionSpec, ImageSpec, StateSpec
+from egoscale_ros.policy.transforms import (
+    ImageRejected,
+    decode_chunk,
+    denormalise_actions,
+    fit_image,
+    image_to_rgb,
+    normalise_actions,
+    normalise_state,
+    preprocess_images,
+    rotations_to_quaternions,
+)
+
+rng = np.random.default_rng(7)
+
+
+def rgb_image(h=4, w=5):
+    return rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+# --- images -------------------------------------------------------------------------------------
+
+def test_rgb8_passes_through_without_conversion():
+    img = rgb_image()
+    out, converted = image_to_rgb("rgb8", 4, 5, 15, img.tobytes())
+    assert not converted and np.array_equal(out, img)
+
+
+@pytest.mark.parametrize("encoding, make", [
+    ("bgr8", lambda img: img[..., ::-1]),
+    ("rgba8", lambda img: np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], -1)),
+    ("bgra8", lambda img: np.concatenate([img[..., ::-1], np.zeros(img.shape[:2] + (1,), np.uint8)], -1)),
+])
+def test_other_colour_encodings_are_converted_to_rgb(encoding, make):
+    img = rgb_image()
+    raw = np.ascontiguousarray(make(img))
+    out, converted = image_to_rgb(encoding, 4, 5, raw.shape[1] * raw.shape[2], raw.tobytes())
+    assert converted and np.array_equal(out, img)
+
+
+def test_mono8_becomes_grey_rgb():
+    grey = rng.integers(0, 255, (4, 5), dtype=np.uint8)
+    out, converted = image_to_rgb("mono8", 4, 5, 5, grey.tobytes())
+    assert converted and np.array_equal(out, np.repeat(grey[..., None], 3, -1))
+
+
+def test_row_padding_is_skipped():
+    img = rgb_image()
+    padded = np.zeros((4, 20), np.uint8)
+    padded[:, :15] = img.reshape(4, 15)
+    out, _ = image_to_rgb("rgb8", 4, 5, 20, padded.tobytes())
+    assert np.array_equal(out, img)
+
+
+@pytest.mark.parametrize("encoding, height, width, step, nbytes, message", [
+    ("yuv422", 4, 5, 10, 40, "not supported"),
+    ("16UC1", 4, 5, 10, 40, "not supported"),
+    ("rgb8", 4, 5, 15, 59, "expected step\\*height"),
+    ("rgb8", 4, 5, 14, 60, "step 14"),
+    ("rgb8", 0, 5, 15, 0, "size"),
+])
+def test_unusable_images_are_rejected_with_the_reason(encoding, height, width, step, nbytes, message):
+    with pytest.raises(ImageRejected, match=message):
+        image_to_rgb(encoding, height, width, step, bytes(nbytes))
+
+
+def test_centre_crop_keeps_the_middle_of_a_wide_frame():
+    img = np.zeros((4, 8, 3), np.uint8)
+    img[:, 2:6] = 200  # the central square
+    out = fit_image(img, 4, "center_crop")
+    assert out.shape == (4, 4, 3) and np.all(out == 200)
+    assert fit_image(img, 4, "stretch").mean() < 200
+
+
+def test_preprocess_normalises_and_stacks_cameras():
+    spec = ImageSpec(size=8, cameras=2, mean=(0.5, 0.5, 0.5), std=(0.25, 0.5, 1.0))
+    white = np.full((16, 16, 3), 255, np.uint8)
+    black = np.zeros((10, 12, 3), np.uint8)
+    out = preprocess_images([white, black], spec)
+    assert out.shape == (1, 2, 3, 8, 8) and out.dtype == np.float32
+    np.testing.assert_allclose(out[0, 0, :, 0, 0], [2.0, 1.0, 0.5])
+    np.testing.assert_allclose(out[0, 1, :, 0, 0], [-2.0, -1.0, -0.5])
+    with pytest.raises(ValueError, match="2 camera"):
+        preprocess_images([white], spec)
+
+
+# --- state and actions --------------------------------------------------------------------------
+
+def test_state_is_normalised_and_missing_joints_are_masked():
+    spec = StateSpec(("a", "b", "c"), np.array([1.0, 0.0, 0.0]), np.array([2.0, 1.0, 1.0]))
+    state, mask = normalise_state({"a": 3.0, "c": float("nan"), "unrelated": 9.0}, spec)
+    np.testing.assert_allclose(state, [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(mask, [1.0, 0.0, 0.0])
+
+
+def test_denormalise_inverts_normalise():
+    layout = ActionLayout()
+    spec = ActionSpec(layout, rng.normal(size=layout.dim), rng.uniform(0.1, 2, layout.dim))
+    raw = rng.normal(size=(layout.horizon, layout.dim))
+    np.testing.assert_allclose(denormalise_actions(normalise_actions(raw, spec), spec), raw, atol=1e-12)
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+def random_pose():
+    return se3.make_transform(se3.quat_to_matrix(rng.normal(size=4)), rng.normal(size=3))
+
+
+def encode(poses, layout, side):
+    hand = layout.hands[side]
+    row = np.zeros((len(poses), layout.dim))
+    row[:, hand.translation] = poses[:, :3, 3]
+    if layout.rotation == "rot6d":
+        row[:, hand.rotation_slice] = se3.matrix_to_rot6d(poses[:, :3, :3])
+    else:
+        row[:, hand.rotation_slice] = [se3.matrix_to_quat(p[:3, :3]) for p in poses]
+    return row
+
+
+@pytest.mark.parametrize("rotation", ["rot6d", "quaternion"])
+def test_relative_steps_compose_from_the_wrist_at_observation_time(rotation):
+    layout = ActionLayout(horizon=5, rotation=rotation)
+    steps = np.stack([random_pose() for _ in range(5)])
+    start = {s: random_pose() for s in layout.sides}
+    actions = encode(steps, layout, "left") + encode(steps, layout, "right")
+    chunk = decode_chunk(actions, layout, stamp_ns=123, wrist_at_observation=start)
+    expected = start["left"]
+    for k in range(5):
+        expected = expected @ steps[k]  # a_k is expressed in the wrist frame of step k-1
+        np.testing.assert_allclose(chunk.wrist["left"][k], expected, atol=1e-9)
+    assert chunk.stamp_ns == 123 and chunk.dt == layout.dt and chunk.horizon == 5
+    assert chunk.hand["right"].shape == (5, 22) and chunk.hand_joint_names["right"][0] == "right_thumb_CMC_FE"
+
+
+def test_absolute_base_frame_poses_are_taken_as_they_are():
+    layout = ActionLayout(horizon=3, representation="absolute")
+    poses = np.stack([random_pose() for _ in range(3)])
+    chunk = decode_chunk(encode(poses, layout, "left") + encode(poses, layout, "right"), layout, 0)
+    np.testing.assert_allclose(chunk.wrist["right"], poses, atol=1e-9)
+
+
+def test_absolute_camera_frame_poses_go_through_the_extrinsics():
+    layout = ActionLayout(horizon=3, representation="absolute", frame="camera")
+    poses = np.stack([random_pose() for _ in range(3)])
+    base_T_camera = random_pose()
+    actions = encode(poses, layout, "left") + encode(poses, layout, "right")
+    chunk = decode_chunk(actions, layout, 0, base_T_camera=base_T_camera)
+    np.testing.assert_allclose(chunk.wrist["left"], base_T_camera @ poses, atol=1e-9)
+    with pytest.raises(ValueError, match="extrinsics"):
+        decode_chunk(actions, layout, 0)
+
+
+def test_relative_actions_without_the_wrist_pose_are_an_error():
+    layout = ActionLayout(horizon=2)
+    with pytest.raises(ValueError, match="left wrist pose"):
+        decode_chunk(np.zeros((2, layout.dim)), layout, 0, wrist_at_observation={"right": np.eye(4)})
+    with pytest.raises(ValueError, match="shape"):
+        decode_chunk(np.zeros((3, layout.dim)), layout, 0, wrist_at_observation={})
+
+
+def test_non_finite_chunks_are_detected():
+    layout = ActionLayout(horizon=2, representation="absolute")
+    actions = encode(np.stack([np.eye(4)] * 2), layout, "left") + encode(np.stack([np.eye(4)] * 2), layout, "right")
+    assert decode_chunk(actions, layout, 0).is_finite()
+    actions[1, layout.hands["right"].joints.start] = np.nan
+    assert not decode_chunk(actions, layout, 0).is_finite()
+
+
+def test_batched_quaternions_match_the_single_matrix_helper_including_half_turns():
+    rots = [se3.quat_to_matrix(rng.normal(size=4)) for _ in range(200)]
+    rots += [se3.so3_exp(np.pi * axis) for axis in np.eye(3)] + [np.eye(3)]
+    rots = np.stack(rots)
+    quats = rotations_to_quaternions(rots)
+    np.testing.assert_allclose(se3.quat_to_matrix(quats), rots, atol=1e-12)
+    assert np.all(quats[:, 3] >= 0)
+    np.testing.assert_allclose(quats[:200], [se3.matrix_to_quat(r) for r in rots[:200]], atol=1e-12)
