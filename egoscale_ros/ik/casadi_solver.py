@@ -25,7 +25,8 @@ from egoscale_ros.kinematics.chain import ArmChain
 
 
 class CasadiSolver:
-    """CasADi/IPOPT IK for one arm chain, with the same restart strategy as the main solver."""
+    """CasADi/IPOPT IK for one arm chain, with the same restart strategy (and optional restart
+    time budget) as the main solver."""
 
     name = "casadi"
 
@@ -38,9 +39,10 @@ class CasadiSolver:
         max_iterations: int = 200,
         tolerance: float = 1e-8,
         seed: int = 0,
+        time_budget_s: float | None = None,
     ):
         self.chain, self.task = chain, task
-        self.multistart = MultiStart(chain, task, restarts, seed)
+        self.multistart = MultiStart(chain, task, restarts, seed, time_budget_s)
         n = chain.n
         q = ca.SX.sym("q", n)
         t_pos, t_rot = ca.SX.sym("t_pos", 3), ca.SX.sym("t_rot", 9)  # t_rot row-major

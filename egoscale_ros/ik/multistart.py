@@ -5,10 +5,15 @@ A single damped least-squares descent from a far-away seed (the home pose) reach
 the given seed fails, further descents start from the rest pose and then from random
 configurations within the limits (a seeded generator, so results are reproducible); the first
 that reaches the target wins, else the best of all.
+
+In a control loop an unreachable target would spend the whole restart budget every tick:
+``time_budget_s`` stops restarting once a solve has taken that long (the first descent always
+runs to its end).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -27,12 +32,15 @@ def finite_limits(chain: ArmChain) -> tuple[np.ndarray, np.ndarray]:
 
 
 class MultiStart:
-    """Runs a descent from a seed and, while it fails, from up to ``restarts`` further seeds."""
+    """Runs a descent from a seed and, while it fails, from up to ``restarts`` further seeds
+    (and within ``time_budget_s`` of the start, when given)."""
 
-    def __init__(self, chain: ArmChain, task: IkTask, restarts: int = 16, seed: int = 0):
+    def __init__(self, chain: ArmChain, task: IkTask, restarts: int = 16, seed: int = 0,
+                 time_budget_s: float | None = None):
         if restarts < 0:
             raise ValueError(f"restarts must be >= 0, got {restarts}")
         self.chain, self.task, self.restarts = chain, task, restarts
+        self.time_budget_s = time_budget_s
         self._rng = np.random.default_rng(seed)
         self._lo, self._hi = finite_limits(chain)
 
@@ -43,6 +51,7 @@ class MultiStart:
             yield self._rng.uniform(self._lo, self._hi)
 
     def run(self, descend: Descent, seed: np.ndarray) -> IkResult:
+        start = time.perf_counter()
         best = descend(self.chain.clip(np.asarray(seed, dtype=float)))
         if best.converged or self.restarts == 0:
             return best
@@ -50,6 +59,8 @@ class MultiStart:
         best_cost = task_cost(self.task, best.position_error, best.rotation_error)
         seeds = self.seeds()
         for _ in range(self.restarts):
+            if self.time_budget_s is not None and time.perf_counter() - start > self.time_budget_s:
+                break
             result = descend(next(seeds))
             iterations += result.iterations
             descents += 1

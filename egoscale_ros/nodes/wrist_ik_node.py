@@ -11,7 +11,8 @@ failures (unreachable targets answered with the best pose within limits), gate s
 
 Parameters: ``robot`` (config name or path), ``urdf`` (optional override, e.g. the maker's
 full-body file), ``solver`` (``dls`` | ``casadi``), ``rate_hz`` (default: the config's
-``control_rate_hz``).
+``control_rate_hz``), ``time_budget_ms`` (per arm, for restarts after a failed descent; default a
+third of the tick shared by the arms).
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ class WristIkNode(Node):
             raise ValueError(f"parameter solver: '{solver}' is not one of {', '.join(SOLVERS)}")
         if not rate > 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
-        self.ik = WristIk(self.config, solver)  # the config already carries a `urdf` override
+        # Restarts after a failed descent stop after this long per arm (an unreachable target must
+        # not eat the tick): by default a third of the tick, shared by the arms.
+        budget_ms = float(common.declare(self, "time_budget_ms", 1e3 / rate / 3.0 / len(self.config.arms)))
+        if not budget_ms >= 0:
+            raise ValueError(f"parameter time_budget_ms must be >= 0, got {budget_ms}")
+        # The config already carries a `urdf` override.
+        self.ik = WristIk(self.config, solver, time_budget_s=budget_ms / 1e3)
         self.joint_states = common.JointStateListener(self)
         self.guard = common.GuardedCommands(self, self.config, self.ik.joint_names, self.joint_states)
 

@@ -63,6 +63,13 @@ def test_unreachable_target_gives_the_best_pose_within_limits_never_nan():
     assert result.position_error < reach, "it still moves toward the target"
 
 
+def test_a_time_budget_stops_restarts_for_control_loops():
+    chain, task, home = _arm("g1_dex3")
+    unreachable = se3.make_transform(trans=np.array([3.0, 2.0, 1.0]))
+    assert DlsSolver(chain, task, restarts=5).solve(unreachable, home).descents == 6
+    assert DlsSolver(chain, task, restarts=5, time_budget_s=0.0).solve(unreachable, home).descents == 1
+
+
 def test_targets_beyond_the_joint_limits_are_answered_within_the_limits():
     chain, task, home = _arm("g1_dex3")
     solver = DlsSolver(chain, task, restarts=0)
