@@ -60,7 +60,8 @@ def make_targets(chains: dict, n: int, seed: int, warm_noise: float) -> list[tup
 
 def run_solver(solvers: dict, chains: dict, homes: dict, targets, progress) -> dict:
     """Solve every target warm and cold; returns the raw per-solve figures."""
-    raw = {m: {"ok": [], "pos": [], "rot": [], "ms": [], "descents": [], "violations": 0} for m in ("warm", "cold")}
+    raw = {m: {"ok": [], "pos": [], "rot": [], "ms": [], "descents": [], "iterations": [], "violations": 0}
+           for m in ("warm", "cold")}
     for side, q_true, warm in targets:
         chain, solver = chains[side], solvers[side]
         pose = chain.fk(q_true)
@@ -74,6 +75,7 @@ def run_solver(solvers: dict, chains: dict, homes: dict, targets, progress) -> d
             r["rot"].append(math.degrees(result.rotation_error))
             r["ms"].append(elapsed)
             r["descents"].append(result.descents)
+            r["iterations"].append(result.iterations)
             if not (np.all(result.q >= chain.lower) and np.all(result.q <= chain.upper)) or not np.isfinite(
                 result.q
             ).all():
@@ -96,6 +98,10 @@ def summarise(raw: dict, position_only: bool) -> dict:
         "warm": {
             "pos_err_mm_p99": _percentile(warm["pos"], 99),
             "rot_err_deg_p99": None if position_only else _percentile(warm["rot"], 99),
+            # Iterations tell the algorithm's cost apart from scheduling noise in the timings.
+            "iterations_median": _percentile(warm["iterations"], 50),
+            "iterations_p99": _percentile(warm["iterations"], 99),
+            "descents_max": int(max(warm["descents"])),
         },
         "cold": {
             "pos_err_mm_p99": _percentile(cold["pos"], 99),
@@ -103,6 +109,7 @@ def summarise(raw: dict, position_only: bool) -> dict:
             "solve_ms_median": _percentile(cold["ms"], 50),
             "solve_ms_p99": _percentile(cold["ms"], 99),
             "descents_mean": float(np.mean(cold["descents"])),
+            "iterations_median": _percentile(cold["iterations"], 50),
         },
     }
     return out
