@@ -38,6 +38,33 @@ class ActionChunk:
     #: side -> (H−1, 3): rotation vector from step k to k+1 in step k's frame, computed once so
     #: that reading the chunk at any time costs one exponential map per side, not a log and an exp
     wrist_step_rotvecs: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: (H+1, 12·W + D), derived: per step the W wrists' rotations (9 each, row-major) and step
+    #: rotation vectors (3 each, zero after the last step), then the linear parts — translations
+    #: (3 each) and hand joints — all in :meth:`layout` order; the last row repeats step H−1. Steps
+    #: k and k+1 of every part are one slice, so a control tick reads many chunks with one gather.
+    packed: np.ndarray = field(init=False, repr=False, compare=False)
+    _layout: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        wrist_sides = tuple(sorted(self.wrist))
+        hand_sides = tuple(sorted(self.hand))
+        object.__setattr__(self, "_layout", (wrist_sides, tuple((s, int(self.hand[s].shape[1])) for s in hand_sides)))
+        h = self.horizon
+        rotvecs = np.zeros((h, len(wrist_sides), 3))
+        for i, side in enumerate(wrist_sides):
+            step_rotvecs = self.wrist_step_rotvecs.get(side)
+            if step_rotvecs is None:
+                step_rotvecs = _step_rotvecs(self.wrist[side])
+            rotvecs[: h - 1, i] = step_rotvecs
+        parts = [
+            np.stack([self.wrist[s][:, :3, :3].reshape(h, 9) for s in wrist_sides], axis=1).reshape(h, -1)
+            if wrist_sides else np.zeros((h, 0)),
+            rotvecs.reshape(h, -1),
+            *(self.wrist[s][:, :3, 3] for s in wrist_sides),
+            *(self.hand[s] for s in hand_sides),
+        ]
+        packed = np.concatenate(parts, axis=1)
+        object.__setattr__(self, "packed", _freeze(np.concatenate([packed, packed[-1:]], axis=0)))
 
     def due_time(self, k: int | float) -> float:
         """Time at which step ``k`` is due."""
@@ -54,7 +81,7 @@ class ActionChunk:
 
     def layout(self) -> tuple[tuple[str, ...], tuple[tuple[str, int], ...]]:
         """(wrist sides, (hand side, joint count)…) sorted — two chunks mix only if these agree."""
-        return tuple(sorted(self.wrist)), tuple(sorted((s, int(a.shape[1])) for s, a in self.hand.items()))
+        return self._layout
 
 
 def make_chunk(stamp: float, dt: float, wrist: Mapping[str, np.ndarray] | None = None,
@@ -89,12 +116,14 @@ def make_chunk(stamp: float, dt: float, wrist: Mapping[str, np.ndarray] | None =
         horizons[name] = arr.shape[0]
     if len(set(horizons.values())) != 1:
         raise ChunkError(f"horizons disagree: {', '.join(f'{k} has {v}' for k, v in horizons.items())}")
-    rotvecs = {
-        side: _freeze(np.array([se3.so3_log(a[k, :3, :3].T @ a[k + 1, :3, :3]) for k in range(a.shape[0] - 1)])
-                      .reshape(-1, 3))
-        for side, a in frozen_wrist.items()
-    }
+    rotvecs = {side: _freeze(_step_rotvecs(a)) for side, a in frozen_wrist.items()}
     return ActionChunk(stamp, dt, frozen_wrist, frozen_hand, next(iter(horizons.values())), rotvecs)
+
+
+def _step_rotvecs(poses: np.ndarray) -> np.ndarray:
+    """(H, 4, 4) → (H−1, 3): rotation vector from step k to k+1 in step k's frame."""
+    rot = poses[:, :3, :3]
+    return se3.so3_log_batch(np.swapaxes(rot[:-1], -1, -2) @ rot[1:])
 
 
 def _finite_scalar(name: str, value) -> float:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from egoscale_ros.chunking.execution import BufferedChunk, ExecutionMode
-from egoscale_ros.chunking.interpolation import sample_chunk
-from egoscale_ros.chunking.targets import Targets, blend
+from egoscale_ros.chunking.mixing import blend_readings
+from egoscale_ros.chunking.targets import Targets
 
 
 class _Track:
@@ -26,19 +26,35 @@ class _Track:
         self.start = start
 
     def at(self, t: float, crossfade_s: float) -> Targets | None:
-        new = sample_chunk(self.entry.chunk, t)
-        if new is None:
-            return None
-        if self.previous is None and self.fallback is None:
-            return new
-        alpha = 1.0 if crossfade_s <= 0 else (t - self.start) / crossfade_s
-        if alpha >= 1.0:
-            self.previous = self.fallback = None  # fade done: the chain collapses
-            return new
-        old = self.previous.at(t, crossfade_s) if self.previous is not None else None
-        if old is None:
-            old = self.fallback
-        return new if old is None else blend(old, new, max(0.0, alpha))
+        """This track's output at ``t``: its chunk, faded in over the previous track's output (or,
+        when that one has run out, over the fallback); None when its chunk does not cover ``t``.
+
+        Reads the chain of fading tracks newest first, then blends it oldest first in one call.
+        """
+        fading: list[tuple[_Track, float]] = []  # tracks still fading in, newest first, with their alpha
+        track: _Track | None = self
+        base_chunk = None  # where the walk stopped: a chunk whose reading needs no older output
+        while track is not None:
+            if not track.entry.chunk.covers(t):
+                break
+            if track.previous is None and track.fallback is None:
+                base_chunk = track.entry.chunk
+                break
+            alpha = 1.0 if crossfade_s <= 0 else (t - track.start) / crossfade_s
+            if alpha >= 1.0:
+                track.previous = track.fallback = None  # fade done: the chain collapses
+                base_chunk = track.entry.chunk
+                break
+            fading.append((track, max(0.0, alpha)))
+            track = track.previous
+        # Output of the track below each fading one: (items, alphas) for blend_readings, or None.
+        below = None if base_chunk is None else ([base_chunk], [1.0])
+        for track, alpha in reversed(fading):
+            if below is None and track.fallback is not None:
+                below = ([track.fallback], [1.0])
+            chunk = track.entry.chunk
+            below = ([chunk], [1.0]) if below is None else (below[0] + [chunk], below[1] + [alpha])
+        return None if below is None else blend_readings(*below, t)
 
     def chunks(self) -> list[BufferedChunk]:
         out, track = [], self

@@ -19,8 +19,8 @@ import math
 from collections.abc import Sequence
 
 from egoscale_ros.chunking.execution import BufferedChunk, ExecutionMode
-from egoscale_ros.chunking.interpolation import sample_chunk
-from egoscale_ros.chunking.targets import Targets, blend
+from egoscale_ros.chunking.mixing import blend_readings
+from egoscale_ros.chunking.targets import Targets
 
 _E_MINUS_1 = math.e - 1.0
 
@@ -68,13 +68,12 @@ class RtcMode(ExecutionMode):
         return 0
 
     def sample(self, buffer: Sequence[BufferedChunk], t: float) -> Targets | None:
-        plan: Targets | None = None
-        for entry in buffer[self._first_relevant(buffer, t) :]:
-            mine = sample_chunk(entry.chunk, t)
-            if mine is None:
-                continue
-            plan = mine if plan is None else blend(plan, mine, 1.0 - self._weight(entry, t))
-        return plan
+        # Each covering chunk, oldest first, blends into the plan with 1 − (previous plan's weight).
+        covering = [e for e in buffer[self._first_relevant(buffer, t) :] if e.chunk.covers(t)]
+        if not covering:
+            return None
+        alphas = [1.0] + [1.0 - self._weight(e, t) for e in covering[1:]]
+        return blend_readings([e.chunk for e in covering], alphas, t)
 
     def obsolete(self, buffer: Sequence[BufferedChunk], t: float) -> list[BufferedChunk]:
         return list(buffer[: self._first_relevant(buffer, t)])

@@ -33,8 +33,11 @@ def blend(a: Targets, b: Targets, alpha: float) -> Targets:
     if alpha == 1.0:
         return Targets({**a.wrist, **b.wrist}, {**a.hand, **b.hand})
     wrist = {**a.wrist, **b.wrist}
-    for side in a.wrist.keys() & b.wrist.keys():
-        wrist[side] = se3.interpolate_pose(a.wrist[side], b.wrist[side], alpha)
+    common = sorted(a.wrist.keys() & b.wrist.keys())
+    if common:  # all wrists in one vectorised call
+        poses = se3.interpolate_pose_batch(np.stack([a.wrist[s] for s in common]),
+                                           np.stack([b.wrist[s] for s in common]), alpha)
+        wrist.update(zip(common, poses))
     hand = {**a.hand, **b.hand}
     for side in a.hand.keys() & b.hand.keys():
         hand[side] = (1.0 - alpha) * a.hand[side] + alpha * b.hand[side]
@@ -52,7 +55,7 @@ def weighted_mean(samples: Sequence[Targets], weights: Sequence[float], rotation
         idx = [i for i, sample in enumerate(samples) if side in sample.wrist]
         poses = np.stack([samples[i].wrist[side] for i in idx])
         w = w_all[idx] / w_all[idx].sum()
-        rot = se3.weighted_mean_rotation(poses[:, :3, :3], w, rotation_iterations)
+        rot = se3.weighted_mean_rotation_batch(poses[:, :3, :3], w, rotation_iterations)
         wrist[side] = se3.make_transform(rot, np.einsum("i,ij->j", w, poses[:, :3, 3]))
     hand: dict[str, np.ndarray] = {}
     for side in {s for sample in samples for s in sample.hand}:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from egoscale_ros.chunking.execution import BufferedChunk, ExecutionMode
-from egoscale_ros.chunking.interpolation import sample_chunk
-from egoscale_ros.chunking.targets import Targets, weighted_mean
+from egoscale_ros.chunking.mixing import weighted_mean_of_readings
+from egoscale_ros.chunking.targets import Targets
 
 
 class TemporalEnsembleMode(ExecutionMode):
@@ -38,10 +38,8 @@ class TemporalEnsembleMode(ExecutionMode):
         self.mean_iterations = int(mean_iterations)
 
     def sample(self, buffer: Sequence[BufferedChunk], t: float) -> Targets | None:
-        samples = [s for s in (sample_chunk(e.chunk, t) for e in buffer) if s is not None]
-        if not samples:
-            return None
-        if self.max_chunks is not None:
-            samples = samples[-self.max_chunks :]
-        weights = np.exp(-self.m * np.arange(len(samples)))
-        return weighted_mean(samples, weights, self.mean_iterations)
+        return weighted_mean_of_readings([e.chunk for e in buffer], t, self._weights, self.max_chunks,
+                                         self.mean_iterations)
+
+    def _weights(self, count: int) -> np.ndarray:
+        return np.exp(-self.m * np.arange(count))

@@ -3,14 +3,36 @@
 Conventions: rotations are 3×3 matrices, poses are 4×4 homogeneous transforms ``T_parent_child``,
 quaternions are ``(x, y, z, w)`` as in ROS messages, rot6d is the first two *columns* of the
 rotation matrix concatenated ``(r11, r21, r31, r12, r22, r32)`` (Zhou et al., CVPR 2019).
-Functions accept batches where noted (leading dimensions ``...``).
+Functions accept batches where noted (leading dimensions ``...``). The ``*_batch`` functions are
+vectorised versions of the single-rotation ones (same results to rounding, same care near 0 and
+pi) for code that handles many rotations per call, such as the chunk smoother's control tick:
+one numpy call over N rotations costs about what one single-rotation call costs.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _EPS = 1e-12
+_TINY = 1e-300  # keeps sin(x)/x finite at x = 0 without a branch: sin(1e-300)/1e-300 == 1.0
+# Linear maps on row-major flattened 3×3 matrices: one small matmul instead of a dozen index ops.
+_SKEW = np.zeros((3, 9))  # ω @ _SKEW = [ω]× flattened
+_SKEW[2, 1], _SKEW[1, 2], _SKEW[2, 3], _SKEW[0, 5], _SKEW[1, 6], _SKEW[0, 7] = -1, 1, 1, -1, -1, 1
+_VEE = _SKEW.T.copy()  # R @ _VEE = (r21 − r12, r02 − r20, r10 − r01)
+_EYE9 = np.eye(3).reshape(9)  # R @ _EYE9 = trace
+# R @ _QUAT_ROWS + _QUAT_ONES = four rows (4x·q, 4y·q, 4z·q, 4w·q), q = (x, y, z, w), flattened
+_QUAT_ROWS = np.zeros((9, 16))
+for _row, _terms in enumerate([
+    [(0, 0, 1), (4, 0, -1), (8, 0, -1), (3, 1, 1), (1, 1, 1), (6, 2, 1), (2, 2, 1), (7, 3, 1), (5, 3, -1)],
+    [(1, 0, 1), (3, 0, 1), (0, 1, -1), (4, 1, 1), (8, 1, -1), (7, 2, 1), (5, 2, 1), (2, 3, 1), (6, 3, -1)],
+    [(2, 0, 1), (6, 0, 1), (5, 1, 1), (7, 1, 1), (0, 2, -1), (4, 2, -1), (8, 2, 1), (3, 3, 1), (1, 3, -1)],
+    [(7, 0, 1), (5, 0, -1), (2, 1, 1), (6, 1, -1), (3, 2, 1), (1, 2, -1), (0, 3, 1), (4, 3, 1), (8, 3, 1)],
+]):
+    for _entry, _comp, _sign in _terms:
+        _QUAT_ROWS[_entry, 4 * _row + _comp] = _sign
+_QUAT_ONES = np.eye(4).reshape(16)
 
 
 def skew(v: np.ndarray) -> np.ndarray:
@@ -178,3 +200,166 @@ def weighted_mean_rotation(rotations: np.ndarray, weights: np.ndarray, iteration
         delta = sum(w * so3_log(mean.T @ r) for w, r in zip(weights, rotations))
         mean = mean @ so3_exp(delta)
     return mean
+
+
+# -- batched, vectorised versions ---------------------------------------------------------------------
+
+
+def so3_exp_batch(omegas: np.ndarray) -> np.ndarray:
+    """Rotation vectors ``(..., 3)`` → rotation matrices ``(..., 3, 3)``; vectorised :func:`so3_exp`.
+
+    Rodrigues as ``cos θ·I + (sin θ/θ)·[ω]× + (2 sin²(θ/2)/θ²)·ωωᵀ``: the half-angle form has no
+    cancellation for small θ, and the floor on θ makes both ratios exactly 1 and 1/2 at θ = 0.
+    """
+    w = np.asarray(omegas, dtype=float)
+    lead = w.shape[:-1]
+    theta = np.sqrt(np.einsum("...i,...i->...", w, w))
+    safe = np.maximum(theta, _TINY)
+    half = 0.5 * safe
+    a = np.sin(safe) / safe
+    b = 0.5 * np.square(np.sin(half) / half)
+    r = ((b[..., None] * w)[..., :, None] * w[..., None, :]).reshape(lead + (9,))
+    r += (a[..., None] * w) @ _SKEW
+    r += np.cos(theta)[..., None] * _EYE9
+    return r.reshape(lead + (3, 3))
+
+
+def so3_log_batch(rots: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` → rotation vectors ``(..., 3)``; vectorised :func:`so3_log`
+    with its branches (series below 1e-6 rad, axis from the symmetric part at pi)."""
+    r = np.asarray(rots, dtype=float)
+    flat = r.reshape(r.shape[:-2] + (9,))
+    vee = flat @ _VEE
+    sin_theta = 0.5 * np.sqrt(np.einsum("...i,...i->...", vee, vee))
+    theta = np.arctan2(sin_theta, 0.5 * (flat @ _EYE9 - 1.0))
+    small = theta < 1e-6
+    out = np.where(small, 0.5, theta / (2.0 * np.maximum(sin_theta, _TINY)))[..., None] * vee
+    near_pi = sin_theta < 1e-9
+    near_pi &= ~small
+    if near_pi.any():
+        # At pi the antisymmetric part vanishes: read the axis from the symmetric part (≈ a aᵀ).
+        rp = r[near_pi]
+        b = 0.25 * (rp + np.swapaxes(rp, -1, -2)) + 0.5 * np.eye(3)
+        i = np.argmax(np.einsum("...ii->...i", b), axis=-1)
+        axis = np.take_along_axis(b, i[:, None, None], axis=-1)[..., 0]
+        out[near_pi] = theta[near_pi][:, None] * axis / np.linalg.norm(axis, axis=-1, keepdims=True)
+    return out
+
+
+def slerp_matrix_batch(r0: np.ndarray, r1: np.ndarray, s) -> np.ndarray:
+    """Geodesic interpolation ``r0 · exp(s · log(r0ᵀ r1))`` of rotations ``(..., 3, 3)``; ``s``
+    broadcasts against the leading dimensions. Vectorised :func:`slerp_matrix`."""
+    r0 = np.asarray(r0, dtype=float)
+    rel = so3_log_batch(np.swapaxes(r0, -1, -2) @ np.asarray(r1, dtype=float))
+    return r0 @ so3_exp_batch(np.asarray(s, dtype=float)[..., None] * rel)
+
+
+def interpolate_pose_batch(t0: np.ndarray, t1: np.ndarray, s) -> np.ndarray:
+    """Poses ``(..., 4, 4)``: linear in translation, geodesic in rotation; vectorised :func:`interpolate_pose`."""
+    t0, t1 = np.asarray(t0, dtype=float), np.asarray(t1, dtype=float)
+    s = np.asarray(s, dtype=float)
+    shape = np.broadcast_shapes(t0.shape, t1.shape, s.shape + (4, 4))
+    out = np.zeros(shape)
+    out[..., :3, :3] = slerp_matrix_batch(t0[..., :3, :3], t1[..., :3, :3], s)
+    out[..., :3, 3] = (1.0 - s)[..., None] * t0[..., :3, 3] + s[..., None] * t1[..., :3, 3]
+    out[..., 3, 3] = 1.0
+    return out
+
+
+def weighted_mean_rotation_batch(rotations: np.ndarray, weights: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """Weighted Karcher means of ``rotations (..., N, 3, 3)`` → ``(..., 3, 3)``; vectorised
+    :func:`weighted_mean_rotation` (same start, the heaviest rotation, and the same steps).
+
+    ``weights`` ``(N,)`` are shared by every mean in the batch, or ``(..., N)`` give one set each.
+    """
+    rotations = np.asarray(rotations, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    weights = np.broadcast_to(weights / weights.sum(axis=-1, keepdims=True), rotations.shape[:-2])
+    start = np.argmax(weights, axis=-1)
+    mean = np.take_along_axis(rotations, start[..., None, None, None], axis=-3)[..., 0, :, :]
+    for _ in range(iterations):
+        logs = so3_log_batch(np.swapaxes(mean, -1, -2)[..., None, :, :] @ rotations)
+        mean = mean @ so3_exp_batch(np.einsum("...n,...ni->...i", weights, logs))
+    return mean
+
+
+def matrix_to_quat_batch(rots: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` → unit quaternions ``(..., 4)`` ``(x, y, z, w)`` with
+    ``w >= 0``; vectorised :func:`matrix_to_quat`.
+
+    The four rows ``4x·q, 4y·q, 4z·q, 4w·q`` are linear in the matrix; the row with the largest
+    scale (its diagonal entry, ``4q_i²``) is normalised, the best-conditioned of the four.
+    """
+    m = np.asarray(rots, dtype=float)
+    lead = m.shape[:-2]
+    rows = (m.reshape(lead + (9,)) @ _QUAT_ROWS + _QUAT_ONES).reshape((-1, 4, 4))
+    flat = np.arange(rows.shape[0])
+    q = rows[flat, np.argmax(rows[:, (0, 1, 2, 3), (0, 1, 2, 3)], axis=-1)]
+    q *= np.copysign(1.0 / np.sqrt(np.einsum("...i,...i->...", q, q)), q[:, 3])[:, None]
+    return q.reshape(lead + (4,))
+
+
+def quat_slerp_batch(q0: np.ndarray, q1: np.ndarray, s) -> np.ndarray:
+    """Shortest-arc slerp of unit quaternions ``(..., 4)``; ``s`` broadcasts against ``...``.
+
+    The same rotation as :func:`slerp_matrix` on the matching matrices (the shortest arc is the
+    geodesic whose angle ``so3_log`` returns). The angle comes from ``atan2`` of the chord lengths,
+    exact for tiny angles where ``arccos`` of the dot product is not.
+    """
+    q0 = np.asarray(q0, dtype=float)
+    q1 = np.asarray(q1, dtype=float)
+    s = np.asarray(s, dtype=float)[..., None]
+    q1 = np.where(np.einsum("...i,...i->...", q0, q1)[..., None] < 0, -q1, q1)
+    half = 2.0 * np.arctan2(np.linalg.norm(q1 - q0, axis=-1), np.linalg.norm(q1 + q0, axis=-1))[..., None]
+    safe = np.maximum(half, _TINY)
+    # sin((1−s)Ω)/sin Ω written with sin(x)/x ratios, so Ω → 0 gives the linear weights exactly.
+    sinc = np.sin(safe) / safe
+    w0 = (1.0 - s) * (np.sin((1.0 - s) * safe) / np.maximum((1.0 - s) * safe, _TINY)) / sinc
+    w1 = s * (np.sin(s * safe) / np.maximum(s * safe, _TINY)) / sinc
+    return w0 * q0 + w1 * q1
+
+
+def quat_slerp_chain(quats: np.ndarray, fractions) -> np.ndarray:
+    """Sequential blend of unit quaternions ``(N, ..., 4)`` → ``(..., 4)``: start from ``quats[0]``,
+    then ``q = slerp(q, quats[i], fractions[i - 1])`` for ``i = 1 .. N−1``.
+
+    Each step depends on the previous one, so the N steps cannot be one vectorised call. For the
+    few rotations per step a control tick has (two wrists), a step is a dozen scalar operations and
+    runs on Python floats, where numpy's per-call overhead would cost ten times more; many
+    rotations per step use :func:`quat_slerp_batch` instead. Both give the same results.
+    """
+    quats = np.asarray(quats, dtype=float)
+    fractions = [float(f) for f in fractions]
+    if len(fractions) != quats.shape[0] - 1:
+        raise ValueError(f"quat_slerp_chain: {quats.shape[0]} quaternions need {quats.shape[0] - 1} fractions, "
+                         f"got {len(fractions)}")
+    batch = quats.shape[1:-1]
+    flat = quats.reshape(quats.shape[0], -1, 4)
+    if flat.shape[1] > 8:
+        q = flat[0]
+        for qi, f in zip(flat[1:], fractions):
+            q = quat_slerp_batch(q, qi, f)
+        return q.reshape(batch + (4,))
+    steps = flat.tolist()
+    plan = steps[0]
+    for step, f in zip(steps[1:], fractions):
+        plan = [_slerp_floats(p, q, f) for p, q in zip(plan, step)]
+    return np.array(plan, dtype=float).reshape(batch + (4,))
+
+
+def _slerp_floats(p: list[float], q: list[float], s: float) -> list[float]:
+    """:func:`quat_slerp_batch` for one pair, on Python floats."""
+    px, py, pz, pw = p
+    qx, qy, qz, qw = q
+    if px * qx + py * qy + pz * qz + pw * qw < 0.0:
+        qx, qy, qz, qw = -qx, -qy, -qz, -qw
+    dx, dy, dz, dw = qx - px, qy - py, qz - pz, qw - pw
+    ax, ay, az, aw = qx + px, qy + py, qz + pz, qw + pw
+    half = 2.0 * math.atan2(math.sqrt(dx * dx + dy * dy + dz * dz + dw * dw),
+                            math.sqrt(ax * ax + ay * ay + az * az + aw * aw))
+    if half < 1e-12:  # sin((1−s)Ω)/sin Ω = (1−s)(1 + O(Ω²)): the linear weights are exact here
+        w0, w1 = 1.0 - s, s
+    else:
+        sin_half = math.sin(half)
+        w0, w1 = math.sin((1.0 - s) * half) / sin_half, math.sin(s * half) / sin_half
+    return [w0 * px + w1 * qx, w0 * py + w1 * qy, w0 * pz + w1 * qz, w0 * pw + w1 * qw]
