@@ -23,7 +23,8 @@ from egoscale_ros.retarget.keypoints import HUMAN_FORWARD, HUMAN_LATERAL, KEYPOI
 HAND_TYPES = ("sharpa_wave", "dex3", "inspire")
 SIDES = ("left", "right")
 RETARGETING_TYPES = ("vector", "position")
-SOLVERS = ("gauss_newton", "ipopt")
+SOLVERS = ("newton", "ipopt")
+HESSIANS = ("exact", "gauss_newton")
 
 
 class HandConfigError(ValueError):
@@ -130,7 +131,8 @@ class PinchPrior:
 
 @dataclass(frozen=True)
 class SolverSettings:
-    name: str = "gauss_newton"
+    name: str = "newton"
+    hessian: str = "exact"  # newton only: exact (robust when targets are out of reach) or gauss_newton
     max_iterations: int = 8  # per frame, warm-started
     first_max_iterations: int = 50  # cold start (first frame or after reset)
     tolerance: float = 1e-6  # step size (rad) that counts as converged
@@ -306,11 +308,15 @@ def parse_hand_config(data: Any, path: Path, urdf: str | os.PathLike | None = No
     pr.done()
 
     so = rt.sub("solver")
-    solver_name = so.get("name", str, "gauss_newton")
+    solver_name = so.get("name", str, "newton")
     if solver_name not in SOLVERS:
         raise HandConfigError(f"{so.where}.name: '{solver_name}' is not one of {', '.join(SOLVERS)}")
+    hessian = so.get("hessian", str, "exact")
+    if hessian not in HESSIANS:
+        raise HandConfigError(f"{so.where}.hessian: '{hessian}' is not one of {', '.join(HESSIANS)}")
     solver = SolverSettings(
         name=solver_name,
+        hessian=hessian,
         max_iterations=int(so.number("max_iterations", 8, 1, 1000)),
         first_max_iterations=int(so.number("first_max_iterations", 50, 1, 10000)),
         tolerance=so.number("tolerance", 1e-6, 0.0, 1.0),

@@ -76,7 +76,8 @@ class Retargeter:
         q = ca.SX.sym("q", self.model.nq)
         self.residual = ResidualFunction(q, self.objective.robot_terms(q), f"retarget_{target.name}", compile)
         self.solver = make_solver(
-            self.solver_name, self.residual, target.huber_delta, target.regularization, settings.tolerance
+            self.solver_name, self.residual, target.huber_delta, target.regularization, settings.tolerance,
+            settings.hessian,
         )
         self.rate_hz = rate_hz
         self.lowpass_alpha = target.lowpass_alpha  # 1 = off; a node parameter may override it

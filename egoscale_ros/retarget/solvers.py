@@ -12,10 +12,14 @@ above, smooth everywhere so that Newton-type steps behave), ``q_ref`` the previo
 limits intersected with what the joint velocity limits allow in one tick.
 
 - :class:`IpoptSolver`: CasADi ``nlpsol`` with IPOPT and the exact Hessian, built once, warm-started.
-- :class:`GaussNewtonSolver`: the same objective minimised by iteratively reweighted Gauss-Newton
-  with Levenberg-Marquardt damping; each step is a small box-QP (:mod:`box_qp`). The vectors and
-  their Jacobian come from one compiled CasADi function; the rest is a few dense 22×22 operations.
-  It reaches the IPOPT optimum (tests check it) several times faster, which is why it is the default.
+- :class:`NewtonSolver` (the default): the same objective minimised by damped Newton steps, each a
+  small box-QP (:mod:`box_qp`) with a trust region. The vectors, their Jacobian and the kinematics'
+  curvature come from compiled CasADi functions; the rest is a few dense ≤22×22 operations. With
+  ``hessian="exact"`` the step uses the full Hessian (eigenvalues floored to keep it positive
+  definite): ~2 steps per warm-started frame even when targets are out of reach; with
+  ``"gauss_newton"`` it drops the kinematics' curvature, cheaper per step and as good when the
+  targets are reachable (same hand on both sides). It reaches the IPOPT optimum (tests check it)
+  several times faster.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import numpy as np
 
 from egoscale_ros.retarget.box_qp import solve_box_qp
 from egoscale_ros.retarget.compiled import BufferedFunction
+
+HESSIANS = ("exact", "gauss_newton")
 
 
 @dataclass
@@ -55,10 +61,22 @@ class ResidualFunction:
         fn = ca.Function(name, [q], [flat, ca.densify(ca.jacobian(flat, q))])
         self._fn = BufferedFunction(fn, compile)
         self.compiled = self._fn.compiled
+        self._name, self._compile = name, compile
+        self._curvature: BufferedFunction | None = None  # built on first use
 
     def __call__(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(v (3m,), Jᵀ (n, 3m))."""
         return self._fn(q)
+
+    def curvature(self, q: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Σ_i weights_i ∇²v_i(q), (n, n): the kinematics' curvature, the Newton term that
+        Gauss-Newton drops (it matters when targets are out of reach and residuals stay large)."""
+        if self._curvature is None:
+            c = ca.SX.sym("c", self.v_sym.shape[0])
+            hess = ca.densify(ca.hessian(ca.dot(c, self.v_sym), self.q_sym)[0])
+            fn = ca.Function(f"{self._name}_curvature", [self.q_sym, c], [hess])
+            self._curvature = BufferedFunction(fn, self._compile)
+        return self._curvature(q, weights)[0]
 
 
 class _Problem:
@@ -76,10 +94,10 @@ class _Problem:
         return float(weights @ pseudo_huber(s2, self.delta) + self.reg * (dq @ dq)), e, s2
 
 
-class GaussNewtonSolver:
-    """Iteratively reweighted, damped Gauss-Newton with box-QP steps (see module docstring)."""
+class NewtonSolver:
+    """Damped (Levenberg-Marquardt) Newton or Gauss-Newton steps, each a box-QP (see module docstring)."""
 
-    name = "gauss_newton"
+    name = "newton"
 
     def __init__(
         self,
@@ -88,8 +106,12 @@ class GaussNewtonSolver:
         regularization: float,
         tolerance: float = 1e-6,
         max_step: float = 0.2,
+        hessian: str = "exact",
     ):
+        if hessian not in HESSIANS:
+            raise ValueError(f"hessian: '{hessian}' is not one of {', '.join(HESSIANS)}")
         self.problem = _Problem(residual, huber_delta, regularization)
+        self.hessian = hessian
         self.tolerance = float(tolerance)
         # Trust region (rad per iteration): from a cold start, full Gauss-Newton steps of ~1 rad
         # jump between basins and can land in a local minimum; warm-started frames never hit it.
@@ -112,6 +134,20 @@ class GaussNewtonSolver:
         c = np.einsum("nmi,mi->nm", jt.reshape(jt.shape[0], -1, 3), u)  # J_kᵀ u_k, (n, m)
         hess -= (c * omega) @ c.T
         return grad, hess
+
+    def _exact_hessian(self, ggn: np.ndarray, q, e, s2, weights) -> np.ndarray:
+        """Newton Hessian: the generalised Gauss-Newton part plus the kinematics' curvature weighted
+        by the residuals, made positive definite by flipping/flooring its eigenvalues (only the
+        directions of negative curvature change). When targets are out of reach, residuals stay
+        large and Gauss-Newton alone converges linearly, zig-zagging; this converges in ~2 steps."""
+        p = self.problem
+        omega = weights / np.sqrt(1.0 + s2 / (p.delta * p.delta))
+        exact = ggn + p.residual.curvature(q, (e * omega[:, None]).reshape(-1))
+        lam, vec = np.linalg.eigh(exact)
+        floor = 1e-6 * float(np.max(np.diag(ggn)))
+        if lam[0] >= floor:
+            return exact
+        return (vec * np.maximum(np.abs(lam), floor)) @ vec.T
 
     def solve(
         self,
@@ -137,6 +173,8 @@ class GaussNewtonSolver:
         while evaluations < max_iterations:
             grad, hess = self._gauss_newton(jt, e, s2, weights, q, q_ref)
             hess += reg_diag
+            if self.hessian == "exact":
+                hess = self._exact_hessian(hess, q, e, s2, weights)
             scale = np.maximum(np.diag(hess), 1e-12)
             while True:
                 step, active = solve_box_qp(
@@ -244,10 +282,15 @@ class IpoptSolver:
 
 
 def make_solver(
-    name: str, residual: ResidualFunction, huber_delta: float, regularization: float, tolerance: float
-) -> GaussNewtonSolver | IpoptSolver:
-    if name == "gauss_newton":
-        return GaussNewtonSolver(residual, huber_delta, regularization, tolerance)
+    name: str,
+    residual: ResidualFunction,
+    huber_delta: float,
+    regularization: float,
+    tolerance: float,
+    hessian: str = "exact",
+) -> NewtonSolver | IpoptSolver:
+    if name == "newton":
+        return NewtonSolver(residual, huber_delta, regularization, tolerance, hessian=hessian)
     if name == "ipopt":
         return IpoptSolver(residual, huber_delta, regularization, tolerance)
-    raise ValueError(f"unknown retargeting solver '{name}' (gauss_newton or ipopt)")
+    raise ValueError(f"unknown retargeting solver '{name}' (newton or ipopt)")
