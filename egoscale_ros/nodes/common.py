@@ -369,6 +369,11 @@ def run(node_factory: Callable[[], Node], args: list[str] | None = None, threads
             executor.spin()
         except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
             pass
+        except Exception:
+            # SIGINT shuts the context down under the executor; a take or publish racing with
+            # that teardown raises here. Only an error while the context is still up is a failure.
+            if node.context.ok():
+                raise
         return 0
     finally:
         if node is not None:
