@@ -133,6 +133,7 @@ class Retargeter:
         else:
             start = self.model.clip(joint_vector(self.joint_names, q, f"{self.config.name} reset"))
         self._solution = start.copy()
+        self._velocity = np.zeros_like(start)  # last change of the solution per frame
         self._output = start.copy()
         self._cold = True
         self.objective.pinch_state.reset()
@@ -187,9 +188,10 @@ class Retargeter:
             budget = self.config.solver.first_max_iterations if self._cold else self.config.solver.max_iterations
             t_solve = time.perf_counter()
             try:
-                result = self.solver.solve(
-                    self._solution, targets.reshape(-1), weights, self._solution, lower, upper, budget
-                )
+                # Warm start: the last solution moved on by its last change (smooth input makes
+                # this nearly the answer); the regularisation still pulls toward the last solution.
+                guess = self._solution if self._cold else self._solution + self._velocity
+                result = self.solver.solve(guess, targets.reshape(-1), weights, self._solution, lower, upper, budget)
                 if self._cold:
                     # Cold start: the pull toward a far-away start point biases the answer; re-centre
                     # the regularisation on the result until it stops moving.
@@ -209,6 +211,7 @@ class Retargeter:
                 q = result.q
                 stats.mode, stats.iterations, stats.cost = "optimise", result.iterations, result.cost
                 stats.converged, stats.status = result.converged, result.status
+                self._velocity = np.zeros_like(q) if self._cold else q - self._solution
                 self._solution = q.copy()
             else:
                 q = self._output.copy()

@@ -24,6 +24,7 @@ limits intersected with what the joint velocity limits allow in one tick.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import casadi as ca
@@ -197,7 +198,10 @@ class NewtonSolver:
                     decrease = cost - cost_new
                     cost = cost_new
                     damping = max(damping * 0.1, 1e-12)
-                    if decrease <= 1e-14 * max(cost, 1e-12):
+                    # A small step the quadratic model predicted well: the next Newton step would
+                    # be of the order of its square (< tolerance), so stop without computing it.
+                    small = np.max(np.abs(step)) <= math.sqrt(self.tolerance)
+                    if decrease <= 1e-14 * max(cost, 1e-12) or (small and abs(decrease - predicted) <= 0.1 * predicted):
                         converged, status = True, "converged"
                     break
                 damping = max(damping * 10.0, 1e-6)
