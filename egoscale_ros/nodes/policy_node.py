@@ -239,8 +239,11 @@ class PolicyNode(Node):
             "backend": self.selection.report(),
             "fallback": "; ".join(f"{n} ({why})" for n, why in self.selection.fallbacks) or "none",
             "manifest": str(self.manifest.path),
-            "latency_ms_p50": stats.percentile(50),
-            "latency_ms_p99": stats.percentile(99),
+            # Inference (preprocess -> postprocess) and whole cycles (observation -> chunks published).
+            "latency_ms_p50": self.loop.inference.percentile(50),
+            "latency_ms_p99": self.loop.inference.percentile(99),
+            "cycle_ms_p50": stats.percentile(50),
+            "cycle_ms_p99": stats.percentile(99),
             "rate_hz": stats.rate_hz(),
             "target_rate_hz": self.rate_hz,
             "chunk_age_ms": self._last_age_ms,

@@ -59,9 +59,10 @@ class InferenceLoop:
     """Worker thread: ``wait_for_data`` -> ``build`` -> ``infer`` -> ``publish`` at up to ``rate_hz``.
 
     ``build()`` returns an observation or None (not ready: nothing is run). ``infer(obs)`` returns
-    a result (its ``stages_ms`` dict, if any, is recorded per stage); ``publish(obs, result)``
-    sends it. The recorded latency is the whole cycle, observation to published. Exceptions in a
-    cycle are counted and handed to ``on_error`` and the loop goes on.
+    a result (its ``stages_ms`` dict, if any, is recorded per stage, its ``total_ms`` in
+    :attr:`inference`); ``publish(obs, result)`` sends it. :attr:`stats` records whole cycles,
+    observation built to chunk published. Exceptions in a cycle are counted and handed to
+    ``on_error`` and the loop goes on.
     """
 
     def __init__(self, rate_hz: float, build: Callable[[], Any], infer: Callable[[Any], Any],
@@ -73,7 +74,8 @@ class InferenceLoop:
         self.build, self.infer, self.publish = build, infer, publish
         self.wait_for_data = wait_for_data or (lambda timeout: True)
         self.on_error = on_error
-        self.stats = stats or RollingStats()
+        self.stats = stats or RollingStats()  # whole cycles: observation built -> chunk published
+        self.inference = RollingStats()  # the result's own ``total_ms`` (the policy pipeline)
         self.errors = 0
         self.cycles = 0
         self.overruns = 0  # cycles whose inference took longer than the period
@@ -123,6 +125,8 @@ class InferenceLoop:
             stages = {"observe": (built - started) * 1e3, **(getattr(result, "stages_ms", None) or {}),
                       "publish": (now - inferred) * 1e3}
             self.stats.record((now - started) * 1e3, stages)
+            if hasattr(result, "total_ms"):
+                self.inference.record(result.total_ms, t=now)
             if now - started > self.period_s:
                 self.overruns += 1
             next_start += self.period_s
