@@ -86,6 +86,39 @@ def test_wrist_targets_move_the_mock_arms_there_within_limits(g1_graph, probe):
     assert _diag_value(got["diags"], "ik_failures") == "0"
 
 
+@pytest.mark.parametrize("robot", ["r1pro_sharpa", "h1_inspire"])
+def test_other_robots_per_their_controller_outputs(probe, robot):
+    """R1 Pro: one JointState output per arm (best effort); H1: 4-DoF arms, position first."""
+    config = load_robot_config(robot)
+    kin = RobotKinematics(config)
+    states: list[JointState] = []
+    commands: dict[str, list] = {}
+    probe.node.create_subscription(JointState, "joint_states", states.append, common.JOINT_STATE_QOS)
+    for out in config.controller_for(config.arm_joints):
+        commands[out.topic] = []
+        msg_type = JointState if out.type == "JointState" else Float64MultiArray
+        probe.node.create_subscription(msg_type, out.topic, commands[out.topic].append, common.SENSOR_QOS)
+    pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", common.COMMAND_QOS)
+    probe.start_node("mock_hardware_node", "-p", f"robot:={robot}")
+    ik = probe.start_node("wrist_ik_node", "-p", f"robot:={robot}")
+    assert probe.spin_until(lambda: pub.get_subscription_count() > 0 and len(states) > 3, 60)
+    goal_q = {}
+    for side, arm in config.arms.items():
+        chain = kin.arm_chain(side)
+        goal_q.update(zip(arm.joints, chain.clip(np.array(arm.rest_pose) + 0.25)))
+    goals = {side: kin.wrist_pose(side, goal_q) for side in config.arms}
+    msg = _targets_msg(goals, config.base_frame)
+
+    def reached() -> bool:
+        pub.publish(msg)
+        q = dict(zip(states[-1].name, states[-1].position))
+        return all(se3.pose_error(kin.wrist_pose(s, q), goals[s])[0] < 2e-3 for s in goals)
+
+    assert probe.spin_until(reached, 20), f"{robot}: the mock robot's wrists did not reach the targets"
+    assert ik.poll() is None
+    assert all(len(c) > 0 for c in commands.values()), {t: len(c) for t, c in commands.items()}
+
+
 def test_estop_freezes_the_commands_and_bad_targets_are_rejected(g1_graph, probe):
     config, kin, arms, got, pub, estop, ik = g1_graph
     goals = _goal_poses(kin)
