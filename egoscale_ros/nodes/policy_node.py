@@ -96,13 +96,18 @@ class PolicyNode(Node):
         self.pipeline = PolicyPipeline(self.manifest, self.selection.runtime)
         self.kinematics = RobotKinematics(self.config)
         self.camera_config = {c.name: c for c in self.config.cameras}
+        layout = self.manifest.layout
+        if layout.representation == "absolute" and layout.frame == "camera" and cameras[0] not in self.camera_config:
+            raise ValueError(f"the policy's wrist actions are in the frame of camera '{cameras[0]}', which robot "
+                             f"{self.config.name} does not configure (no extrinsics); it has "
+                             f"{sorted(self.camera_config)}")
         self.instruction = instruction or self.manifest.default_instruction
         self._instruction_lock = threading.Lock()
 
         self.images = LatestImages(cameras)
         self.joint_history = JointStateHistory(horizon_s=2.0)
         self.counters = {"chunks": 0, "nan_chunks": 0, "images_rejected": 0, "images_converted": 0,
-                         "no_joint_state": 0, "cycle_errors": 0}
+                         "images_unexpected_size": 0, "no_joint_state": 0, "cycle_errors": 0}
         self.last_error = ""
         self._last_age_ms = float("nan")
         self._joint_offset_ms = float("nan")
@@ -145,6 +150,10 @@ class PolicyNode(Node):
             return
         if converted:
             self.counters["images_converted"] += 1
+        expected = self.camera_config.get(camera)
+        if expected is not None and (msg.width, msg.height) != (expected.width, expected.height):
+            self.counters["images_unexpected_size"] += 1  # still used: fitted to the model input
+
         stamp = _stamp_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
         self.images.put(camera, stamp, rgb)
 

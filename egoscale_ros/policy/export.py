@@ -78,10 +78,14 @@ def _example_inputs(policy, manifest: PolicyManifest, batch: int = 1):
 
 def export_onnx(policy, manifest: PolicyManifest, out_dir: Path, max_batch: int = 16) -> dict[str, Path]:
     """Write ``backbone.onnx`` and ``action_expert.onnx`` (dynamic batch) and check them."""
+    import logging
+
     import onnx
     import torch
 
     from egoscale_ros.policy.model import ActionExpertGraph, BackboneGraph
+
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # e.g. "torchvision is not installed"
 
     policy = policy.eval().float()
     backbone = BackboneGraph(policy, manifest.embodiment)
@@ -90,6 +94,8 @@ def export_onnx(policy, manifest: PolicyManifest, out_dir: Path, max_batch: int 
     with torch.no_grad():
         context = backbone(*obs)
     batch = torch.export.Dim("batch", min=1, max=max_batch)
+    # Protobuf caps a single file at 2 GiB: big presets keep their weights in a side file.
+    external = sum(p.numel() * p.element_size() for p in policy.parameters()) > 1 << 30
     paths = {"backbone": out_dir / "backbone.onnx", "action_expert": out_dir / "action_expert.onnx"}
     jobs = [
         (backbone, obs, BACKBONE_INPUTS, BACKBONE_OUTPUT, paths["backbone"]),
@@ -100,7 +106,7 @@ def export_onnx(policy, manifest: PolicyManifest, out_dir: Path, max_batch: int 
             warnings.simplefilter("ignore")
             torch.onnx.export(module, args, str(path), dynamo=True, verbose=False, input_names=list(inputs),
                               output_names=[output], dynamic_shapes={n: {0: batch} for n in inputs},
-                              external_data=False)
+                              external_data=external)
         onnx.checker.check_model(str(path), full_check=True)
     return paths
 

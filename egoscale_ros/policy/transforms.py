@@ -40,6 +40,9 @@ _ENCODINGS = {
     "8uc3": (3, None),
 }
 SUPPORTED_ENCODINGS = tuple(sorted(_ENCODINGS))
+# Below this a frame carries no usable scene (a broken driver, a thumbnail stream): refuse it
+# rather than upscale noise into the policy.
+MIN_IMAGE_SIDE = 16
 
 
 def image_to_rgb(encoding: str, height: int, width: int, step: int, data) -> tuple[np.ndarray, bool]:
@@ -52,8 +55,8 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, data) -> tup
     if enc not in _ENCODINGS:
         raise ImageRejected(f"image encoding {encoding!r} is not supported (supported: {', '.join(SUPPORTED_ENCODINGS)})")
     channels, conversion = _ENCODINGS[enc]
-    if height <= 0 or width <= 0:
-        raise ImageRejected(f"image has size {width}x{height}")
+    if min(height, width) < MIN_IMAGE_SIDE:
+        raise ImageRejected(f"image of {width}x{height} is too small (at least {MIN_IMAGE_SIDE} px a side)")
     if step < width * channels:
         raise ImageRejected(f"image step {step} is smaller than width*channels = {width * channels}")
     buf = data.reshape(-1).view(np.uint8) if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)

@@ -21,7 +21,7 @@ from egoscale_ros.policy.transforms import (
 rng = np.random.default_rng(7)
 
 
-def rgb_image(h=4, w=5):
+def rgb_image(h=16, w=20):
     return rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
 
 
@@ -29,7 +29,7 @@ def rgb_image(h=4, w=5):
 
 def test_rgb8_passes_through_without_conversion():
     img = rgb_image()
-    out, converted = image_to_rgb("rgb8", 4, 5, 15, img.tobytes())
+    out, converted = image_to_rgb("rgb8", 16, 20, 60, img.tobytes())
     assert not converted and np.array_equal(out, img)
 
 
@@ -41,30 +41,30 @@ def test_rgb8_passes_through_without_conversion():
 def test_other_colour_encodings_are_converted_to_rgb(encoding, make):
     img = rgb_image()
     raw = np.ascontiguousarray(make(img))
-    out, converted = image_to_rgb(encoding, 4, 5, raw.shape[1] * raw.shape[2], raw.tobytes())
+    out, converted = image_to_rgb(encoding, 16, 20, raw.shape[1] * raw.shape[2], raw.tobytes())
     assert converted and np.array_equal(out, img)
 
 
 def test_mono8_becomes_grey_rgb():
-    grey = rng.integers(0, 255, (4, 5), dtype=np.uint8)
-    out, converted = image_to_rgb("mono8", 4, 5, 5, grey.tobytes())
+    grey = rng.integers(0, 255, (16, 20), dtype=np.uint8)
+    out, converted = image_to_rgb("mono8", 16, 20, 20, grey.tobytes())
     assert converted and np.array_equal(out, np.repeat(grey[..., None], 3, -1))
 
 
 def test_row_padding_is_skipped():
     img = rgb_image()
-    padded = np.zeros((4, 20), np.uint8)
-    padded[:, :15] = img.reshape(4, 15)
-    out, _ = image_to_rgb("rgb8", 4, 5, 20, padded.tobytes())
+    padded = np.zeros((16, 64), np.uint8)
+    padded[:, :60] = img.reshape(16, 60)
+    out, _ = image_to_rgb("rgb8", 16, 20, 64, padded.tobytes())
     assert np.array_equal(out, img)
 
 
 @pytest.mark.parametrize("encoding, height, width, step, nbytes, message", [
-    ("yuv422", 4, 5, 10, 40, "not supported"),
-    ("16UC1", 4, 5, 10, 40, "not supported"),
-    ("rgb8", 4, 5, 15, 59, "expected step\\*height"),
-    ("rgb8", 4, 5, 14, 60, "step 14"),
-    ("rgb8", 0, 5, 15, 0, "size"),
+    ("yuv422", 16, 20, 40, 640, "not supported"),
+    ("16UC1", 16, 20, 40, 640, "not supported"),
+    ("rgb8", 16, 20, 60, 959, "expected step\\*height"),
+    ("rgb8", 16, 20, 59, 960, "step 59"),
+    ("rgb8", 4, 20, 60, 240, "too small"),
 ])
 def test_unusable_images_are_rejected_with_the_reason(encoding, height, width, step, nbytes, message):
     with pytest.raises(ImageRejected, match=message):
