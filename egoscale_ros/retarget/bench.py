@@ -15,6 +15,7 @@ config's keypoints added as fixed links) with the same target vectors, its defau
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -43,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--solver", choices=("newton", "ipopt"), default=None, help="default: the hand config's")
     parser.add_argument("--compile", choices=("auto", "always", "never"), default="auto",
                         help="compile the kinematics to C (auto: when a compiler exists)")
+    parser.add_argument("--noise-mm", type=float, default=0.0,
+                        help="with --source keypoints: Gaussian noise (std, mm) on every keypoint, as from a "
+                             "hand tracker; errors are still measured against the noise-free targets")
+    parser.add_argument("--regularization", type=float, default=None,
+                        help="weight of the pull toward the previous solution (default: the hand config's)")
+    parser.add_argument("--lowpass", type=float, default=None, help="output low-pass alpha (1 = off; default: config)")
     parser.add_argument("--no-peer", action="store_true", help="skip dex-retargeting")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -134,7 +141,7 @@ class Peer:
 
 def _measure(step, frames, metrics, progress, label: str) -> dict:
     """Run ``step(i) -> (q, iterations, converged)`` over the frames; collect figures."""
-    ms, iters, tip_err, joint_err, step_ratio, converged = [], [], [], [], [], 0
+    ms, iters, tip_err, joint_err, step_ratio, converged, outputs = [], [], [], [], [], 0, []
     cold_ms = math.nan
     previous = None
     for i in range(frames):
@@ -154,6 +161,7 @@ def _measure(step, frames, metrics, progress, label: str) -> dict:
         if ratio is not None:
             step_ratio.append(ratio)
         previous = q
+        outputs.append(q)
         progress.update(1)
     tip_mean, tip_p99 = _stats(np.array(tip_err) * 1e3)
     out = {
@@ -165,6 +173,8 @@ def _measure(step, frames, metrics, progress, label: str) -> dict:
         "iterations_mean": float(np.mean(iters)) if iters and iters[0] is not None else None,
         "iterations_max": int(np.max(iters)) if iters and iters[0] is not None else None,
         "max_step_over_velocity_limit": float(np.max(step_ratio)) if step_ratio else None,
+        # Jerkiness of the output: mean |second difference| of the joint angles per frame.
+        "jitter_rad": float(np.mean(np.abs(np.diff(np.asarray(outputs), n=2, axis=0)))),
     }
     if iters and iters[0] is not None:
         out["converged_fraction"] = converged / len(iters)
@@ -185,15 +195,25 @@ def run(args: argparse.Namespace) -> int:
     if args.n < 2:
         print("bench retarget: --n must be at least 2", file=sys.stderr)
         return 2
+    if args.noise_mm and args.source != "keypoints":
+        print("bench retarget: --noise-mm needs --source keypoints", file=sys.stderr)
+        return 2
     source_cfg = load_hand_config("sharpa_wave", args.side, args.source_urdf)
     policy_hand = HandJointSource(source_cfg, compile=args.compile)
     source = "keypoints" if args.source == "keypoints" else source_cfg
-    ours = Retargeter.from_config(args.target, args.side, source=source, urdf=args.urdf, solver=args.solver,
+    target_cfg = load_hand_config(args.target, args.side, args.urdf)
+    if args.regularization is not None:
+        target_cfg = dataclasses.replace(target_cfg, regularization=args.regularization)
+    ours = Retargeter.from_config(target_cfg, source=source, solver=args.solver,
                                   passthrough=False, rate_hz=args.rate, compile=args.compile)
+    if args.lowpass is not None:
+        ours.lowpass_alpha = args.lowpass
     rng = np.random.default_rng(args.seed)
     frames_per_segment = max(2, int(round(args.segment * args.rate)))
     poses = smooth_sequence(policy_hand.model.lower, policy_hand.model.upper, args.n, frames_per_segment, rng)
     keypoints = np.stack([policy_hand.keypoints_from_joints(q) for q in poses])
+    observed = keypoints + rng.normal(scale=args.noise_mm * 1e-3, size=keypoints.shape) * (args.noise_mm > 0)
+    observed[:, 0] = keypoints[:, 0]  # the wrist is the frame's origin
     same_hand = ours.config.hand == source_cfg.hand
     tips = list(ours.config.fingertips)
     tip_rows = np.array([KEYPOINT_INDEX[t] for t in tips])
@@ -210,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
         return errs, jerr, ratio
 
     def our_step(i):
-        q = ours.retarget(keypoints[i] if args.source == "keypoints" else poses[i])
+        q = ours.retarget(observed[i] if args.source == "keypoints" else poses[i])
         st = ours.last_solve_stats
         return q, st.iterations, st.converged
 
@@ -227,6 +247,9 @@ def run(args: argparse.Namespace) -> int:
             "solver": ours.solver_name,
             "hessian": ours.config.solver.hessian if ours.solver_name == "newton" else "exact",
             "compiled": bool(ours.residual.compiled),
+            "regularization": ours.config.regularization,
+            "lowpass_alpha": ours.lowpass_alpha,
+            "noise_mm": args.noise_mm,
             **_measure(our_step, args.n, metrics, bar, "ours"),
         }
         if not args.no_peer:
@@ -235,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
 
                 def peer_step(i):
                     # The same target vectors ours starts from (before its pinch prior), root frame.
-                    k = keypoints[i]
+                    k = observed[i]
                     obj = ours.objective
                     vec = ours.scale * (k[obj.source_task] - k[obj.source_origin])
                     return peer.retarget(obj.wrist.vectors_to_root(vec)), None, True

@@ -75,8 +75,9 @@ class Retargeter:
 
         q = ca.SX.sym("q", self.model.nq)
         self.residual = ResidualFunction(q, self.objective.robot_terms(q), f"retarget_{target.name}", compile)
+        self.regularization = self._joint_regularization()
         self.solver = make_solver(
-            self.solver_name, self.residual, target.huber_delta, target.regularization, settings.tolerance,
+            self.solver_name, self.residual, target.huber_delta, self.regularization, settings.tolerance,
             settings.hessian,
         )
         self.rate_hz = rate_hz
@@ -93,6 +94,18 @@ class Retargeter:
             self._pass_index = np.array([source.joint_names.index(j) for j in self.joint_names], dtype=int)
         self.last_solve_stats = SolveStats()
         self.reset()
+
+    def _joint_regularization(self) -> np.ndarray:
+        """Per-joint weight of the pull toward the previous solution: the config's value scaled by
+        how much each joint moves the matched keypoints (at the reference pose, relative to the
+        mean joint). A uniform weight would make joints with short levers (a distal phalanx) lag
+        far more, in angle, than long ones; scaled, every joint lags about as much in millimetres."""
+        _, jt = self.residual(reference_pose(self.config, self.model))
+        sensitivity = (jt * jt) @ np.repeat(self.objective.base_weights, 3)
+        mean = float(np.mean(sensitivity))
+        if not mean > 0:
+            return np.full(self.model.nq, self.config.regularization)
+        return self.config.regularization * np.maximum(sensitivity / mean, 1e-3)
 
     @classmethod
     def from_config(

@@ -2,13 +2,13 @@
 
 The problem, the same for every solver::
 
-    minimise over q   Σ_k w_k ρ_δ(‖v_k(q) − t_k‖) + λ ‖q − q_ref‖²
+    minimise over q   Σ_k w_k ρ_δ(‖v_k(q) − t_k‖) + Σ_j λ_j (q_j − q_ref,j)²
     subject to        lb ≤ q ≤ ub
 
 ``v_k(q)`` are the robot's keypoint vectors (or positions) in the hand's root frame, ``t_k`` their
 targets, ``ρ_δ(s) = δ²(√(1 + s²/δ²) − 1)`` the pseudo-Huber loss (quadratic below δ, linear
 above, smooth everywhere so that Newton-type steps behave), ``q_ref`` the previous solution
-(temporal smoothness, and it resolves the null space of redundant fingers) and the box the joint
+(temporal smoothness, and it resolves the null space of redundant fingers; λ may differ per joint) and the box the joint
 limits intersected with what the joint velocity limits allow in one tick.
 
 - :class:`IpoptSolver`: CasADi ``nlpsol`` with IPOPT and the exact Hessian, built once, warm-started.
@@ -83,16 +83,16 @@ class ResidualFunction:
 class _Problem:
     """Shared numeric pieces of the objective."""
 
-    def __init__(self, residual: ResidualFunction, huber_delta: float, regularization: float):
+    def __init__(self, residual: ResidualFunction, huber_delta: float, regularization: float | np.ndarray):
         self.residual = residual
         self.delta = float(huber_delta)
-        self.reg = float(regularization)
+        self.reg = np.broadcast_to(np.asarray(regularization, dtype=float), (residual.n,)).copy()
 
     def cost(self, v: np.ndarray, q: np.ndarray, targets: np.ndarray, weights: np.ndarray, q_ref: np.ndarray):
         e = (v - targets).reshape(-1, 3)
         s2 = np.einsum("ij,ij->i", e, e)
         dq = q - q_ref
-        return float(weights @ pseudo_huber(s2, self.delta) + self.reg * (dq @ dq)), e, s2
+        return float(weights @ pseudo_huber(s2, self.delta) + self.reg @ (dq * dq)), e, s2
 
 
 class NewtonSolver:
@@ -104,7 +104,7 @@ class NewtonSolver:
         self,
         residual: ResidualFunction,
         huber_delta: float,
-        regularization: float,
+        regularization: float | np.ndarray,
         tolerance: float = 1e-6,
         max_step: float = 0.2,
         hessian: str = "exact",
@@ -167,7 +167,7 @@ class NewtonSolver:
         cost, e, s2 = p.cost(v, q, targets, weights, q_ref)
         damping = 1e-9
         active = self._active if self._active is not None and self._active.shape == (n,) else None
-        reg_diag = 2.0 * p.reg * np.eye(n)
+        reg_diag = np.diag(2.0 * p.reg)
         evaluations = 0
         converged = False
         status = "max_iterations"
@@ -224,7 +224,7 @@ class IpoptSolver:
         self,
         residual: ResidualFunction,
         huber_delta: float,
-        regularization: float,
+        regularization: float | np.ndarray,
         tolerance: float = 1e-6,
         max_iterations: int = 50,
     ):
@@ -237,7 +237,8 @@ class IpoptSolver:
         e = ca.reshape(v - targets, 3, m)
         s2 = ca.sum1(e * e).T
         d2 = huber_delta * huber_delta
-        cost = ca.dot(weights, d2 * (ca.sqrt(1 + s2 / d2) - 1)) + regularization * ca.sumsqr(q - q_ref)
+        reg = ca.DM(self.problem.reg)
+        cost = ca.dot(weights, d2 * (ca.sqrt(1 + s2 / d2) - 1)) + ca.dot(reg, (q - q_ref) ** 2)
         nlp = {"x": q, "p": ca.vertcat(targets, weights, q_ref), "f": cost}
         self._max_iterations = max_iterations
         self._solvers: dict[int, ca.Function] = {}
@@ -289,7 +290,7 @@ def make_solver(
     name: str,
     residual: ResidualFunction,
     huber_delta: float,
-    regularization: float,
+    regularization: float | np.ndarray,
     tolerance: float,
     hessian: str = "exact",
 ) -> NewtonSolver | IpoptSolver:

@@ -52,7 +52,8 @@ def test_sharpa_to_sharpa_recovers_the_pose_through_the_optimiser(sharpa_to_shar
         errors.append(tip_errors_mm(r, out, src.keypoints_from_joints(q)))
         joint_errors.append(np.abs(out - q).max())
     assert np.mean(errors) < 0.5
-    assert np.percentile(joint_errors, 90) < 0.02, "the MCP/PIP/DIP vectors pin every joint down"
+    # Redundant angles left free would drift by tenths of a radian; what remains is smoothing lag.
+    assert np.percentile(joint_errors, 90) < 0.05, "the MCP/PIP/DIP vectors pin every joint down"
 
 
 def test_no_output_step_exceeds_the_velocity_limit_per_tick(sharpa_to_sharpa):
