@@ -198,3 +198,59 @@ def test_g1_arm_matches_the_makers_arm_relative_to_the_torso():
             b = se3.invert(theirs.frame_pose("torso_link", q)) @ theirs.frame_pose(f"{side}_hand_palm_link", q)
             dp, dr = se3.pose_error(a, b)
             assert dp < 5e-4 and dr < 2e-4
+
+
+def test_mimic_joints_follow_their_leader_unless_measured():
+    hand = REPO / "urdf" / "hands" / "inspire_left.urdf"
+    body = BodyModel(hand)
+    info = body.info.joints
+    mimic = next(n for n, j in info.items() if j.mimic_joint)
+    leader, mult, off = info[mimic].mimic_joint, info[mimic].mimic_multiplier, info[mimic].mimic_offset
+    assert body.values({leader: 0.8})[mimic] == pytest.approx(mult * 0.8 + off)
+    assert body.values({leader: 0.8, mimic: 0.1})[mimic] == pytest.approx(0.1)
+
+
+TOY_ARM = """<?xml version="1.0"?>
+<robot name="toy">
+  <link name="base"/><link name="a"/><link name="b"/><link name="c"/><link name="tool"/>
+  <joint name="spin" type="continuous"><parent link="base"/><child link="a"/>
+    <origin xyz="0 0 0.3" rpy="0 0 0.2"/><axis xyz="0 0 1"/></joint>
+  <joint name="slide" type="prismatic"><parent link="a"/><child link="b"/>
+    <origin xyz="0.1 0 0" rpy="0.3 0 0"/><axis xyz="0.6 0 0.8"/><limit lower="-0.2" upper="0.2" effort="1" velocity="1"/></joint>
+  <joint name="tilt" type="revolute"><parent link="b"/><child link="c"/>
+    <origin xyz="0 0.2 0" rpy="0 0 0"/><axis xyz="0 -1 0"/><limit lower="-1" upper="1" effort="1" velocity="1"/></joint>
+  <joint name="flange" type="fixed"><parent link="c"/><child link="tool"/><origin xyz="0.15 0 0.05" rpy="0 0.4 0"/></joint>
+</robot>
+"""
+
+
+def test_continuous_prismatic_and_unaligned_joints_in_a_chain(tmp_path):
+    from egoscale_ros.kinematics.chain import ArmChain
+
+    urdf = tmp_path / "toy.urdf"
+    urdf.write_text(TOY_ARM)
+    body = BodyModel(urdf)
+    chain = ArmChain(body, ["spin", "slide", "tilt"], "base", "tool")
+    q = np.array([2.5, 0.15, -0.7])
+    data = body.frame_placements(dict(zip(chain.joint_names, q)))
+    expected = data.oMf[body.frame_id("tool")].homogeneous
+    np.testing.assert_allclose(chain.fk(q), expected, atol=1e-12)
+    # Independent check of the prismatic joint: it moves the tool along its (rotated) axis.
+    moved = chain.fk(q + np.array([0.0, 0.05, 0.0]))[:3, 3] - chain.fk(q)[:3, 3]
+    assert np.linalg.norm(moved) == pytest.approx(0.05)
+    assert chain.lower[0] == -np.inf and chain.upper[1] == np.inf  # limits are given by the caller
+
+
+def test_casadi_fk_handles_continuous_prismatic_and_unaligned_joints(tmp_path):
+    pytest.importorskip("casadi")
+    from egoscale_ros.kinematics.casadi_fk import chain_fk_function, placement_parameters
+    from egoscale_ros.kinematics.chain import ArmChain
+
+    urdf = tmp_path / "toy.urdf"
+    urdf.write_text(TOY_ARM)
+    chain = ArmChain(BodyModel(urdf), ["spin", "slide", "tilt"], "base", "tool")
+    fk = chain_fk_function(chain)
+    for q in (np.array([2.5, 0.15, -0.7]), np.array([-1.0, -0.2, 0.9])):
+        rot, pos = fk(q, placement_parameters(chain))
+        np.testing.assert_allclose(np.array(rot), chain.fk(q)[:3, :3], atol=1e-12)
+        np.testing.assert_allclose(np.array(pos).ravel(), chain.fk(q)[:3, 3], atol=1e-12)
