@@ -40,9 +40,10 @@ class CasadiSolver:
         tolerance: float = 1e-8,
         seed: int = 0,
         time_budget_s: float | None = None,
+        continuity: bool = False,
     ):
         self.chain, self.task = chain, task
-        self.multistart = MultiStart(chain, task, restarts, seed, time_budget_s)
+        self.multistart = MultiStart(chain, task, restarts, seed, time_budget_s, continuity)
         n = chain.n
         q = ca.SX.sym("q", n)
         t_pos, t_rot = ca.SX.sym("t_pos", 3), ca.SX.sym("t_rot", 9)  # t_rot row-major

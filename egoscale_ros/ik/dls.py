@@ -54,7 +54,8 @@ class DlsSolver:
     descents after a failed one. ``posture_gain`` is the fraction of the way to the rest pose taken
     in the null space per solve (scaled by the task's posture weight relative to its default 1e-3),
     at most ``max_posture_step`` rad per joint. ``max_step`` bounds one iteration's step (rad).
-    ``time_budget_s`` (optional, for control loops) stops restarting once a solve took that long.
+    ``time_budget_s`` (optional, for control loops) stops restarting once a solve took that long;
+    ``continuity`` keeps the seed's own descent unless a restart reaches the target.
     """
 
     name = "dls"
@@ -73,13 +74,14 @@ class DlsSolver:
         patience: int = 6,
         seed: int = 0,
         time_budget_s: float | None = None,
+        continuity: bool = False,
     ):
         self.chain, self.task = chain, task
         self.max_iterations, self.max_step, self.patience = max_iterations, max_step, patience
         self.damping, self.min_damping = damping, min_damping
         self.posture_gain = min(1.0, posture_gain * task.posture_weight / 1e-3)
         self.max_posture_step = max_posture_step
-        self.multistart = MultiStart(chain, task, restarts, seed, time_budget_s)
+        self.multistart = MultiStart(chain, task, restarts, seed, time_budget_s, continuity)
         n = chain.n
         self._zeros, self._eye = np.zeros(n), np.eye(n)
         self._rest = np.asarray(task.rest_pose, dtype=float)

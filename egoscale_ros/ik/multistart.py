@@ -8,7 +8,9 @@ that reaches the target wins, else the best of all.
 
 In a control loop an unreachable target would spend the whole restart budget every tick:
 ``time_budget_s`` stops restarting once a solve has taken that long (the first descent always
-runs to its end).
+runs to its end). With ``continuity``, a restart replaces the seed's own descent only when it
+reaches the target: a control loop must not jump to another arm configuration for a slightly
+smaller error on a target it cannot reach anyway.
 """
 
 from __future__ import annotations
@@ -33,14 +35,14 @@ def finite_limits(chain: ArmChain) -> tuple[np.ndarray, np.ndarray]:
 
 class MultiStart:
     """Runs a descent from a seed and, while it fails, from up to ``restarts`` further seeds
-    (and within ``time_budget_s`` of the start, when given)."""
+    (and within ``time_budget_s`` of the start, when given); see the module docstring."""
 
     def __init__(self, chain: ArmChain, task: IkTask, restarts: int = 16, seed: int = 0,
-                 time_budget_s: float | None = None):
+                 time_budget_s: float | None = None, continuity: bool = False):
         if restarts < 0:
             raise ValueError(f"restarts must be >= 0, got {restarts}")
         self.chain, self.task, self.restarts = chain, task, restarts
-        self.time_budget_s = time_budget_s
+        self.time_budget_s, self.continuity = time_budget_s, continuity
         self._rng = np.random.default_rng(seed)
         self._lo, self._hi = finite_limits(chain)
 
@@ -65,7 +67,7 @@ class MultiStart:
             iterations += result.iterations
             descents += 1
             cost = task_cost(self.task, result.position_error, result.rotation_error)
-            if result.converged or cost < best_cost:
+            if result.converged or (cost < best_cost and not self.continuity):
                 best, best_cost = result, cost
             if result.converged:
                 break

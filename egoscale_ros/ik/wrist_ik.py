@@ -63,6 +63,8 @@ class WristIk:
         self.solver_name = solver
         self.kinematics = kinematics or RobotKinematics(config, urdf)
         self.chains = {side: self.kinematics.arm_chain(side) for side in config.arms}
+        # A control loop keeps its arm configuration unless a restart actually reaches the target.
+        solver_options.setdefault("continuity", True)
         self.solvers = {
             side: make_solver(solver, chain, IkTask.from_arm_config(config.arms[side]), **solver_options)
             for side, chain in self.chains.items()

@@ -70,6 +70,15 @@ def test_a_time_budget_stops_restarts_for_control_loops():
     assert DlsSolver(chain, task, restarts=5, time_budget_s=0.0).solve(unreachable, home).descents == 1
 
 
+def test_with_continuity_a_failed_solve_stays_on_the_seeds_branch():
+    chain, task, home = _arm("g1_dex3")
+    unreachable = se3.make_transform(trans=np.array([3.0, 2.0, 1.0]))
+    own = DlsSolver(chain, task, restarts=0).solve(unreachable, home)
+    kept = DlsSolver(chain, task, restarts=8, continuity=True).solve(unreachable, home)
+    np.testing.assert_array_equal(kept.q, own.q)
+    assert kept.descents == 9
+
+
 def test_targets_beyond_the_joint_limits_are_answered_within_the_limits():
     chain, task, home = _arm("g1_dex3")
     solver = DlsSolver(chain, task, restarts=0)
