@@ -92,9 +92,12 @@ def reached(task: IkTask, position_error: float, rotation_error: float) -> bool:
 
 
 def task_cost(task: IkTask, position_error: float, rotation_error: float) -> float:
-    """Scalar to rank candidate solutions: weighted squared task error (position first when the
-    arm cannot control orientation independently is handled by the solvers, not here)."""
-    return (task.position_weight * position_error) ** 2 + (task.orientation_weight * rotation_error) ** 2
+    """Scalar to rank candidate solutions: the weighted squared task error (orientation scaled
+    down by 1e-3 for a position-first arm, so position decides)."""
+    orientation = (task.orientation_weight * rotation_error) ** 2
+    if task.position_first:
+        orientation *= 1e-3
+    return (task.position_weight * position_error) ** 2 + orientation
 
 
 def finalize(chain: ArmChain, task: IkTask, q: np.ndarray, target: np.ndarray, iterations: int,
