@@ -23,6 +23,7 @@ Parameters: ``robot``, ``manifest`` ('' = the reference policy, exported on firs
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -160,7 +161,7 @@ class PolicyNode(Node):
     def _on_joint_state(self, msg: JointState) -> None:
         if len(msg.name) != len(msg.position):
             return
-        positions = {n: float(p) for n, p in zip(msg.name, msg.position) if np.isfinite(p)}
+        positions = {n: p for n, p in zip(msg.name, msg.position) if math.isfinite(p)}
         stamp = _stamp_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
         self.joint_history.add(stamp, positions)
 
