@@ -24,6 +24,11 @@ from egoscale_ros.kinematics.pinocchio_model import BodyModel, JointMotion, Kine
 _LWA = pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
 
 
+def _parent_joint(frame: pin.Frame) -> int:
+    """The joint a frame hangs on (``parentJoint`` since Pinocchio 3, ``parent`` before)."""
+    return frame.parentJoint if hasattr(frame, "parentJoint") else frame.parent
+
+
 class ArmChain:
     """Serial model of ``joints`` from ``base_frame`` to ``ee_frame`` (+ ``ee_offset``, 4×4).
 
@@ -65,8 +70,9 @@ class ArmChain:
         parent = 0
         for name, motion in zip(self.joint_names, self.motions):
             parent = self.model.addJoint(parent, motion.joint_model(), pin.SE3.Identity(), name)
+        # (name, joint, previous frame, placement, type): the signature every Pinocchio since 2.x has.
         self.ee_frame_id = self.model.addFrame(
-            pin.Frame("end_effector", parent, pin.SE3.Identity(), pin.FrameType.OP_FRAME)
+            pin.Frame("end_effector", parent, 0, pin.SE3.Identity(), pin.FrameType.OP_FRAME)
         )
         self.data = self.model.createData()
         self._locked_key: tuple | None = None
@@ -84,13 +90,13 @@ class ArmChain:
                     f"arm joints are not one serial chain: '{name}' does not follow '{full.names[prev]}' "
                     f"in {self.body.urdf}"
                 )
-        ee_parent = full.frames[self._ee_fid].parentJoint
+        ee_parent = _parent_joint(full.frames[self._ee_fid])
         if self._body_ids[-1] not in list(supports[ee_parent]):
             raise KinematicsError(
                 f"end-effector frame '{self.ee_frame}' is not after the last arm joint "
                 f"'{self.joint_names[-1]}' in {self.body.urdf}"
             )
-        base_parent = full.frames[self._base_fid].parentJoint
+        base_parent = _parent_joint(full.frames[self._base_fid])
         if self._body_ids[0] in list(supports[base_parent]):
             raise KinematicsError(f"base frame '{self.base_frame}' moves with the arm joint '{self.joint_names[0]}'")
 
