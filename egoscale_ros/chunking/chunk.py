@@ -20,6 +20,7 @@ import numpy as np
 from egoscale_ros.kinematics import se3
 
 ROTATION_TOLERANCE = 1e-3  # |RᵀR − I| and |det R − 1| allowed (float32 decoding noise passes)
+_LAYOUTS: dict[tuple, tuple] = {}  # one object per layout: chunks of one stream compare with `is`
 
 
 class ChunkError(ValueError):
@@ -43,12 +44,16 @@ class ActionChunk:
     #: (3 each) and hand joints — all in :meth:`layout` order; the last row repeats step H−1. Steps
     #: k and k+1 of every part are one slice, so a control tick reads many chunks with one gather.
     packed: np.ndarray = field(init=False, repr=False, compare=False)
+    #: due time of the last step (an attribute, not a property: read many times per tick)
+    end_time: float = field(init=False, repr=False, compare=False)
     _layout: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "end_time", self.stamp + (self.horizon - 1) * self.dt)
         wrist_sides = tuple(sorted(self.wrist))
         hand_sides = tuple(sorted(self.hand))
-        object.__setattr__(self, "_layout", (wrist_sides, tuple((s, int(self.hand[s].shape[1])) for s in hand_sides)))
+        layout = (wrist_sides, tuple((s, int(self.hand[s].shape[1])) for s in hand_sides))
+        object.__setattr__(self, "_layout", _LAYOUTS.setdefault(layout, layout))
         h = self.horizon
         rotvecs = np.zeros((h, len(wrist_sides), 3))
         for i, side in enumerate(wrist_sides):
@@ -69,11 +74,6 @@ class ActionChunk:
     def due_time(self, k: int | float) -> float:
         """Time at which step ``k`` is due."""
         return self.stamp + k * self.dt
-
-    @property
-    def end_time(self) -> float:
-        """Due time of the last step."""
-        return self.stamp + (self.horizon - 1) * self.dt
 
     def covers(self, t: float) -> bool:
         """Whether ``t`` lies between the first and the last step's due times."""

@@ -33,22 +33,22 @@ def sample_chunks(chunks: Sequence[ActionChunk], t: float) -> tuple[list[int], T
     others): their indices in ``chunks`` and their targets stacked; None when none covers ``t``."""
     rows, fractions, picked = [], [], []
     for i, chunk in enumerate(chunks):
-        if not chunk.covers(t):
-            continue
-        k, s = _step(chunk, t)
-        rows.append(chunk.packed[k : k + 2])
-        fractions.append(s)
-        picked.append(i)
+        if chunk.covers(t):
+            k, s = _step(chunk, t)
+            rows.append(chunk.packed[k : k + 2])
+            fractions.append(s)
+            picked.append(i)
     if not picked:
         return None
     layout = chunks[picked[0]].layout()
     n_wrist = len(layout[0])
-    both = np.stack(rows)  # (M, 2, 12·W + D): steps k and k+1
-    s = np.asarray(fractions)
-    rot = both[:, 0, : 9 * n_wrist].reshape(len(picked), n_wrist, 3, 3)
+    count = len(picked)
+    both = np.concatenate(rows).reshape(count, 2, -1)  # (M, 2, 12·W + D): steps k and k+1
+    s = np.array(fractions)
+    rot = both[:, 0, : 9 * n_wrist].reshape(count, n_wrist, 3, 3)
     if n_wrist:
         # Same as se3.interpolate_pose, with the step's rotation log precomputed by make_chunk.
-        step_rotvecs = both[:, 0, 9 * n_wrist : 12 * n_wrist].reshape(len(picked), n_wrist, 3)
+        step_rotvecs = both[:, 0, 9 * n_wrist : 12 * n_wrist].reshape(count, n_wrist, 3)
         rot = rot @ se3.so3_exp_batch(s[:, None, None] * step_rotvecs)
     linear = both[:, :, 12 * n_wrist :]
     vec = (1.0 - s)[:, None] * linear[:, 0] + s[:, None] * linear[:, 1]

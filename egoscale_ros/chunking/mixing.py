@@ -54,7 +54,10 @@ def weighted_mean_of_readings(chunks: Sequence[ActionChunk], t: float, weights_f
 
 
 def _one_layout(chunks: Sequence[ActionChunk]) -> bool:
-    return all(c.layout() == chunks[0].layout() for c in chunks[1:])
+    if not chunks:
+        return True
+    first = chunks[0].layout()
+    return all(c.layout() is first or c.layout() == first for c in chunks)
 
 
 def _read(item: ActionChunk | Targets, t: float) -> Targets:

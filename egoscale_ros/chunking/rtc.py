@@ -47,6 +47,9 @@ class RtcMode(ExecutionMode):
             raise ValueError(f"rtc: blend_s must be > 0 or None (got {blend_s})")
         self.blend_s = blend_s
         self._overlap_end: dict[int, float] = {}  # id(entry) -> end of its blend with the previous plan
+        # Weights at one time, by id(entry): a tick asks for them twice (obsolete, then sample).
+        self._weights_t = math.nan
+        self._weights: dict[int, float] = {}
 
     def on_chunk(self, new: BufferedChunk, buffer: Sequence[BufferedChunk]) -> None:
         older = buffer[:-1]
@@ -55,28 +58,42 @@ class RtcMode(ExecutionMode):
         self._overlap_end[id(new)] = end
         live = {id(e) for e in buffer}
         self._overlap_end = {k: v for k, v in self._overlap_end.items() if k in live}
+        self._weights.clear()
 
     def _weight(self, entry: BufferedChunk, t: float) -> float:
-        end = self._overlap_end.get(id(entry), -math.inf)
-        return previous_plan_weight(t, entry.arrival, end)
+        if t != self._weights_t:
+            self._weights_t = t
+            self._weights.clear()
+        weight = self._weights.get(id(entry))
+        if weight is None:
+            weight = previous_plan_weight(t, entry.arrival, self._overlap_end.get(id(entry), -math.inf))
+            self._weights[id(entry)] = weight
+        return weight
 
-    def _first_relevant(self, buffer: Sequence[BufferedChunk], t: float) -> int:
-        """Index of the newest chunk covering ``t`` that ignores everything older (mask 0)."""
+    def _relevant(self, buffer: Sequence[BufferedChunk], t: float) -> tuple[int, list[BufferedChunk], list[float]]:
+        """From the newest chunk covering ``t`` that ignores everything older (mask 0), or from the
+        oldest: its index, and the covering chunks from there with their masks, oldest first."""
+        covering, weights = [], []
         for i in range(len(buffer) - 1, -1, -1):
-            if buffer[i].chunk.covers(t) and self._weight(buffer[i], t) == 0.0:
-                return i
-        return 0
+            entry = buffer[i]
+            if entry.chunk.covers(t):
+                weight = self._weight(entry, t)
+                covering.append(entry)
+                weights.append(weight)
+                if weight == 0.0:
+                    return i, covering[::-1], weights[::-1]
+        return 0, covering[::-1], weights[::-1]
 
     def sample(self, buffer: Sequence[BufferedChunk], t: float) -> Targets | None:
         # Each covering chunk, oldest first, blends into the plan with 1 − (previous plan's weight).
-        covering = [e for e in buffer[self._first_relevant(buffer, t) :] if e.chunk.covers(t)]
+        _, covering, weights = self._relevant(buffer, t)
         if not covering:
             return None
-        alphas = [1.0] + [1.0 - self._weight(e, t) for e in covering[1:]]
-        return blend_readings([e.chunk for e in covering], alphas, t)
+        return blend_readings([e.chunk for e in covering], [1.0 - w for w in weights], t)
 
     def obsolete(self, buffer: Sequence[BufferedChunk], t: float) -> list[BufferedChunk]:
-        return list(buffer[: self._first_relevant(buffer, t)])
+        return list(buffer[: self._relevant(buffer, t)[0]])
 
     def reset(self) -> None:
         self._overlap_end.clear()
+        self._weights.clear()

@@ -20,6 +20,8 @@ from egoscale_ros.kinematics import se3
 #: (wrist sides, ((hand side, joint count), ...)), sorted: what :meth:`ActionChunk.layout` returns
 Layout = tuple[tuple[str, ...], tuple[tuple[str, int], ...]]
 
+_BOTTOM_ROW = np.array([0.0, 0.0, 0.0, 1.0])
+
 
 @dataclass(frozen=True)
 class TargetStack:
@@ -59,10 +61,10 @@ def stack_to_targets(layout: Layout, rot: np.ndarray, vec: np.ndarray) -> Target
     into one new pose array and into ``vec``."""
     wrist_sides, hand_sides = layout
     n_wrist = len(wrist_sides)
-    poses = np.zeros((n_wrist, 4, 4))
+    poses = np.empty((n_wrist, 4, 4))
     poses[:, :3, :3] = rot
     poses[:, :3, 3] = vec[: 3 * n_wrist].reshape(n_wrist, 3)
-    poses[:, 3, 3] = 1.0
+    poses[:, 3] = _BOTTOM_ROW
     hand, offset = {}, 3 * n_wrist
     for side, n in hand_sides:
         hand[side] = vec[offset : offset + n]
@@ -94,20 +96,26 @@ def blend_chain_of_stack(stack: TargetStack, alphas: Sequence[float]) -> Targets
     rotations cannot (each geodesic step starts where the last ended); they fold on quaternions,
     a few scalar operations per step, from the last target blended in at alpha 1.
     """
-    a = [min(1.0, max(0.0, float(x))) for x in alphas]
-    a[0] = 1.0
-    count = len(a)
+    count = len(alphas)
     coeffs = [0.0] * count
+    start, steps, fractions = 0, [], []  # the last target taken whole, the blends after it
     rest = 1.0
-    for i in range(count - 1, -1, -1):
-        coeffs[i] = a[i] * rest
-        rest *= 1.0 - a[i]
-    vec = np.asarray(coeffs) @ stack.vec
-    start = max(i for i in range(count) if a[i] == 1.0)
-    steps = [i for i in range(start + 1, count) if a[i] > 0.0]
+    for i in range(count - 1, 0, -1):
+        alpha = min(1.0, max(0.0, float(alphas[i])))
+        coeffs[i] = alpha * rest
+        rest *= 1.0 - alpha
+        if alpha == 1.0 and not start:
+            start = i
+    coeffs[0] = rest
+    vec = np.array(coeffs) @ stack.vec
+    for i in range(start + 1, count):
+        alpha = min(1.0, max(0.0, float(alphas[i])))
+        if alpha > 0.0:
+            steps.append(i)
+            fractions.append(alpha)
     if not steps or stack.rot.shape[1] == 0:
         rot = stack.rot[start]
     else:
         quats = se3.matrix_to_quat_batch(stack.rot[[start, *steps]])
-        rot = se3.quat_to_matrix(se3.quat_slerp_chain(quats, [a[i] for i in steps]))
+        rot = se3.quat_to_matrix(se3.quat_slerp_chain(quats, fractions))
     return stack_to_targets(stack.layout, rot, vec)

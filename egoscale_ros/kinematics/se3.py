@@ -22,6 +22,8 @@ _SKEW = np.zeros((3, 9))  # ω @ _SKEW = [ω]× flattened
 _SKEW[2, 1], _SKEW[1, 2], _SKEW[2, 3], _SKEW[0, 5], _SKEW[1, 6], _SKEW[0, 7] = -1, 1, 1, -1, -1, 1
 _VEE = _SKEW.T.copy()  # R @ _VEE = (r21 − r12, r02 − r20, r10 − r01)
 _EYE9 = np.eye(3).reshape(9)  # R @ _EYE9 = trace
+_ONES3, _ONES4 = np.ones(3), np.ones(4)  # np.square(v) @ _ONES3: squared norms, cheaper than einsum
+_QUARTERS3 = np.full(3, 0.25)  # np.square(v) @ _QUARTERS3 = (|v|/2)², exactly
 # R @ _QUAT_ROWS + _QUAT_ONES = four rows (4x·q, 4y·q, 4z·q, 4w·q), q = (x, y, z, w), flattened
 _QUAT_ROWS = np.zeros((9, 16))
 for _row, _terms in enumerate([
@@ -33,6 +35,17 @@ for _row, _terms in enumerate([
     for _entry, _comp, _sign in _terms:
         _QUAT_ROWS[_entry, 4 * _row + _comp] = _sign
 _QUAT_ONES = np.eye(4).reshape(16)
+_VEE_TRACE = np.concatenate([_VEE, _EYE9[:, None]], axis=1)  # R @ _VEE_TRACE = (vee, trace)
+# R = I + (q qᵀ flattened) @ _QUAT_TO_MATRIX for a unit quaternion q = (x, y, z, w): the terms of
+# quat_to_matrix (1 − 2(y² + z²), 2(xy − zw), ...), one matmul for any number of quaternions.
+_QUAT_TO_MATRIX = np.zeros((16, 9))
+for _entry, _terms in enumerate([
+    [(1, 1, -2), (2, 2, -2)], [(0, 1, 2), (2, 3, -2)], [(0, 2, 2), (1, 3, 2)],
+    [(0, 1, 2), (2, 3, 2)], [(0, 0, -2), (2, 2, -2)], [(1, 2, 2), (0, 3, -2)],
+    [(0, 2, 2), (1, 3, -2)], [(1, 2, 2), (0, 3, 2)], [(0, 0, -2), (1, 1, -2)],
+]):
+    for _i, _j, _coef in _terms:
+        _QUAT_TO_MATRIX[4 * _i + _j, _entry] = _coef
 
 
 def skew(v: np.ndarray) -> np.ndarray:
@@ -90,19 +103,15 @@ def invert(t: np.ndarray) -> np.ndarray:
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """Quaternion ``(x, y, z, w)`` → rotation matrix (normalises; batched)."""
     q = np.asarray(q, dtype=float)
-    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), _EPS)
-    x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    m = np.empty(q.shape[:-1] + (3, 3))
-    m[..., 0, 0] = 1 - 2 * (y * y + z * z)
-    m[..., 0, 1] = 2 * (x * y - z * w)
-    m[..., 0, 2] = 2 * (x * z + y * w)
-    m[..., 1, 0] = 2 * (x * y + z * w)
-    m[..., 1, 1] = 1 - 2 * (x * x + z * z)
-    m[..., 1, 2] = 2 * (y * z - x * w)
-    m[..., 2, 0] = 2 * (x * z - y * w)
-    m[..., 2, 1] = 2 * (y * z + x * w)
-    m[..., 2, 2] = 1 - 2 * (x * x + y * y)
-    return m
+    q = q / np.maximum(np.sqrt(np.square(q) @ _ONES4), _EPS)[..., None]
+    return _unit_quat_to_matrix(q)
+
+
+def _unit_quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    flat = q.reshape(-1, 4)
+    r = (flat[:, :, None] * flat[:, None, :]).reshape(-1, 16) @ _QUAT_TO_MATRIX
+    r += _EYE9
+    return r.reshape(q.shape[:-1] + (3, 3))
 
 
 def matrix_to_quat(rot: np.ndarray) -> np.ndarray:
@@ -208,35 +217,29 @@ def weighted_mean_rotation(rotations: np.ndarray, weights: np.ndarray, iteration
 def so3_exp_batch(omegas: np.ndarray) -> np.ndarray:
     """Rotation vectors ``(..., 3)`` → rotation matrices ``(..., 3, 3)``; vectorised :func:`so3_exp`.
 
-    Rodrigues as ``cos θ·I + (sin θ/θ)·[ω]× + (2 sin²(θ/2)/θ²)·ωωᵀ``: the half-angle form has no
-    cancellation for small θ, and the floor on θ makes both ratios exactly 1 and 1/2 at θ = 0.
+    Through the unit quaternion ``(sin(θ/2)·ω/θ, cos(θ/2))``: no cancellation for small θ, and the
+    floor on θ/2 makes ``sin(θ/2)/(θ/2)`` exactly 1 at θ = 0, where the result is exactly I.
     """
     w = np.asarray(omegas, dtype=float)
-    lead = w.shape[:-1]
-    theta = np.sqrt(np.einsum("...i,...i->...", w, w))
-    safe = np.maximum(theta, _TINY)
-    half = 0.5 * safe
-    a = np.sin(safe) / safe
-    b = 0.5 * np.square(np.sin(half) / half)
-    r = ((b[..., None] * w)[..., :, None] * w[..., None, :]).reshape(lead + (9,))
-    r += (a[..., None] * w) @ _SKEW
-    r += np.cos(theta)[..., None] * _EYE9
-    return r.reshape(lead + (3, 3))
+    half = np.maximum(np.sqrt(np.square(w) @ _QUARTERS3), _TINY)  # θ/2
+    q = np.empty(w.shape[:-1] + (4,))
+    q[..., :3] = (0.5 * np.sin(half) / half)[..., None] * w
+    q[..., 3] = np.cos(half)
+    return _unit_quat_to_matrix(q)
 
 
 def so3_log_batch(rots: np.ndarray) -> np.ndarray:
     """Rotation matrices ``(..., 3, 3)`` → rotation vectors ``(..., 3)``; vectorised :func:`so3_log`
     with its branches (series below 1e-6 rad, axis from the symmetric part at pi)."""
     r = np.asarray(rots, dtype=float)
-    flat = r.reshape(r.shape[:-2] + (9,))
-    vee = flat @ _VEE
-    sin_theta = 0.5 * np.sqrt(np.einsum("...i,...i->...", vee, vee))
-    theta = np.arctan2(sin_theta, 0.5 * (flat @ _EYE9 - 1.0))
-    small = theta < 1e-6
-    out = np.where(small, 0.5, theta / (2.0 * np.maximum(sin_theta, _TINY)))[..., None] * vee
-    near_pi = sin_theta < 1e-9
-    near_pi &= ~small
-    if near_pi.any():
+    vee_trace = r.reshape(r.shape[:-2] + (9,)) @ _VEE_TRACE
+    vee = vee_trace[..., :3]
+    two_sin = np.sqrt(np.square(vee) @ _ONES3)  # |vee| = 2 sin θ
+    theta = np.arctan2(two_sin, vee_trace[..., 3] - 1.0)  # atan2(2 sin θ, 2 cos θ)
+    # θ/(2 sin θ); below 1e-6 rad so3_log takes 1/2, which differs by θ²/12 < 1e-13 (relative).
+    out = (theta / np.maximum(two_sin, _TINY))[..., None] * vee
+    # sin θ < 1e-9 with θ >= 1e-6 means θ > pi − 1e-9: one cheap test first, as such angles are rare.
+    if theta.size and theta.max() > 3.1415926 and (near_pi := (two_sin < 2e-9) & (theta >= 1e-6)).any():
         # At pi the antisymmetric part vanishes: read the axis from the symmetric part (≈ a aᵀ).
         rp = r[near_pi]
         b = 0.25 * (rp + np.swapaxes(rp, -1, -2)) + 0.5 * np.eye(3)
@@ -274,12 +277,16 @@ def weighted_mean_rotation_batch(rotations: np.ndarray, weights: np.ndarray, ite
     """
     rotations = np.asarray(rotations, dtype=float)
     weights = np.asarray(weights, dtype=float)
-    weights = np.broadcast_to(weights / weights.sum(axis=-1, keepdims=True), rotations.shape[:-2])
-    start = np.argmax(weights, axis=-1)
-    mean = np.take_along_axis(rotations, start[..., None, None, None], axis=-3)[..., 0, :, :]
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    if weights.ndim == 1:
+        mean = rotations[..., int(weights.argmax()), :, :]
+    else:
+        weights = np.broadcast_to(weights, rotations.shape[:-2])
+        start = np.argmax(weights, axis=-1)
+        mean = np.take_along_axis(rotations, start[..., None, None, None], axis=-3)[..., 0, :, :]
     for _ in range(iterations):
         logs = so3_log_batch(np.swapaxes(mean, -1, -2)[..., None, :, :] @ rotations)
-        mean = mean @ so3_exp_batch(np.einsum("...n,...ni->...i", weights, logs))
+        mean = mean @ so3_exp_batch((weights[..., None, :] @ logs)[..., 0, :])
     return mean
 
 
@@ -295,7 +302,7 @@ def matrix_to_quat_batch(rots: np.ndarray) -> np.ndarray:
     rows = (m.reshape(lead + (9,)) @ _QUAT_ROWS + _QUAT_ONES).reshape((-1, 4, 4))
     flat = np.arange(rows.shape[0])
     q = rows[flat, np.argmax(rows[:, (0, 1, 2, 3), (0, 1, 2, 3)], axis=-1)]
-    q *= np.copysign(1.0 / np.sqrt(np.einsum("...i,...i->...", q, q)), q[:, 3])[:, None]
+    q *= np.copysign(1.0 / np.sqrt(np.square(q) @ _ONES4), q[:, 3])[:, None]
     return q.reshape(lead + (4,))
 
 
@@ -341,25 +348,22 @@ def quat_slerp_chain(quats: np.ndarray, fractions) -> np.ndarray:
             q = quat_slerp_batch(q, qi, f)
         return q.reshape(batch + (4,))
     steps = flat.tolist()
-    plan = steps[0]
-    for step, f in zip(steps[1:], fractions):
-        plan = [_slerp_floats(p, q, f) for p, q in zip(plan, step)]
-    return np.array(plan, dtype=float).reshape(batch + (4,))
-
-
-def _slerp_floats(p: list[float], q: list[float], s: float) -> list[float]:
-    """:func:`quat_slerp_batch` for one pair, on Python floats."""
-    px, py, pz, pw = p
-    qx, qy, qz, qw = q
-    if px * qx + py * qy + pz * qz + pw * qw < 0.0:
-        qx, qy, qz, qw = -qx, -qy, -qz, -qw
-    dx, dy, dz, dw = qx - px, qy - py, qz - pz, qw - pw
-    ax, ay, az, aw = qx + px, qy + py, qz + pz, qw + pw
-    half = 2.0 * math.atan2(math.sqrt(dx * dx + dy * dy + dz * dz + dw * dw),
-                            math.sqrt(ax * ax + ay * ay + az * az + aw * aw))
-    if half < 1e-12:  # sin((1−s)Ω)/sin Ω = (1−s)(1 + O(Ω²)): the linear weights are exact here
-        w0, w1 = 1.0 - s, s
-    else:
-        sin_half = math.sin(half)
-        w0, w1 = math.sin((1.0 - s) * half) / sin_half, math.sin(s * half) / sin_half
-    return [w0 * px + w1 * qx, w0 * py + w1 * qy, w0 * pz + w1 * qz, w0 * pw + w1 * qw]
+    out = []
+    for b in range(flat.shape[1]):  # the steps of one rotation in a tight scalar loop
+        px, py, pz, pw = steps[0][b]
+        for step, s in zip(steps[1:], fractions):
+            qx, qy, qz, qw = step[b]
+            if px * qx + py * qy + pz * qz + pw * qw < 0.0:  # shortest arc
+                qx, qy, qz, qw = -qx, -qy, -qz, -qw
+            dx, dy, dz, dw = qx - px, qy - py, qz - pz, qw - pw
+            ax, ay, az, aw = qx + px, qy + py, qz + pz, qw + pw
+            half = 2.0 * math.atan2(math.sqrt(dx * dx + dy * dy + dz * dz + dw * dw),
+                                    math.sqrt(ax * ax + ay * ay + az * az + aw * aw))
+            if half < 1e-12:  # sin((1−s)Ω)/sin Ω = (1−s)(1 + O(Ω²)): the linear weights are exact here
+                w0, w1 = 1.0 - s, s
+            else:
+                sin_half = math.sin(half)
+                w0, w1 = math.sin((1.0 - s) * half) / sin_half, math.sin(s * half) / sin_half
+            px, py, pz, pw = w0 * px + w1 * qx, w0 * py + w1 * qy, w0 * pz + w1 * qz, w0 * pw + w1 * qw
+        out.append((px, py, pz, pw))
+    return np.array(out, dtype=float).reshape(batch + (4,))
