@@ -353,6 +353,8 @@ def run(node_factory: Callable[[], Node], args: list[str] | None = None, threads
     try:
         try:
             node = node_factory()
+        except KeyboardInterrupt:  # stopped while starting (e.g. while the policy is prepared)
+            return 0
         except Exception as exc:
             print(f"[FATAL] {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             return 1
