@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         st = ours.last_solve_stats
         return q, st.iterations, st.converged
 
-    total = args.n * (1 if args.no_peer else 2)
+    total = args.n * (1 if args.no_peer else 3)
     with tqdm(total=total, desc=f"retarget {args.source}->{args.target}", file=sys.stderr, disable=None) as bar:
         result = {
             "target": ours.config.name,
@@ -256,18 +256,35 @@ def run(args: argparse.Namespace) -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 peer = Peer(ours, Path(tmp))
 
-                def peer_step(i):
+                def peer_vectors(i):
                     # The same target vectors ours starts from (before its pinch prior), root frame.
                     k = observed[i]
                     obj = ours.objective
-                    vec = ours.scale * (k[obj.source_task] - k[obj.source_origin])
-                    return peer.retarget(obj.wrist.vectors_to_root(vec)), None, True
+                    return obj.wrist.vectors_to_root(ours.scale * (k[obj.source_task] - k[obj.source_origin]))
+
+                def peer_step(i):
+                    return peer.retarget(peer_vectors(i)), None, True
 
                 result["peer"] = {"name": "dex-retargeting VectorOptimizer",
                                   **_measure(peer_step, args.n, metrics, bar, "peer")}
+                # The peer knows no velocity limits; on a robot its output would go through a
+                # rate limiter. The same figures with its steps clamped to v·dt per tick:
+                limited: list[np.ndarray] = []
+
+                def limited_step(i):
+                    q = peer.retarget(peer_vectors(i))
+                    if limited:
+                        q = np.clip(q, limited[-1] - vmax * dt, limited[-1] + vmax * dt)
+                    limited.append(q)
+                    return q, None, True
+
+                peer.seq.reset()
+                result["peer_rate_limited"] = _measure(limited_step, args.n, metrics, bar, "peer limited")
             p = result["peer"]
             result["speedup_vs_peer"] = p["ms_per_frame_median"] / result["ms_per_frame_median"]
             result["fingertip_err_ratio_vs_peer"] = result["fingertip_err_mm_mean"] / max(p["fingertip_err_mm_mean"], 1e-12)
+            result["fingertip_err_ratio_vs_peer_rate_limited"] = result["fingertip_err_mm_mean"] / max(
+                result["peer_rate_limited"]["fingertip_err_mm_mean"], 1e-12)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -290,6 +307,7 @@ def _print_summary(r: dict) -> None:
     print(line("egoscale_ros", r))
     if "peer" in r:
         print(line("dex-retargeting", r["peer"]))
+        print(line("  rate-limited", r["peer_rate_limited"]))
         print(f"{'speedup':>16}: {r['speedup_vs_peer']:.2f}x, tip error ratio {r['fingertip_err_ratio_vs_peer']:.2f}")
     if r.get("max_step_over_velocity_limit") is not None:
         print(f"{'largest step':>16}: {r['max_step_over_velocity_limit']:.3f} of the velocity limit per tick")

@@ -22,7 +22,8 @@ def _run(capsys, *argv: str) -> dict:
 def test_sharpa_to_sharpa_reports_exact_recovery_and_the_peer(capsys):
     out = _run(capsys, "--target", "sharpa_wave", "--source", "sharpa_wave", "--n", "60", "--segment", "0.5")
     for key in KEYS:
-        assert key in out and key in out["peer"]
+        assert key in out and key in out["peer"] and key in out["peer_rate_limited"]
+    assert out["peer_rate_limited"]["max_step_over_velocity_limit"] <= 1.0 + 1e-9
     assert out["fingertip_err_mm_mean"] < 0.5
     assert out["joint_err_rad_mean"] < 0.03
     assert out["max_step_over_velocity_limit"] <= 1.0 + 1e-9
