@@ -149,6 +149,8 @@ class Retargeter:
         self._velocity = np.zeros_like(start)  # last change of the solution per frame
         self._output = start.copy()
         self._cold = True
+        # Reset to where the hand is (measured): the velocity bound applies from the first frame.
+        self._anchored = q is not None
         self.objective.pinch_state.reset()
 
     @property
@@ -170,7 +172,7 @@ class Retargeter:
 
     def _bounds(self, dt: float | None) -> tuple[np.ndarray, np.ndarray]:
         lower, upper = self.model.lower, self.model.upper
-        if dt is None or self._cold:
+        if dt is None or (self._cold and not self._anchored):
             return lower.copy(), upper.copy()
         reach = np.where(np.isfinite(self.velocity_limits), self.velocity_limits * dt, np.inf)
         lo = np.maximum(lower, self._output - reach)

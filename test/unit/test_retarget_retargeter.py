@@ -230,3 +230,14 @@ def test_the_configs_retarget_onto_the_makers_urdfs(target, files):
         limit = 0.5 if target == "sharpa_wave" else 60.0
         assert np.mean(errors) < limit, (target, side, np.mean(errors))
     assert set(FINGERTIPS) >= set(r.config.fingertips)
+
+
+def test_after_a_reset_to_the_measured_hand_the_first_step_is_velocity_bounded_too():
+    r = Retargeter.from_config("dex3", "left", source="sharpa_wave", rate_hz=100, compile="never")
+    measured = np.clip(np.zeros(7), r.model.lower, r.model.upper)
+    r.reset(dict(zip(r.joint_names, measured)))
+    far = {n: 1.2 for n in r.source_joint_names}
+    out = r.retarget(far)
+    assert np.all(np.abs(out - measured) <= r.velocity_limits * 0.01 + 1e-12)
+    r.reset()  # not anchored to a measured pose: the first answer may go anywhere within the limits
+    assert np.abs(r.retarget(far) - measured).max() > 0.5
