@@ -29,7 +29,7 @@ import threading
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticStatus
-from geometry_msgs.msg import Quaternion, Transform, Vector3
+from geometry_msgs.msg import Transform
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
@@ -214,15 +214,19 @@ class PolicyNode(Node):
         poses = np.stack([chunk.wrist[s] for s in sides], axis=1)  # (H, sides, 4, 4)
         trans = poses[..., :3, 3].tolist()
         quats = rotations_to_quaternions(poses[..., :3, :3]).tolist()
-        wrist.points = [
-            MultiDOFJointTrajectoryPoint(
-                transforms=[Transform(translation=Vector3(x=t[0], y=t[1], z=t[2]),
-                                      rotation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3]))
-                            for t, q in zip(trans[k], quats[k])],
-                time_from_start=offsets[k],
-            )
-            for k in range(chunk.horizon)
-        ]
+        points = []
+        for k in range(chunk.horizon):
+            point = MultiDOFJointTrajectoryPoint()
+            transforms = []
+            for t, q in zip(trans[k], quats[k]):
+                tf = Transform()  # field-by-field: about twice as fast as keyword construction
+                tf.translation.x, tf.translation.y, tf.translation.z = t
+                tf.rotation.x, tf.rotation.y, tf.rotation.z, tf.rotation.w = q
+                transforms.append(tf)
+            point.transforms = transforms
+            point.time_from_start = offsets[k]
+            points.append(point)
+        wrist.points = points
         hand = JointTrajectory()
         hand.header.stamp = stamp
         hand.header.frame_id = self.config.base_frame
@@ -237,6 +241,9 @@ class PolicyNode(Node):
         self._last_age_ms = (self.get_clock().now().nanoseconds - chunk.stamp_ns) * 1e-6
 
     def _on_cycle_error(self, exc: Exception) -> None:
+        if not self.context.ok():  # shutting down (SIGINT): publishers are gone, stop quietly
+            self.loop.request_stop()
+            return
         self.counters["cycle_errors"] += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
         self.get_logger().error(f"inference cycle failed: {self.last_error}", throttle_duration_sec=2.0)

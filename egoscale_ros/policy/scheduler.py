@@ -86,6 +86,10 @@ class InferenceLoop:
         self._thread = threading.Thread(target=self._run, name="policy-inference", daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the loop to end after the current cycle (safe from inside a callback)."""
+        self._stop.set()
+
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
         if self._thread is not None:
