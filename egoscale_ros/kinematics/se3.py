@@ -16,15 +16,18 @@ import math
 import numpy as np
 
 _EPS = 1e-12
-_TINY = 1e-300  # keeps sin(x)/x finite at x = 0 without a branch: sin(1e-300)/1e-300 == 1.0
-# Linear maps on row-major flattened 3×3 matrices: one small matmul instead of a dozen index ops.
-_SKEW = np.zeros((3, 9))  # ω @ _SKEW = [ω]× flattened
-_SKEW[2, 1], _SKEW[1, 2], _SKEW[2, 3], _SKEW[0, 5], _SKEW[1, 6], _SKEW[0, 7] = -1, 1, 1, -1, -1, 1
-_VEE = _SKEW.T.copy()  # R @ _VEE = (r21 − r12, r02 − r20, r10 − r01)
-_EYE9 = np.eye(3).reshape(9)  # R @ _EYE9 = trace
+_TINY = 1e-300  # floor that keeps x/sin(x)-type ratios finite at 0 without a branch: sin(1e-300) == 1e-300
+
+# Linear maps on row-major flattened 3×3 matrices and on quaternion products: one small matmul
+# replaces a dozen per-element numpy calls in the *_batch functions (each call costs ~1 µs).
+_EYE9 = np.eye(3).reshape(9)
+_VEE_TRACE = np.zeros((9, 4))  # R @ _VEE_TRACE = (r21 − r12, r02 − r20, r10 − r01, trace)
+_VEE_TRACE[[7, 2, 3], [0, 1, 2]] = 1.0
+_VEE_TRACE[[5, 6, 1], [0, 1, 2]] = -1.0
+_VEE_TRACE[:, 3] = _EYE9
 _ONES3, _ONES4 = np.ones(3), np.ones(4)  # np.square(v) @ _ONES3: squared norms, cheaper than einsum
 _QUARTERS3 = np.full(3, 0.25)  # np.square(v) @ _QUARTERS3 = (|v|/2)², exactly
-# R @ _QUAT_ROWS + _QUAT_ONES = four rows (4x·q, 4y·q, 4z·q, 4w·q), q = (x, y, z, w), flattened
+# R @ _QUAT_ROWS + _QUAT_ONES = the four rows (4x·q, 4y·q, 4z·q, 4w·q), q = (x, y, z, w), flattened
 _QUAT_ROWS = np.zeros((9, 16))
 for _row, _terms in enumerate([
     [(0, 0, 1), (4, 0, -1), (8, 0, -1), (3, 1, 1), (1, 1, 1), (6, 2, 1), (2, 2, 1), (7, 3, 1), (5, 3, -1)],
@@ -35,9 +38,8 @@ for _row, _terms in enumerate([
     for _entry, _comp, _sign in _terms:
         _QUAT_ROWS[_entry, 4 * _row + _comp] = _sign
 _QUAT_ONES = np.eye(4).reshape(16)
-_VEE_TRACE = np.concatenate([_VEE, _EYE9[:, None]], axis=1)  # R @ _VEE_TRACE = (vee, trace)
-# R = I + (q qᵀ flattened) @ _QUAT_TO_MATRIX for a unit quaternion q = (x, y, z, w): the terms of
-# quat_to_matrix (1 − 2(y² + z²), 2(xy − zw), ...), one matmul for any number of quaternions.
+# R = I + (q qᵀ flattened) @ _QUAT_TO_MATRIX for a unit quaternion q = (x, y, z, w): the terms
+# 1 − 2(y² + z²), 2(xy − zw), ... of the rotation matrix, for any number of quaternions at once.
 _QUAT_TO_MATRIX = np.zeros((16, 9))
 for _entry, _terms in enumerate([
     [(1, 1, -2), (2, 2, -2)], [(0, 1, 2), (2, 3, -2)], [(0, 2, 2), (1, 3, 2)],
@@ -108,6 +110,7 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def _unit_quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """:func:`quat_to_matrix` for quaternions already of unit norm."""
     flat = q.reshape(-1, 4)
     r = (flat[:, :, None] * flat[:, None, :]).reshape(-1, 16) @ _QUAT_TO_MATRIX
     r += _EYE9
@@ -229,8 +232,8 @@ def so3_exp_batch(omegas: np.ndarray) -> np.ndarray:
 
 
 def so3_log_batch(rots: np.ndarray) -> np.ndarray:
-    """Rotation matrices ``(..., 3, 3)`` → rotation vectors ``(..., 3)``; vectorised :func:`so3_log`
-    with its branches (series below 1e-6 rad, axis from the symmetric part at pi)."""
+    """Rotation matrices ``(..., 3, 3)`` → rotation vectors ``(..., 3)``; vectorised :func:`so3_log`,
+    with its care at both ends: the angle from atan2, the axis from the symmetric part at pi."""
     r = np.asarray(rots, dtype=float)
     vee_trace = r.reshape(r.shape[:-2] + (9,)) @ _VEE_TRACE
     vee = vee_trace[..., :3]
@@ -301,7 +304,7 @@ def matrix_to_quat_batch(rots: np.ndarray) -> np.ndarray:
     lead = m.shape[:-2]
     rows = (m.reshape(lead + (9,)) @ _QUAT_ROWS + _QUAT_ONES).reshape((-1, 4, 4))
     flat = np.arange(rows.shape[0])
-    q = rows[flat, np.argmax(rows[:, (0, 1, 2, 3), (0, 1, 2, 3)], axis=-1)]
+    q = rows[flat, rows[:, (0, 1, 2, 3), (0, 1, 2, 3)].argmax(axis=-1)]
     q *= np.copysign(1.0 / np.sqrt(np.square(q) @ _ONES4), q[:, 3])[:, None]
     return q.reshape(lead + (4,))
 
@@ -317,13 +320,11 @@ def quat_slerp_batch(q0: np.ndarray, q1: np.ndarray, s) -> np.ndarray:
     q1 = np.asarray(q1, dtype=float)
     s = np.asarray(s, dtype=float)[..., None]
     q1 = np.where(np.einsum("...i,...i->...", q0, q1)[..., None] < 0, -q1, q1)
-    half = 2.0 * np.arctan2(np.linalg.norm(q1 - q0, axis=-1), np.linalg.norm(q1 + q0, axis=-1))[..., None]
-    safe = np.maximum(half, _TINY)
-    # sin((1−s)Ω)/sin Ω written with sin(x)/x ratios, so Ω → 0 gives the linear weights exactly.
-    sinc = np.sin(safe) / safe
-    w0 = (1.0 - s) * (np.sin((1.0 - s) * safe) / np.maximum((1.0 - s) * safe, _TINY)) / sinc
-    w1 = s * (np.sin(s * safe) / np.maximum(s * safe, _TINY)) / sinc
-    return w0 * q0 + w1 * q1
+    angle = 2.0 * np.arctan2(np.linalg.norm(q1 - q0, axis=-1), np.linalg.norm(q1 + q0, axis=-1))[..., None]
+    # Floored so that Ω = 0 gives sin(sΩ)/sin Ω = s (sin x = x there), not 0/0; no subnormals for s > 1e-150.
+    angle = np.maximum(angle, 1e-150)
+    sin_angle = np.sin(angle)
+    return (np.sin((1.0 - s) * angle) / sin_angle) * q0 + (np.sin(s * angle) / sin_angle) * q1
 
 
 def quat_slerp_chain(quats: np.ndarray, fractions) -> np.ndarray:
@@ -357,13 +358,13 @@ def quat_slerp_chain(quats: np.ndarray, fractions) -> np.ndarray:
                 qx, qy, qz, qw = -qx, -qy, -qz, -qw
             dx, dy, dz, dw = qx - px, qy - py, qz - pz, qw - pw
             ax, ay, az, aw = qx + px, qy + py, qz + pz, qw + pw
-            half = 2.0 * math.atan2(math.sqrt(dx * dx + dy * dy + dz * dz + dw * dw),
-                                    math.sqrt(ax * ax + ay * ay + az * az + aw * aw))
-            if half < 1e-12:  # sin((1−s)Ω)/sin Ω = (1−s)(1 + O(Ω²)): the linear weights are exact here
+            angle = 2.0 * math.atan2(math.sqrt(dx * dx + dy * dy + dz * dz + dw * dw),
+                                     math.sqrt(ax * ax + ay * ay + az * az + aw * aw))
+            if angle < 1e-12:  # sin((1−s)Ω)/sin Ω = (1−s)(1 + O(Ω²)): the linear weights are exact here
                 w0, w1 = 1.0 - s, s
             else:
-                sin_half = math.sin(half)
-                w0, w1 = math.sin((1.0 - s) * half) / sin_half, math.sin(s * half) / sin_half
+                sin_angle = math.sin(angle)
+                w0, w1 = math.sin((1.0 - s) * angle) / sin_angle, math.sin(s * angle) / sin_angle
             px, py, pz, pw = w0 * px + w1 * qx, w0 * py + w1 * qy, w0 * pz + w1 * qz, w0 * pw + w1 * qw
         out.append((px, py, pz, pw))
     return np.array(out, dtype=float).reshape(batch + (4,))
