@@ -136,6 +136,9 @@ class PolicyNode(Node):
         if missing and layout.representation == "relative":
             raise ValueError(f"the policy moves the {missing} wrist(s) relative to their current pose, but robot "
                              f"{self.config.name} has no such arm")
+        if self.manifest.embodiment != self.config.embodiment:
+            self.get_logger().warning(f"policy trained for embodiment '{self.manifest.embodiment}' runs on robot "
+                                      f"{self.config.name} (embodiment '{self.config.embodiment}')")
         absent = [j for j in self.manifest.state.joints if j not in set(self.config.movable_joints())]
         if absent:
             self.get_logger().warning(f"policy state joints not on this robot (fed to the policy as missing): {absent}")
@@ -183,6 +186,10 @@ class PolicyNode(Node):
             return None
         joint_stamp, positions = nearest
         self._joint_offset_ms = (joint_stamp - stamp_ns) * 1e-6
+        if self.max_image_age_s > 0 and abs(self._joint_offset_ms) > self.max_image_age_s * 1e3:
+            # The arm may have moved since: composing actions with that wrist pose would be wrong.
+            self.counters["no_joint_state"] += 1
+            return None
         layout = self.manifest.layout
         wrists = None
         if layout.representation == "relative":
