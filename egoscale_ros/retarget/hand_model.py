@@ -50,6 +50,11 @@ class Mimic:
 _AXES = {"X": np.array([1.0, 0.0, 0.0]), "Y": np.array([0.0, 1.0, 0.0]), "Z": np.array([0.0, 0.0, 1.0])}
 
 
+def _parent_joint(frame) -> int:
+    """The joint a frame hangs on (``parentJoint`` since Pinocchio 3, ``parent`` in 2.x on ROS Humble)."""
+    return frame.parentJoint if hasattr(frame, "parentJoint") else frame.parent
+
+
 def _joint_axis(jmodel) -> tuple[str, np.ndarray]:
     """('revolute' | 'prismatic', unit axis in the joint frame) of a 1-DoF Pinocchio joint."""
     short = jmodel.shortname()
@@ -152,7 +157,7 @@ class HandModel:
                 for k in range(full.joints[jid].nq):
                     lock_q[idx + k] = min(max(0.0, full.lowerPositionLimit[idx + k]), full.upperPositionLimit[idx + k])
         # A point may only depend on hand joints below the root: anything else would be silently locked.
-        root_support = set(full.supports[full.frames[full.getFrameId(self.root_frame)].parentJoint])
+        root_support = set(full.supports[_parent_joint(full.frames[full.getFrameId(self.root_frame)])])
         self._full_model = full
         self._root_support = root_support
         self._hand_set = hand
@@ -160,9 +165,9 @@ class HandModel:
         self.model = model
         self.data = model.createData()
         root_id = model.getFrameId(self.root_frame)
-        if model.frames[root_id].parentJoint != 0:
+        if _parent_joint(model.frames[root_id]) != 0:
             raise HandModelError(
-                f"root frame '{self.root_frame}' moves with joint '{model.names[model.frames[root_id].parentJoint]}' "
+                f"root frame '{self.root_frame}' moves with joint '{model.names[_parent_joint(model.frames[root_id])]}' "
                 f"in {where}: the root must be upstream of every hand joint"
             )
         pin.framesForwardKinematics(model, self.data, pin.neutral(model))
@@ -183,7 +188,7 @@ class HandModel:
         for name, fp in points.items():
             if not full.existFrame(fp.frame):
                 raise HandModelError(f"point '{name}': frame '{fp.frame}' is not in the URDF {self.urdf_path}")
-            support = full.supports[full.frames[full.getFrameId(fp.frame)].parentJoint]
+            support = full.supports[_parent_joint(full.frames[full.getFrameId(fp.frame)])]
             for jid in support[1:]:
                 jname = full.names[jid]
                 if jid not in self._root_support and jname not in self._hand_set:
@@ -192,7 +197,7 @@ class HandModel:
                         f"actuated joint of the hand config nor a mimic of one ({self.urdf_path})"
                     )
             frame = model.frames[model.getFrameId(fp.frame)]
-            self._point_joint.append(frame.parentJoint)
+            self._point_joint.append(_parent_joint(frame))
             self._point_local.append(frame.placement.act(np.asarray(fp.offset, dtype=float)))
 
     def _limits(self, info) -> None:
