@@ -39,10 +39,10 @@ class ActionChunk:
     #: side -> (H−1, 3): rotation vector from step k to k+1 in step k's frame, computed once so
     #: that reading the chunk at any time costs one exponential map per side, not a log and an exp
     wrist_step_rotvecs: Mapping[str, np.ndarray] = field(default_factory=dict)
-    #: (H+1, 12·W + D), derived: per step the W wrists' rotations (9 each, row-major) and step
-    #: rotation vectors (3 each, zero after the last step), then the linear parts — translations
-    #: (3 each) and hand joints — all in :meth:`layout` order; the last row repeats step H−1. Steps
-    #: k and k+1 of every part are one slice, so a control tick reads many chunks with one gather.
+    #: (H+1, 20·W + D), derived: per step, the parts named by :func:`packed_columns` — the W
+    #: wrists' rotations, the step to the next step, and the linear parts (translations, hand
+    #: joints), in :meth:`layout` order; the last row repeats step H−1. Steps k and k+1 of every
+    #: part are one slice, so a control tick reads many chunks with one gather.
     packed: np.ndarray = field(init=False, repr=False, compare=False)
     #: due time of the last step (an attribute, not a property: read many times per tick)
     end_time: float = field(init=False, repr=False, compare=False)
@@ -54,17 +54,18 @@ class ActionChunk:
         hand_sides = tuple(sorted(self.hand))
         layout = (wrist_sides, tuple((s, int(self.hand[s].shape[1])) for s in hand_sides))
         object.__setattr__(self, "_layout", _LAYOUTS.setdefault(layout, layout))
-        h = self.horizon
-        rotvecs = np.zeros((h, len(wrist_sides), 3))
+        h, n_wrist = self.horizon, len(wrist_sides)
+        rots = np.zeros((h, n_wrist, 3, 3))
+        rotvecs = np.zeros((h, n_wrist, 3))  # zero after the last step
         for i, side in enumerate(wrist_sides):
+            rots[:, i] = self.wrist[side][:, :3, :3]
             step_rotvecs = self.wrist_step_rotvecs.get(side)
-            if step_rotvecs is None:
-                step_rotvecs = _step_rotvecs(self.wrist[side])
-            rotvecs[: h - 1, i] = step_rotvecs
+            rotvecs[: h - 1, i] = _step_rotvecs(self.wrist[side]) if step_rotvecs is None else step_rotvecs
+        angles = np.linalg.norm(rotvecs, axis=-1)
+        axes = np.divide(rotvecs, angles[..., None], out=np.zeros_like(rotvecs), where=angles[..., None] > 0)
         parts = [
-            np.stack([self.wrist[s][:, :3, :3].reshape(h, 9) for s in wrist_sides], axis=1).reshape(h, -1)
-            if wrist_sides else np.zeros((h, 0)),
-            rotvecs.reshape(h, -1),
+            rots.reshape(h, -1), rotvecs.reshape(h, -1), se3.matrix_to_quat_batch(rots).reshape(h, -1),
+            0.5 * angles, axes.reshape(h, -1),
             *(self.wrist[s][:, :3, 3] for s in wrist_sides),
             *(self.hand[s] for s in hand_sides),
         ]
@@ -82,6 +83,25 @@ class ActionChunk:
     def layout(self) -> tuple[tuple[str, ...], tuple[tuple[str, int], ...]]:
         """(wrist sides, (hand side, joint count)…) sorted — two chunks mix only if these agree."""
         return self._layout
+
+
+@dataclass(frozen=True)
+class PackedColumns:
+    """Where each part of a step lies in :attr:`ActionChunk.packed`, for W wrists."""
+
+    rot: slice  #: W rotation matrices, 9 each, row-major
+    step_rotvec: slice  #: W rotation vectors from this step to the next, in this step's frame
+    quat: slice  #: W rotations as unit quaternions (x, y, z, w), w >= 0
+    step_half_angle: slice  #: W halves of those steps' angles
+    step_axis: slice  #: W unit axes of those steps (zero for no rotation)
+    linear: slice  #: W translations (3 each), then the hand joints
+
+
+def packed_columns(n_wrist: int) -> PackedColumns:
+    """Column slices of :attr:`ActionChunk.packed` for a chunk with ``n_wrist`` wrists."""
+    w = n_wrist
+    return PackedColumns(slice(0, 9 * w), slice(9 * w, 12 * w), slice(12 * w, 16 * w), slice(16 * w, 17 * w),
+                         slice(17 * w, 20 * w), slice(20 * w, None))
 
 
 def make_chunk(stamp: float, dt: float, wrist: Mapping[str, np.ndarray] | None = None,

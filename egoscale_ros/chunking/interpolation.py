@@ -7,19 +7,24 @@ hold, not guess).
 
 :func:`sample_chunks` reads many chunks of one layout at once, as a control tick does: one gather
 and one batched exponential map, whatever the number of chunks and sides.
+:func:`sample_chunks_as_quaternions` reads the same rotations as unit quaternions, for mixing
+that works on quaternions (a chain of geodesic blends), without a matrix on the way.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
-from egoscale_ros.chunking.chunk import ActionChunk
-from egoscale_ros.chunking.stack import TargetStack
+from egoscale_ros.chunking.chunk import ActionChunk, PackedColumns, packed_columns
+from egoscale_ros.chunking.stack import Layout, TargetStack
 from egoscale_ros.chunking.targets import Targets
 from egoscale_ros.kinematics import se3
+
+_columns = lru_cache(maxsize=None)(packed_columns)
 
 
 def sample_chunk(chunk: ActionChunk, t: float) -> Targets | None:
@@ -31,6 +36,42 @@ def sample_chunk(chunk: ActionChunk, t: float) -> Targets | None:
 def sample_chunks(chunks: Sequence[ActionChunk], t: float) -> tuple[list[int], TargetStack] | None:
     """Read at ``t`` the chunks that cover it, all of the first one's layout (the smoother refuses
     others): their indices in ``chunks`` and their targets stacked; None when none covers ``t``."""
+    read = _gather(chunks, t)
+    if read is None:
+        return None
+    picked, layout, columns, both, s = read
+    n_wrist = len(layout[0])
+    rot = both[:, 0, columns.rot].reshape(len(picked), n_wrist, 3, 3)
+    if n_wrist:
+        # Same as se3.interpolate_pose, with the step's rotation log precomputed by make_chunk.
+        step_rotvecs = both[:, 0, columns.step_rotvec].reshape(len(picked), n_wrist, 3)
+        rot = rot @ se3.so3_exp_batch(s[:, None, None] * step_rotvecs)
+    return picked, TargetStack(layout, rot, _linear(both, s, columns))
+
+
+def sample_chunks_as_quaternions(chunks: Sequence[ActionChunk], t: float
+                                 ) -> tuple[list[int], Layout, np.ndarray, np.ndarray] | None:
+    """As :func:`sample_chunks`, with the wrist rotations as unit quaternions: (indices, layout,
+    quaternions (M, W, 4), linear parts (M, D)). The rotation of step k times that of the fraction
+    ``s`` of the step to k+1, ``q_k ⊗ (sin(sθ/2)·axis, cos(sθ/2))``: the same geodesic."""
+    read = _gather(chunks, t)
+    if read is None:
+        return None
+    picked, layout, columns, both, s = read
+    count, n_wrist = len(picked), len(layout[0])
+    quats = both[:, 0, columns.quat].reshape(count, n_wrist, 4)
+    if n_wrist:
+        half = s[:, None] * both[:, 0, columns.step_half_angle]  # (M, W)
+        step = np.empty((count, n_wrist, 4))
+        step[..., :3] = np.sin(half)[..., None] * both[:, 0, columns.step_axis].reshape(count, n_wrist, 3)
+        step[..., 3] = np.cos(half)
+        quats = se3.quat_multiply_batch(quats, step)
+    return picked, layout, quats, _linear(both, s, columns)
+
+
+def _gather(chunks: Sequence[ActionChunk], t: float
+            ) -> tuple[list[int], Layout, PackedColumns, np.ndarray, np.ndarray] | None:
+    """Steps k and k+1 of the chunks covering ``t``, (M, 2, columns), and the fractions s (M,)."""
     rows, fractions, picked = [], [], []
     for i, chunk in enumerate(chunks):
         if chunk.covers(t):
@@ -41,18 +82,13 @@ def sample_chunks(chunks: Sequence[ActionChunk], t: float) -> tuple[list[int], T
     if not picked:
         return None
     layout = chunks[picked[0]].layout()
-    n_wrist = len(layout[0])
-    count = len(picked)
-    both = np.concatenate(rows).reshape(count, 2, -1)  # (M, 2, 12·W + D): steps k and k+1
-    s = np.array(fractions)
-    rot = both[:, 0, : 9 * n_wrist].reshape(count, n_wrist, 3, 3)
-    if n_wrist:
-        # Same as se3.interpolate_pose, with the step's rotation log precomputed by make_chunk.
-        step_rotvecs = both[:, 0, 9 * n_wrist : 12 * n_wrist].reshape(count, n_wrist, 3)
-        rot = rot @ se3.so3_exp_batch(s[:, None, None] * step_rotvecs)
-    linear = both[:, :, 12 * n_wrist :]
-    vec = (1.0 - s)[:, None] * linear[:, 0] + s[:, None] * linear[:, 1]
-    return picked, TargetStack(layout, rot, vec)
+    both = np.concatenate(rows).reshape(len(picked), 2, -1)
+    return picked, layout, _columns(len(layout[0])), both, np.array(fractions)
+
+
+def _linear(both: np.ndarray, s: np.ndarray, columns: PackedColumns) -> np.ndarray:
+    linear = both[:, :, columns.linear]
+    return (1.0 - s)[:, None] * linear[:, 0] + s[:, None] * linear[:, 1]
 
 
 def _step(chunk: ActionChunk, t: float) -> tuple[int, float]:

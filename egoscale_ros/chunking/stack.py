@@ -1,10 +1,9 @@
-"""Many targets of one layout as a few arrays, and the two ways of mixing them, vectorised.
+"""Many targets of one layout as a few arrays, and their weighted mean, vectorised.
 
 A control tick reads every buffered chunk at ``t`` and mixes the readings. Kept as
 :class:`~egoscale_ros.chunking.targets.Targets` (a dict of small arrays per reading) that costs a
-few numpy calls per side and reading; stacked here it costs a few calls per tick. The results are
-those of :func:`~egoscale_ros.chunking.targets.blend` and
-:func:`~egoscale_ros.chunking.targets.weighted_mean` (to rounding).
+few numpy calls per side and reading; stacked here it costs a few calls per tick, with the
+results of :func:`~egoscale_ros.chunking.targets.weighted_mean` (to rounding).
 """
 
 from __future__ import annotations
@@ -86,36 +85,3 @@ def weighted_mean_of_stack(stack: TargetStack, weights: Sequence[float], rotatio
     else:
         rot = rot[0]
     return stack_to_targets(stack.layout, rot, w @ stack.vec)
-
-
-def blend_chain_of_stack(stack: TargetStack, alphas: Sequence[float]) -> Targets:
-    """Fold ``plan = target 0``, then ``plan = blend(plan, target i, alphas[i])`` for i = 1..M−1
-    (``alphas[0]`` is not used; each alpha is clipped to [0, 1] as ``blend`` does).
-
-    The linear parts fold into one weighted sum, weight ``alpha_i · Π_{j>i} (1 − alpha_j)``. The
-    rotations cannot (each geodesic step starts where the last ended); they fold on quaternions,
-    a few scalar operations per step, from the last target blended in at alpha 1.
-    """
-    count = len(alphas)
-    coeffs = [0.0] * count
-    start, steps, fractions = 0, [], []  # the last target taken whole, the blends after it
-    rest = 1.0
-    for i in range(count - 1, 0, -1):
-        alpha = min(1.0, max(0.0, float(alphas[i])))
-        coeffs[i] = alpha * rest
-        rest *= 1.0 - alpha
-        if alpha == 1.0 and not start:
-            start = i
-    coeffs[0] = rest
-    vec = np.array(coeffs) @ stack.vec
-    for i in range(start + 1, count):
-        alpha = min(1.0, max(0.0, float(alphas[i])))
-        if alpha > 0.0:
-            steps.append(i)
-            fractions.append(alpha)
-    if not steps or stack.rot.shape[1] == 0:
-        rot = stack.rot[start]
-    else:
-        quats = se3.matrix_to_quat_batch(stack.rot[[start, *steps]])
-        rot = se3.quat_to_matrix(se3.quat_slerp_chain(quats, fractions))
-    return stack_to_targets(stack.layout, rot, vec)

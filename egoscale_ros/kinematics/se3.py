@@ -213,6 +213,15 @@ def weighted_mean_rotation(rotations: np.ndarray, weights: np.ndarray, iteration
         mean = mean @ so3_exp(delta)
     return mean
 
+# (a ⊗ b) = (a bᵀ flattened) @ _HAMILTON for quaternions a, b = (x, y, z, w)
+_HAMILTON = np.zeros((16, 4))
+for _out, _terms in enumerate([
+    [(3, 0, 1), (0, 3, 1), (1, 2, 1), (2, 1, -1)], [(3, 1, 1), (0, 2, -1), (1, 3, 1), (2, 0, 1)],
+    [(3, 2, 1), (0, 1, 1), (1, 0, -1), (2, 3, 1)], [(3, 3, 1), (0, 0, -1), (1, 1, -1), (2, 2, -1)],
+]):
+    for _i, _j, _sign in _terms:
+        _HAMILTON[4 * _i + _j, _out] = _sign
+
 
 # -- batched, vectorised versions ---------------------------------------------------------------------
 
@@ -307,6 +316,14 @@ def matrix_to_quat_batch(rots: np.ndarray) -> np.ndarray:
     q = rows[flat, rows[:, (0, 1, 2, 3), (0, 1, 2, 3)].argmax(axis=-1)]
     q *= np.copysign(1.0 / np.sqrt(np.square(q) @ _ONES4), q[:, 3])[:, None]
     return q.reshape(lead + (4,))
+
+
+def quat_multiply_batch(q0: np.ndarray, q1: np.ndarray) -> np.ndarray:
+    """Hamilton products ``q0 ⊗ q1`` of quaternions ``(..., 4)`` ``(x, y, z, w)`` (broadcasting): the
+    quaternion of ``quat_to_matrix(q0) @ quat_to_matrix(q1)``."""
+    q0, q1 = np.asarray(q0, dtype=float), np.asarray(q1, dtype=float)
+    outer = q0[..., :, None] * q1[..., None, :]
+    return outer.reshape(outer.shape[:-2] + (16,)) @ _HAMILTON
 
 
 def quat_slerp_batch(q0: np.ndarray, q1: np.ndarray, s) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 
 from egoscale_ros.chunking.chunk import ActionChunk, make_chunk
 from egoscale_ros.chunking.execution import BufferedChunk
-from egoscale_ros.chunking.interpolation import sample_chunk, sample_chunks
+from egoscale_ros.chunking.interpolation import sample_chunk, sample_chunks, sample_chunks_as_quaternions
 from egoscale_ros.chunking.mixing import blend_readings, weighted_mean_of_readings
 from egoscale_ros.chunking.smoother import ChunkSmoother
 from egoscale_ros.chunking.targets import Targets, blend, weighted_mean
@@ -129,3 +129,13 @@ def test_outputs_are_fresh_arrays_that_a_caller_may_modify(mode):
     again = smoother.sample(0.1).targets
     assert np.isfinite(again.wrist["left"]).all() and again.wrist["left"][3, 3] == 1.0
     assert not np.array_equal(again.hand["left"], np.zeros(5))
+
+
+def test_reading_as_quaternions_gives_the_same_rotations_and_linear_parts():
+    chunks = [random_chunk(0.02 * i, spread=1.5) for i in range(4)]
+    t = 0.13
+    picked, stack = sample_chunks(chunks, t)
+    picked_q, layout, quats, vec = sample_chunks_as_quaternions(chunks, t)
+    assert picked_q == picked and layout == stack.layout
+    np.testing.assert_allclose(se3.quat_to_matrix(quats), stack.rot, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(vec, stack.vec)

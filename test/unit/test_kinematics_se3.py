@@ -193,3 +193,11 @@ def test_quat_slerp_chain_gives_the_same_for_few_and_many_rotations_per_step():
     np.testing.assert_allclose(few, many, atol=1e-14)
     with pytest.raises(ValueError, match="5 quaternions need 4 fractions, got 2"):
         se3.quat_slerp_chain(quats, [0.1, 0.2])
+
+
+def test_quat_multiply_batch_composes_rotations_like_matrix_products():
+    a = se3.matrix_to_quat_batch(np.stack([random_rotation() for _ in range(8)]))
+    b = se3.matrix_to_quat_batch(np.stack([random_rotation() for _ in range(8)]))
+    np.testing.assert_allclose(se3.quat_to_matrix(se3.quat_multiply_batch(a, b)),
+                               se3.quat_to_matrix(a) @ se3.quat_to_matrix(b), atol=1e-14)
+    np.testing.assert_array_equal(se3.quat_multiply_batch(a, [0.0, 0.0, 0.0, 1.0]), a)  # identity: exact
