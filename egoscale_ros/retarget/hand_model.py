@@ -55,19 +55,27 @@ def _parent_joint(frame) -> int:
     return frame.parentJoint if hasattr(frame, "parentJoint") else frame.parent
 
 
-def _joint_axis(jmodel) -> tuple[str, np.ndarray]:
-    """('revolute' | 'prismatic', unit axis in the joint frame) of a 1-DoF Pinocchio joint."""
-    short = jmodel.shortname()
-    for prefix, kind in (("JointModelR", "revolute"), ("JointModelP", "prismatic")):
-        if not short.startswith(prefix):
-            continue
-        tail = short[len(prefix):]
-        if tail in _AXES:
-            return kind, _AXES[tail]
-        if tail in ("evoluteUnaligned", "rismaticUnaligned"):
-            axis = np.asarray(jmodel.extract().axis, dtype=float)
-            return kind, axis / np.linalg.norm(axis)
-    raise HandModelError(f"joint type {short} is not supported for hands (revolute or prismatic only)")
+def _joint_axes(model: pin.Model) -> list:
+    """Per joint (index 0 = universe: None): ('revolute' | 'prismatic', unit axis in the joint frame).
+
+    Read from each joint's motion subspace (its column of the local Jacobian at the neutral
+    configuration), which every Pinocchio version exposes the same way.
+    """
+    data = model.createData()
+    pin.computeJointJacobians(model, data, pin.neutral(model))
+    out: list = [None]
+    for jid in range(1, model.njoints):
+        jmodel = model.joints[jid]
+        short = jmodel.shortname()
+        if jmodel.nv != 1 or not short.startswith(("JointModelR", "JointModelP")) or "Unbounded" in short:
+            raise HandModelError(
+                f"joint '{model.names[jid]}' is {short}: hands need revolute or prismatic joints"
+            )
+        jacobian = np.asarray(pin.getJointJacobian(model, data, jid, pin.ReferenceFrame.LOCAL)).reshape(6, -1)
+        column = jacobian[:, jmodel.idx_v]
+        kind, axis = ("revolute", column[3:]) if short.startswith("JointModelR") else ("prismatic", column[:3])
+        out.append((kind, np.asarray(axis, dtype=float) / np.linalg.norm(axis)))
+    return out
 
 
 def _rotation_sx(axis: np.ndarray, angle: ca.SX) -> ca.SX:
@@ -179,7 +187,7 @@ class HandModel:
             if jid >= model.njoints or model.joints[jid].nq != 1:
                 raise HandModelError(f"joint '{name}' in {where} is not a 1-DoF joint")
             self._q_index[name] = model.joints[jid].idx_q
-        self._joint_kinds = [None] + [_joint_axis(model.joints[j]) for j in range(1, model.njoints)]
+        self._joint_kinds = _joint_axes(model)
 
     def _resolve_points(self, points: dict[str, FramePoint]) -> None:
         full, model = self._full_model, self.model
