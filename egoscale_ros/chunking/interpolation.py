@@ -13,7 +13,6 @@ that works on quaternions (a chain of geodesic blends), without a matrix on the 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -73,12 +72,23 @@ def _gather(chunks: Sequence[ActionChunk], t: float
             ) -> tuple[list[int], Layout, PackedColumns, np.ndarray, np.ndarray] | None:
     """Steps k and k+1 of the chunks covering ``t``, (M, 2, columns), and the fractions s (M,)."""
     rows, fractions, picked = [], [], []
-    for i, chunk in enumerate(chunks):
-        if chunk.covers(t):
-            k, s = _step(chunk, t)
-            rows.append(chunk.packed[k : k + 2])
-            fractions.append(s)
-            picked.append(i)
+    for i, chunk in enumerate(chunks):  # ActionChunk.covers and _step, inlined: this runs per chunk and tick
+        stamp = chunk.stamp
+        if not stamp - 1e-9 <= t <= chunk.end_time + 1e-9:
+            continue
+        last = chunk.horizon - 1.0
+        if last == 0.0:
+            k, s = 0, 0.0
+        else:  # step k and fraction s towards k+1; s is 0 on a step (to 1e-12): the step comes out exactly
+            u = (t - stamp) / chunk.dt
+            u = 0.0 if u < 0.0 else (last if u > last else u)
+            k = min(int(u), chunk.horizon - 2)
+            s = u - k
+            if s <= 1e-12:
+                s = 0.0
+        rows.append(chunk.packed[k : k + 2])
+        fractions.append(s)
+        picked.append(i)
     if not picked:
         return None
     layout = chunks[picked[0]].layout()
@@ -89,14 +99,3 @@ def _gather(chunks: Sequence[ActionChunk], t: float
 def _linear(both: np.ndarray, s: np.ndarray, columns: PackedColumns) -> np.ndarray:
     linear = both[:, :, columns.linear]
     return (1.0 - s)[:, None] * linear[:, 0] + s[:, None] * linear[:, 1]
-
-
-def _step(chunk: ActionChunk, t: float) -> tuple[int, float]:
-    """Step ``k`` and fraction ``s`` towards step k+1 at ``t``; ``s`` is 0 on a step (to 1e-12),
-    so that the step itself comes out exactly."""
-    if chunk.horizon == 1:
-        return 0, 0.0
-    u = min(max((t - chunk.stamp) / chunk.dt, 0.0), chunk.horizon - 1.0)
-    k = min(int(math.floor(u)), chunk.horizon - 2)
-    s = u - k
-    return k, 0.0 if s <= 1e-12 else s
