@@ -374,9 +374,8 @@ def quat_slerp_chain(quats: np.ndarray, fractions) -> np.ndarray:
             if px * qx + py * qy + pz * qz + pw * qw < 0.0:  # shortest arc
                 qx, qy, qz, qw = -qx, -qy, -qz, -qw
             dx, dy, dz, dw = qx - px, qy - py, qz - pz, qw - pw
-            ax, ay, az, aw = qx + px, qy + py, qz + pz, qw + pw
-            angle = 2.0 * math.atan2(math.sqrt(dx * dx + dy * dy + dz * dz + dw * dw),
-                                     math.sqrt(ax * ax + ay * ay + az * az + aw * aw))
+            # The chord is 2 sin(Ω/2) with Ω <= pi/2 on the shortest arc: asin is exact at both ends.
+            angle = 2.0 * math.asin(min(1.0, 0.5 * math.sqrt(dx * dx + dy * dy + dz * dz + dw * dw)))
             if angle < 1e-12:  # sin((1−s)Ω)/sin Ω = (1−s)(1 + O(Ω²)): the linear weights are exact here
                 w0, w1 = 1.0 - s, s
             else:
