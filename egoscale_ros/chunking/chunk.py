@@ -55,6 +55,10 @@ class ActionChunk:
         layout = (wrist_sides, tuple((s, int(self.hand[s].shape[1])) for s in hand_sides))
         object.__setattr__(self, "_layout", _LAYOUTS.setdefault(layout, layout))
         h, n_wrist = self.horizon, len(wrist_sides)
+        for name, arrays in (("wrist", self.wrist), ("hand", self.hand)):
+            for side, a in arrays.items():
+                if len(a) != h:
+                    raise ChunkError(f"{name}[{side!r}] has {len(a)} steps but the horizon is {h}")
         rots = np.zeros((h, n_wrist, 3, 3))
         rotvecs = np.zeros((h, n_wrist, 3))  # zero after the last step
         for i, side in enumerate(wrist_sides):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egoscale_ros.chunking.chunk import ActionChunk, make_chunk
+from egoscale_ros.chunking.chunk import ActionChunk, ChunkError, make_chunk
 from egoscale_ros.chunking.execution import BufferedChunk
 from egoscale_ros.chunking.interpolation import sample_chunk, sample_chunks, sample_chunks_as_quaternions
 from egoscale_ros.chunking.mixing import blend_readings, weighted_mean_of_readings
@@ -139,3 +139,9 @@ def test_reading_as_quaternions_gives_the_same_rotations_and_linear_parts():
     assert picked_q == picked and layout == stack.layout
     np.testing.assert_allclose(se3.quat_to_matrix(quats), stack.rot, rtol=0, atol=1e-13)
     np.testing.assert_array_equal(vec, stack.vec)
+
+
+def test_a_chunk_whose_arrays_disagree_with_its_horizon_is_refused():
+    made = random_chunk(0.0)
+    with pytest.raises(ChunkError, match=r"hand\['left'\] has 8 steps but the horizon is 5"):
+        ActionChunk(made.stamp, made.dt, {}, made.hand, 5)
