@@ -162,6 +162,13 @@ def diagnostic_level(status: DiagnosticStatus) -> int:
 
 # --- controller outputs ------------------------------------------------------------------------
 
+def controller_qos(output: ControllerOutput) -> QoSProfile:
+    """QoS of a controller output as configured (Galaxea's interface is best effort, depth 1)."""
+    if output.reliable:
+        return COMMAND_QOS
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
 class ControllerPublisher:
     """Publishes joint commands on one controller output of the robot config.
 
@@ -175,10 +182,7 @@ class ControllerPublisher:
         self._horizon_s = horizon_s
         msg_type = {"JointState": JointState, "Float64MultiArray": Float64MultiArray,
                     "JointTrajectory": JointTrajectory}[output.type]
-        qos = COMMAND_QOS if output.reliable else QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT
-        )
-        self._pub = node.create_publisher(msg_type, output.topic, qos)
+        self._pub = node.create_publisher(msg_type, output.topic, controller_qos(output))
         self.published = 0
 
     def publish(self, positions: dict[str, float], velocities: dict[str, float] | None = None) -> None:

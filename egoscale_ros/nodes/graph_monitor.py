@@ -57,7 +57,7 @@ class GraphMonitor(Node):
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
         for out in config.controllers:
             self.create_subscription(
-                MSG_TYPES[out.type], out.topic, lambda m, o=out: self._on_command(m, o), q
+                MSG_TYPES[out.type], out.topic, lambda m, o=out: self._on_command(m, o), common.controller_qos(out)
             )
 
     # -- window ---------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ class MockHardwareNode(Node):
             self.received[out.topic] = 0
             self.rejected[out.topic] = 0
             self.create_subscription(
-                MSG_TYPES[out.type], out.topic, lambda msg, o=out: self._on_command(msg, o), common.COMMAND_QOS
+                MSG_TYPES[out.type], out.topic, lambda msg, o=out: self._on_command(msg, o), common.controller_qos(out)
             )
         self.pub = self.create_publisher(JointState, "joint_states", common.COMMAND_QOS)
         self._last = time.monotonic()
