@@ -7,7 +7,6 @@ commands outside the URDF joint limits, how far the joints moved. It publishes n
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import defaultdict
@@ -43,6 +42,7 @@ class GraphMonitor(Node):
         self.last_joint_state: dict[str, float] = {}
         self.first_command_time: float | None = None
         self._limits = {}
+        self._limit_cache: dict = {}
         for out in config.controllers:
             for j in out.joints:
                 info = config.joint_info(j)
@@ -75,24 +75,23 @@ class GraphMonitor(Node):
 
     # -- callbacks ------------------------------------------------------------------------------
     def _count(self, key: str, values: Any = ()) -> None:
-        bad = sum(1 for v in values if not math.isfinite(v))
+        bad = int(np.count_nonzero(~np.isfinite(np.asarray(values, dtype=float)))) if len(values) else 0
         with self._lock:
             self.counts[key] += 1
             self.nan_count += bad
 
     def _on_wrist_chunk(self, msg: MultiDOFJointTrajectory) -> None:
         latency = (common.now_sec(self) - common.stamp_to_sec(msg.header.stamp)) * 1e3
-        values = [
-            v for p in msg.points for t in p.transforms
-            for v in (t.translation.x, t.translation.y, t.translation.z, t.rotation.x, t.rotation.y,
-                      t.rotation.z, t.rotation.w)
-        ]
+        # Translations suffice to catch a NaN chunk: rotations are decoded from the same tensor.
+        values = [v for p in msg.points for t in p.transforms
+                  for v in (t.translation.x, t.translation.y, t.translation.z)]
         self._count("policy/wrist_chunk", values)
         with self._lock:
             self.chunk_latency_ms.append(latency)
 
     def _on_hand_chunk(self, msg: JointTrajectory) -> None:
-        self._count("policy/hand_chunk", [v for p in msg.points for v in p.positions])
+        self._count("policy/hand_chunk", np.concatenate([np.asarray(p.positions) for p in msg.points])
+                    if msg.points else ())
 
     def _on_wrist_targets(self, msg: MultiDOFJointTrajectory) -> None:
         self._count("command/wrist_targets", [
@@ -100,7 +99,7 @@ class GraphMonitor(Node):
         ])
 
     def _on_hand_targets(self, msg: JointState) -> None:
-        self._count("command/hand_targets", msg.position)
+        self._count("command/hand_targets", np.asarray(msg.position))
 
     def _on_joint_states(self, msg: JointState) -> None:
         with self._lock:
@@ -115,14 +114,24 @@ class GraphMonitor(Node):
             with self._lock:
                 self.counts[f"malformed {output.topic}"] += 1
             return
-        self._count(output.topic, positions.values())
+        names = tuple(positions)
+        q = np.fromiter(positions.values(), dtype=float, count=len(names))
+        self._count(output.topic, q)
+        lower, upper = self._limit_arrays(output, names)
+        outside = (q < lower - LIMIT_TOL) | (q > upper + LIMIT_TOL)
         with self._lock:
             if self.first_command_time is None:
                 self.first_command_time = time.monotonic()
-            for j, v in positions.items():
-                lo, hi = self._limits[j]
-                if v < lo - LIMIT_TOL or v > hi + LIMIT_TOL:
-                    self.limit_violations[j] += 1
+            for i in np.flatnonzero(outside):
+                self.limit_violations[names[i]] += 1
+
+    def _limit_arrays(self, output, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        key = (output.topic, names)
+        cached = self._limit_cache.get(key)
+        if cached is None:
+            cached = (np.array([self._limits[j][0] for j in names]), np.array([self._limits[j][1] for j in names]))
+            self._limit_cache[key] = cached
+        return cached
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         with self._lock:
