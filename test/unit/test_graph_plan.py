@@ -1,0 +1,51 @@
+"""Specification of the graph plan shared by bringup.launch.py and the demo."""
+
+from __future__ import annotations
+
+import pytest
+
+from egoscale_ros.graph import plan_graph
+
+ALL_NODES = ["camera_node", "policy_node", "chunk_smoother_node", "wrist_ik_node", "hand_retarget_node",
+             "mock_hardware_node"]
+
+
+@pytest.mark.parametrize("robot", ["g1_dex3", "h1_inspire", "r1pro_sharpa"])
+def test_mock_plan_runs_every_stage_with_the_robot_config(robot):
+    plan = plan_graph(robot=robot, hardware="mock")
+    assert sorted(s.executable for s in plan.nodes) == sorted(ALL_NODES)
+    for spec in plan.nodes:
+        if spec.executable != "camera_node":
+            assert spec.parameters["robot"] == robot
+
+
+def test_real_hardware_has_no_mock_and_camera_none_has_no_camera_node():
+    plan = plan_graph(hardware="real", camera="none")
+    names = [s.executable for s in plan.nodes]
+    assert "mock_hardware_node" not in names
+    assert "camera_node" not in names
+
+
+def test_launch_arguments_reach_node_parameters():
+    plan = plan_graph(policy="/models/m/manifest.yaml", backend="onnxruntime", camera="v4l2:0",
+                      instruction="fold the towel", ik_solver="casadi", urdf="")
+    policy = plan.node("policy_node").parameters
+    assert policy["manifest"] == "/models/m/manifest.yaml"
+    assert policy["backend"] == "onnxruntime"
+    assert policy["instruction"] == "fold the towel"
+    assert plan.node("camera_node").parameters["source"] == "v4l2:0"
+    assert plan.node("wrist_ik_node").parameters["solver"] == "casadi"
+
+
+def test_ros_arguments_quote_strings_so_they_stay_strings():
+    spec = plan_graph(instruction="true").node("policy_node")
+    args = spec.ros_arguments(namespace="robot1")
+    assert args[:3] == ["--ros-args", "-r", "__node:=policy_node"]
+    assert "__ns:=robot1" in args
+    assert 'instruction:="true"' in args
+    assert 'cameras:=["head"]' in args
+
+
+def test_unknown_hardware_mode_is_refused_by_name():
+    with pytest.raises(ValueError, match="hardware:='sim'"):
+        plan_graph(hardware="sim")
