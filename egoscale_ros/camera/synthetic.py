@@ -72,10 +72,17 @@ def _background(width: int, height: int) -> np.ndarray:
     return out
 
 
+# The block's ellipse in normalised image coordinates: centre and half-axes (x right, y down).
+# The reference policy's synthetic training scenes are centred on the same point.
+ORBIT_CENTRE = (0.5, 0.68)
+ORBIT_RADII = (0.28, 0.12)
+
+
 def object_position(n: int, width: int, height: int) -> tuple[float, float]:
     """Pixel centre of the moving block in frame ``n`` (ground truth for tests and demos)."""
     phase = 2.0 * np.pi * (n % PERIOD_FRAMES) / PERIOD_FRAMES
-    return 0.5 * width + 0.28 * width * np.cos(phase), 0.68 * height + 0.12 * height * np.sin(phase)
+    return (width * (ORBIT_CENTRE[0] + ORBIT_RADII[0] * np.cos(phase)),
+            height * (ORBIT_CENTRE[1] + ORBIT_RADII[1] * np.sin(phase)))
 
 
 def render_synthetic_frame(n: int, width: int = DEFAULT_SIZE[0], height: int = DEFAULT_SIZE[1]) -> np.ndarray:

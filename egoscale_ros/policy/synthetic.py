@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from egoscale_ros.camera.synthetic import ORBIT_CENTRE
 from egoscale_ros.kinematics import se3
 from egoscale_ros.policy.layout import ActionLayout
 
@@ -109,7 +110,9 @@ def make_batch(batch_size: int, layout: ActionLayout, state_dim: int, image_size
     """
     n, h, dim = batch_size, layout.horizon, layout.dim
     colour_names = rng.choice(list(COLOURS), n)
-    cubes = rng.uniform(0.15, 0.85, (n, 2))
+    # Cubes around the synthetic camera scene's centre, so the reference policy has seen that scene.
+    centre = np.array(ORBIT_CENTRE)
+    cubes = centre + rng.uniform(-1.0, 1.0, (n, 2)) * np.array([0.35, 0.18])
     kinds = rng.integers(3, size=n)
     images = np.zeros((n, num_cameras, image_size, image_size, 3), np.uint8)
     instructions = []
@@ -122,9 +125,12 @@ def make_batch(batch_size: int, layout: ActionLayout, state_dim: int, image_size
     ramp = np.linspace(0.0, 1.0, h)
     closure = np.select([kinds[:, None] == 0, kinds[:, None] == 1],
                         [0.1 + 0.8 * ramp[None], 0.9 - 0.8 * ramp[None]], 0.3 * np.ones((1, h)))
-    # Image left/right -> base +y/-y, image up/down -> farther/nearer (+x/-x), slight descent.
-    direction = np.stack([0.5 - cubes[:, 1], 0.5 - cubes[:, 0], np.full(n, -0.3)], axis=-1)
-    direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+    # Toward the cube relative to the scene centre: image left/right -> base +y/-y, image up/down ->
+    # farther/nearer (+x/-x) and higher/lower. Zero mean over the scene, so an executed stream of
+    # chunks wanders around the start pose instead of drifting out of the arm's reach.
+    offset = cubes - centre
+    direction = np.stack([-offset[:, 1], -offset[:, 0], -0.5 * offset[:, 1]], axis=-1)
+    direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-6)
     speed = np.where(kinds == 2, STEP_TRANSLATION_M[0] * 0.3, rng.uniform(*STEP_TRANSLATION_M, n))
     actions = np.zeros((n, h, dim))
     for side, hand in layout.hands.items():
