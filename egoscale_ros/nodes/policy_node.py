@@ -18,12 +18,15 @@ non-finite chunks.
 Parameters: ``robot``, ``manifest`` ('' = the reference policy, exported on first use),
 ``backend`` ('' or auto = manifest order), ``device`` (auto|cpu|cuda), ``rate_hz`` (30),
 ``cameras`` (names; default the robot's), ``max_image_age_s`` (0.5), ``instruction``
-(default instruction; the manifest's when empty), ``threads`` (CPU threads for ONNX Runtime).
+(default instruction; the manifest's when empty), ``threads`` (CPU threads for ONNX Runtime),
+``image_reliability`` (best_available | best_effort | reliable), ``inference_cpu`` (pin the
+inference thread to this CPU; -1 = no pinning).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import threading
 
 import numpy as np
@@ -50,7 +53,21 @@ from egoscale_ros.policy.runtime import create_runtime
 from egoscale_ros.policy.scheduler import InferenceLoop
 from egoscale_ros.policy.transforms import ImageRejected, image_to_rgb, rotations_to_quaternions
 
-IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+# Images: only the newest frame matters (depth 1). Reliability "best available" (Iron and later)
+# becomes reliable when the camera publishes reliably - large frames sent best-effort between
+# processes lose most of their fragments on a busy host - and best effort otherwise, so it still
+# matches any camera driver. Humble lacks it: there the parameter picks, best effort by default.
+IMAGE_RELIABILITY = {
+    "best_available": getattr(ReliabilityPolicy, "BEST_AVAILABLE", ReliabilityPolicy.BEST_EFFORT),
+    "best_effort": ReliabilityPolicy.BEST_EFFORT,
+    "reliable": ReliabilityPolicy.RELIABLE,
+}
+
+
+def image_qos(reliability: str) -> QoSProfile:
+    if reliability not in IMAGE_RELIABILITY:
+        raise ValueError(f"parameter image_reliability must be one of {sorted(IMAGE_RELIABILITY)}, got {reliability!r}")
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=IMAGE_RELIABILITY[reliability])
 
 
 def _stamp_ns(stamp) -> int:
@@ -78,6 +95,8 @@ class PolicyNode(Node):
         self.max_image_age_s = float(common.declare(self, "max_image_age_s", 0.5))
         instruction = str(common.declare(self, "instruction", ""))
         threads = int(common.declare(self, "threads", 1))
+        qos = image_qos(str(common.declare(self, "image_reliability", "best_available")))
+        inference_cpu = int(common.declare(self, "inference_cpu", -1))
         if rate_hz <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate_hz}")
 
@@ -115,14 +134,15 @@ class PolicyNode(Node):
 
         for name in cameras:
             self.create_subscription(Image, f"camera/{name}/image_raw",
-                                     lambda msg, cam=name: self._on_image(cam, msg), IMAGE_QOS)
+                                     lambda msg, cam=name: self._on_image(cam, msg), qos)
         self.create_subscription(JointState, "joint_states", self._on_joint_state, common.JOINT_STATE_QOS)
         self.create_subscription(String, "policy/instruction", self._on_instruction, common.LATCHED_QOS)
         self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "policy/wrist_chunk", common.COMMAND_QOS)
         self.pub_hand = self.create_publisher(JointTrajectory, "policy/hand_chunk", common.COMMAND_QOS)
 
         self.loop = InferenceLoop(rate_hz, self._build, self._infer, self._publish,
-                                  wait_for_data=self.images.wait_for_new, on_error=self._on_cycle_error)
+                                  wait_for_data=self.images.wait_for_new, on_error=self._on_cycle_error,
+                                  cpu=inference_cpu if inference_cpu >= 0 else None)
         self.rate_hz = rate_hz
         self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
         report = self.selection.report()
@@ -306,6 +326,9 @@ class PolicyNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
+    # The inference thread and the executor share the GIL: hand it over within 0.5 ms instead of
+    # Python's default 5 ms, so a burst of joint-state callbacks cannot stall a finished inference.
+    sys.setswitchinterval(0.0005)
     return common.run(PolicyNode, args)
 
 

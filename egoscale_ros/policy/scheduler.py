@@ -10,6 +10,7 @@ statistics report the rate it really achieves.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -17,6 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+
+def allowed_cpus() -> set[int]:
+    """CPUs this process may run on (all CPUs where the OS has no affinity call)."""
+    if hasattr(os, "sched_getaffinity"):
+        return set(os.sched_getaffinity(0))
+    return set(range(os.cpu_count() or 1))
 
 
 class RollingStats:
@@ -67,9 +75,13 @@ class InferenceLoop:
 
     def __init__(self, rate_hz: float, build: Callable[[], Any], infer: Callable[[Any], Any],
                  publish: Callable[[Any, Any], None], wait_for_data: Callable[[float], bool] | None = None,
-                 on_error: Callable[[Exception], None] | None = None, stats: RollingStats | None = None):
+                 on_error: Callable[[Exception], None] | None = None, stats: RollingStats | None = None,
+                 cpu: int | None = None):
         if rate_hz <= 0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
+        if cpu is not None and cpu not in allowed_cpus():
+            raise ValueError(f"cpu {cpu} is not one this process may run on {sorted(allowed_cpus())}")
+        self.cpu = cpu
         self.period_s = 1.0 / rate_hz
         self.build, self.infer, self.publish = build, infer, publish
         self.wait_for_data = wait_for_data or (lambda timeout: True)
@@ -100,6 +112,9 @@ class InferenceLoop:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        if self.cpu is not None:
+            # Only this thread: it keeps its caches and is not migrated away by executor wake-ups.
+            os.sched_setaffinity(0, {self.cpu})
         # Cycles start on a fixed grid of period_s (not "period after the last start"), so jitter
         # of the camera and of inference does not accumulate into a lower rate.
         next_start = time.monotonic()

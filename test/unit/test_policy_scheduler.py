@@ -94,3 +94,28 @@ def test_bad_rate_is_refused():
 
     with pytest.raises(ValueError, match="rate_hz"):
         InferenceLoop(0.0, lambda: None, lambda o: None, lambda o, r: None)
+
+
+def test_the_inference_thread_can_be_pinned_to_an_allowed_cpu_only():
+    import pytest
+
+    from egoscale_ros.policy.scheduler import allowed_cpus
+
+    cpu = max(allowed_cpus())
+    seen = []
+    done = threading.Event()
+
+    def build():
+        import os
+
+        seen.append(os.sched_getaffinity(0))
+        done.set()
+        return None
+
+    loop = InferenceLoop(100.0, build, lambda o: None, lambda o, r: None, cpu=cpu)
+    loop.start()
+    assert done.wait(5)
+    loop.stop()
+    assert seen[0] == {cpu}
+    with pytest.raises(ValueError, match="cpu"):
+        InferenceLoop(30.0, lambda: None, lambda o: None, lambda o, r: None, cpu=10_000)
