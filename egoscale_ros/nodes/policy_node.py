@@ -86,6 +86,9 @@ def _duration_msg(seconds: float) -> Duration:
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("policy_node")
+        logger = self.get_logger()
+        # ``warning`` is the current name (``warn`` is deprecated); older rclpy releases have only ``warn``.
+        self._warn = getattr(logger, "warning", None) or logger.warn
         self.config = common.robot_config_from_parameters(self)
         manifest_param = str(common.declare(self, "manifest", ""))
         backend = str(common.declare(self, "backend", "auto")) or "auto"
@@ -146,7 +149,7 @@ class PolicyNode(Node):
         self.rate_hz = rate_hz
         self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
         report = self.selection.report()
-        log = self.get_logger().warning if self.selection.fell_back else self.get_logger().info
+        log = self._warn if self.selection.fell_back else self.get_logger().info
         log(f"policy {self.manifest.name} ({self.manifest.path}) on {report}; cameras {cameras}, {rate_hz:g} Hz")
         self.loop.start()
 
@@ -157,11 +160,11 @@ class PolicyNode(Node):
             raise ValueError(f"the policy moves the {missing} wrist(s) relative to their current pose, but robot "
                              f"{self.config.name} has no such arm")
         if self.manifest.embodiment != self.config.embodiment:
-            self.get_logger().warning(f"policy trained for embodiment '{self.manifest.embodiment}' runs on robot "
+            self._warn(f"policy trained for embodiment '{self.manifest.embodiment}' runs on robot "
                                       f"{self.config.name} (embodiment '{self.config.embodiment}')")
         absent = [j for j in self.manifest.state.joints if j not in set(self.config.movable_joints())]
         if absent:
-            self.get_logger().warning(f"policy state joints not on this robot (fed to the policy as missing): {absent}")
+            self._warn(f"policy state joints not on this robot (fed to the policy as missing): {absent}")
 
     # -- inputs (executor thread) ------------------------------------------------------------------
 
@@ -170,7 +173,7 @@ class PolicyNode(Node):
             rgb, converted = image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
         except ImageRejected as exc:
             self.counters["images_rejected"] += 1
-            self.get_logger().warning(f"camera/{camera}/image_raw: {exc}", throttle_duration_sec=5.0)
+            self._warn(f"camera/{camera}/image_raw: {exc}", throttle_duration_sec=5.0)
             return
         if converted:
             self.counters["images_converted"] += 1
@@ -229,7 +232,7 @@ class PolicyNode(Node):
         chunk = prediction.chunk
         if chunk is None:
             self.counters["nan_chunks"] += 1
-            self.get_logger().warning("dropped a chunk with NaN/inf", throttle_duration_sec=2.0)
+            self._warn("dropped a chunk with NaN/inf", throttle_duration_sec=2.0)
             return
         stamp = _time_msg(chunk.stamp_ns)
         offsets = [_duration_msg(k * chunk.dt) for k in range(chunk.horizon)]
