@@ -182,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     policy, manifest = new_policy(args.preset, embodiment, joints, ActionLayout(rotation=args.rotation), args.seed)
     losses = train(policy, manifest, args.steps, args.batch_size, args.lr, args.seed, threads=args.threads or None)
     save_checkpoint(args.out, policy, manifest, {"losses": losses[-50:]})
-    first, last = np.mean(losses[: min(20, len(losses))]), np.mean(losses[-20:])
+    window = max(1, len(losses) // 5)
+    first, last = np.mean(losses[:window]), np.mean(losses[-window:])
     print(f"trained {args.preset} for {args.steps} steps: loss {first:.3f} -> {last:.3f}; wrote {args.out}")
     return 0
