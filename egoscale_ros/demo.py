@@ -165,6 +165,8 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "arm_motion_rad": round(monitor.joint_motion(robot.arm_joints), 4),
         "hand_motion_rad": round(monitor.joint_motion(robot.hand_joints), 4),
         "wall_s": round(wall_s, 2),
+        "diagnostics": {n: monitor.node_diagnostics(n) for n in ("policy_node", "chunk_smoother_node",
+                                                                  "wrist_ik_node", "hand_retarget_node")},
     }
 
 

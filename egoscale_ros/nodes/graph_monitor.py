@@ -150,6 +150,14 @@ class GraphMonitor(Node):
                             return values[k]
         return None
 
+    def node_diagnostics(self, node_name: str) -> dict[str, str]:
+        """Latest key/values published by the node whose status name ends with ``node_name``."""
+        with self._lock:
+            for name, values in self.diagnostics.items():
+                if name.rstrip("/").endswith(node_name):
+                    return dict(values)
+        return {}
+
     def joint_motion(self, joints: list[str]) -> float:
         """Largest displacement (rad) of ``joints`` since the window started."""
         with self._lock:
