@@ -128,9 +128,25 @@ def node_measurement(manifest_path: str, robot: str, backend: str, device: str, 
     from egoscale_ros.process_graph import private_ros_environment
 
     env = private_ros_environment()
-    for key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
+    # The feeder's participant must use the node's transports; the caller's environment comes back after.
+    keys = ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS", "ROS_LOCALHOST_ONLY")
+    saved = {key: os.environ.get(key) for key in keys}
+    for key in keys[:3]:
         os.environ[key] = env[key]
     os.environ.pop("ROS_LOCALHOST_ONLY", None)
+    try:
+        return _node_measurement(env, manifest_path, robot, backend, device, threads, seconds, rate_hz,
+                                 joint_rate_hz, inference_cpu)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _node_measurement(env: dict, manifest_path: str, robot: str, backend: str, device: str, threads: int,
+                      seconds: float, rate_hz: float, joint_rate_hz: float, inference_cpu: int) -> dict:
 
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
