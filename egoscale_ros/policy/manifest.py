@@ -146,8 +146,19 @@ class PolicyManifest:
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         target = Path(path) if path is not None else self.path
-        target.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, width=120))
+        target.write_text(yaml.dump(self.to_dict(), Dumper=_ManifestDumper, sort_keys=False, width=110))
         return target
+
+
+class _ManifestDumper(yaml.SafeDumper):
+    """Lists of plain values on one (wrapped) line: statistics and joint names stay readable."""
+
+    def represent_list(self, data):
+        flow = all(isinstance(v, (int, float, str, bool)) for v in data)
+        return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_ManifestDumper.add_representer(list, _ManifestDumper.represent_list)
 
 
 def _floats(values) -> list[float]:
