@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from typing import Any
 
@@ -58,22 +57,13 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
                       backend=args.backend, urdf=args.urdf)
     env = private_ros_environment()
-    # The monitor in this process must join the same private domain before rclpy starts.
-    for key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
+    # The in-process monitor joins the graph with the same discovery and transport settings.
+    for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
         os.environ[key] = env[key]
-    os.environ.pop("ROS_LOCALHOST_ONLY", None)
+    from egoscale_ros.nodes.graph_monitor import BackgroundMonitor
 
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
-    from egoscale_ros.nodes.graph_monitor import GraphMonitor
-
-    rclpy.init(args=[])
-    monitor = GraphMonitor(plan.robot, name="demo_monitor")
-    executor = SingleThreadedExecutor()
-    executor.add_node(monitor)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    background = BackgroundMonitor(plan.robot, domain_id=int(env["ROS_DOMAIN_ID"]), name="demo_monitor")
+    monitor = background.monitor
 
     graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args))
     names = ", ".join(s.name for s in plan.nodes)
@@ -93,9 +83,7 @@ def run(args: argparse.Namespace) -> int:
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
     finally:
         failed = graph.stop()
-        executor.shutdown()
-        monitor.destroy_node()
-        rclpy.try_shutdown()
+        background.close()
     result["node_failures"] = len(failed)
     result["failed_nodes"] = {p.spec.name: p.log_tail(15) for p in failed}
     result["log_dir"] = str(graph.log_dir)

@@ -27,8 +27,8 @@ LIMIT_TOL = 1e-6
 
 
 class GraphMonitor(Node):
-    def __init__(self, config: RobotConfig, name: str = "graph_monitor"):
-        super().__init__(name)
+    def __init__(self, config: RobotConfig, name: str = "graph_monitor", context=None):
+        super().__init__(name, context=context)
         self.config = config
         self._lock = threading.Lock()
         self.window_start = time.monotonic()
@@ -176,3 +176,37 @@ class GraphMonitor(Node):
                 "chunk_age_ms_p50": float(np.percentile(lat, 50)) if lat is not None else None,
                 "chunk_age_ms_p99": float(np.percentile(lat, 99)) if lat is not None else None,
             }
+
+
+class BackgroundMonitor:
+    """A :class:`GraphMonitor` spinning on its own thread in a private rclpy context.
+
+    ``close()`` stops the spin loop and joins the thread *before* the node and context are torn
+    down: destroying them under a spinning executor aborts the process.
+    """
+
+    def __init__(self, config: RobotConfig, domain_id: int, name: str = "graph_monitor"):
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+
+        self._rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(args=[], context=self.context, domain_id=domain_id)
+        self.monitor = GraphMonitor(config, name=name, context=self.context)
+        self._executor = SingleThreadedExecutor(context=self.context)
+        self._executor.add_node(self.monitor)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, name="graph_monitor", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set() and self.context.ok():
+            self._executor.spin_once(timeout_sec=0.05)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+        self._executor.remove_node(self.monitor)
+        self._executor.shutdown()
+        self.monitor.destroy_node()
+        self._rclpy.try_shutdown(context=self.context)
