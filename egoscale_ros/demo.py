@@ -65,11 +65,14 @@ def run(args: argparse.Namespace) -> int:
     background = BackgroundMonitor(plan.robot, domain_id=int(env["ROS_DOMAIN_ID"]), name="demo_monitor")
     monitor = background.monitor
 
-    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args))
+    # On a small machine the stand-ins compete with the graph under test: the mock hardware (a
+    # robot's controllers run on their own computer) and this process's monitor yield the CPU.
+    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args), niceness={"mock_hardware_node": 5})
     names = ", ".join(s.name for s in plan.nodes)
     _say(quiet, f"starting {len(plan.nodes)} nodes on ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}: {names}")
     started = time.monotonic()
     graph.start()
+    os.nice(10)
     result: dict[str, Any]
     try:
         startup_s = _wait_for_commands(monitor, graph, plan, args.startup_timeout)
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             deadline = time.monotonic() + args.seconds
             while time.monotonic() < deadline and not graph.dead():
                 time.sleep(0.1)
+            monitor.end_window()
         snapshot = monitor.snapshot()
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
     finally:
@@ -131,6 +135,7 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
     robot = plan.robot
     inference_p50 = _to_float(monitor.diagnostic_value("policy_node", "latency_ms_p50", "inference_ms_p50"))
     inference_p99 = _to_float(monitor.diagnostic_value("policy_node", "latency_ms_p99", "inference_ms_p99"))
+    smoother_ticks, smoother_rate = monitor.counter_rate("chunk_smoother_node", "ticks")
     ik_failures = _to_float(monitor.diagnostic_value("wrist_ik_node", "ik_failures", "failures"))
     return {
         "robot": robot.name,
@@ -143,8 +148,8 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "chunk_age_ms_p50": snap["chunk_age_ms_p50"],
         "chunk_age_ms_p99": snap["chunk_age_ms_p99"],
         "policy_backend": monitor.diagnostic_value("policy_node", "backend"),
-        "smoother_ticks": counts.get("command/wrist_targets", 0),
-        "smoother_rate_hz": rate("command/wrist_targets"),
+        "smoother_ticks": smoother_ticks,
+        "smoother_rate_hz": round(smoother_rate, 2),
         "commands_published": {c.topic: counts.get(c.topic, 0) for c in robot.controllers},
         "ik_failures": int(ik_failures) if ik_failures is not None else None,
         "nan_count": snap["nan_count"],

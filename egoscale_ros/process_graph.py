@@ -32,6 +32,12 @@ def private_ros_environment(domain_id: int | None = None) -> dict[str, str]:
     return env
 
 
+def _niceness(increment: int):
+    if not increment:
+        return None
+    return lambda: os.nice(increment)
+
+
 @dataclass
 class NodeProcess:
     spec: NodeSpec
@@ -54,6 +60,8 @@ class GraphProcesses:
     env: dict[str, str] = field(default_factory=private_ros_environment)
     log_dir: Path | None = None
     python: str = sys.executable
+    #: executable -> nice increment (e.g. let a mock yield the CPU to the nodes under test)
+    niceness: dict[str, int] = field(default_factory=dict)
     processes: list[NodeProcess] = field(default_factory=list)
 
     def start(self) -> GraphProcesses:
@@ -70,6 +78,7 @@ class GraphProcesses:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,  # a Ctrl-C in the terminal reaches us; we stop them in order
+                    preexec_fn=_niceness(self.niceness.get(spec.executable, 0)),
                 )
             self.processes.append(NodeProcess(spec, proc, log_path))
         return self

@@ -14,6 +14,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
 from egoscale_ros.camera.factory import create_source
@@ -34,6 +35,9 @@ class CameraNode(Node):
         self.compressed = bool(common.declare(self, "publish_compressed", False))
         self.jpeg_quality = int(common.declare(self, "jpeg_quality", 85))
         stall_s = float(common.declare(self, "stall_timeout_s", 2.0))
+        # Reliable, depth 1: large frames sent best effort between processes are mostly lost to
+        # fragment drops under load; depth 1 keeps a slow subscriber from ever receiving old frames.
+        reliable = bool(common.declare(self, "reliable", True))
         if self.rate_hz <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {self.rate_hz}")
 
@@ -42,9 +46,11 @@ class CameraNode(Node):
         )
         self.source.open()  # CameraError naming the source stops the node at start
         topic = f"camera/{name}/image_raw"
-        self.pub = self.create_publisher(Image, topic, common.SENSOR_QOS)
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                         reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
+        self.pub = self.create_publisher(Image, topic, qos)
         self.pub_compressed = (
-            self.create_publisher(CompressedImage, f"{topic}/compressed", common.SENSOR_QOS) if self.compressed else None
+            self.create_publisher(CompressedImage, f"{topic}/compressed", qos) if self.compressed else None
         )
         self.published = 0
         self.missed = 0
