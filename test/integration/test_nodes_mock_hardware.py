@@ -48,7 +48,7 @@ def test_mock_hardware_follows_arm_commands_and_counts_wrong_sized_ones(probe):
 
 def test_camera_node_publishes_rgb8_frames_with_frame_id(probe):
     frames: list[Image] = []
-    probe.node.create_subscription(Image, "camera/head/image_raw", frames.append, common.SENSOR_QOS)
+    probe.node.create_subscription(Image, "camera/head/image_raw", frames.append, common.COMMAND_QOS)
     probe.start_node("camera_node", "-p", "source:=synthetic", "-p", "width:=320", "-p", "height:=240",
                      "-p", "frame_id:=head_optical")
     assert probe.spin_until(lambda: len(frames) >= 5, 60)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory
@@ -39,7 +40,10 @@ def test_policy_node_turns_camera_and_joint_states_into_stamped_chunks(probe, ma
     probe.node.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", wrists.append, 10)
     probe.node.create_subscription(JointTrajectory, "policy/hand_chunk", hands.append, 10)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
-    pub_image = probe.node.create_publisher(Image, "camera/head/image_raw", common.SENSOR_QOS)
+    # Reliable depth 1, as camera_node publishes: large frames sent best effort between processes
+    # are lost to fragment drops when the machine is busy.
+    image_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
+    pub_image = probe.node.create_publisher(Image, "camera/head/image_raw", image_qos)
     pub_joints = probe.node.create_publisher(JointState, "joint_states", common.SENSOR_QOS)
     pub_instruction = probe.node.create_publisher(String, "policy/instruction", common.LATCHED_QOS)
     pub_instruction.publish(String(data="grasp the blue cube"))
