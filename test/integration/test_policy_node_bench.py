@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from egoscale_ros.policy.bench import node_measurement
+from egoscale_ros.nodes.policy_bench_node import node_measurement
 from egoscale_ros.policy.export import ensure_default_policy
 
 
