@@ -337,6 +337,16 @@ class GuardedCommands:
                 pub.publish(positions, velocities)
         return command
 
+    def level(self, failures: int, what: str) -> tuple[int, str]:
+        """Diagnostic level of a command node: e-stop > holding > ``failures`` of ``what`` > OK."""
+        if self.gate.estop.engaged:
+            return DiagnosticStatus.ERROR, "e-stop engaged: holding"
+        if self.last_status.holding:
+            return DiagnosticStatus.WARN, "holding: " + ", ".join(self.last_status.reasons)
+        if failures:
+            return DiagnosticStatus.WARN, f"tracking; {failures} {what} so far"
+        return DiagnosticStatus.OK, "tracking"
+
     def diagnostics(self) -> dict[str, Any]:
         values: dict[str, Any] = {f"gate_{k}": v for k, v in self.gate.counts.items()}
         values["estop"] = self.gate.estop.engaged

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
@@ -202,15 +201,7 @@ class HandRetargetNode(Node):
         return values
 
     def _diag_level(self) -> tuple[int, str]:
-        status = self.guard.last_status
-        if self.guard.gate.estop.engaged:
-            return DiagnosticStatus.ERROR, "e-stop engaged: holding"
-        if status.holding:
-            return DiagnosticStatus.WARN, "holding: " + ", ".join(status.reasons)
-        failures = sum(s.failures for s in self.sides.values())
-        if failures:
-            return DiagnosticStatus.WARN, f"tracking; {failures} failed retargeting solve(s) so far"
-        return DiagnosticStatus.OK, "tracking"
+        return self.guard.level(sum(s.failures for s in self.sides.values()), "failed retargeting solve(s)")
 
 
 def main(args: list[str] | None = None) -> int:

@@ -18,7 +18,6 @@ third of the tick shared by the arms).
 from __future__ import annotations
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from trajectory_msgs.msg import MultiDOFJointTrajectory
 
@@ -131,14 +130,7 @@ class WristIkNode(Node):
         return values
 
     def _diag_level(self) -> tuple[int, str]:
-        status = self.guard.last_status
-        if self.guard.gate.estop.engaged:
-            return DiagnosticStatus.ERROR, "e-stop engaged: holding"
-        if status.holding:
-            return DiagnosticStatus.WARN, "holding: " + ", ".join(status.reasons)
-        if self.ik.stats.failures:
-            return DiagnosticStatus.WARN, f"tracking; {self.ik.stats.failures} unreachable target(s) so far"
-        return DiagnosticStatus.OK, "tracking"
+        return self.guard.level(self.ik.stats.failures, "unreachable target(s)")
 
 
 def main(args: list[str] | None = None) -> int:
