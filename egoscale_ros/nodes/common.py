@@ -7,6 +7,7 @@ that exists since ROS 2 Humble.
 from __future__ import annotations
 
 import math
+import signal
 import sys
 import threading
 import time
@@ -362,6 +363,15 @@ def run(node_factory: Callable[[], Node], args: list[str] | None = None, threads
     A node that fails to start (bad config, missing model, unopenable camera) prints one clear
     line naming what is wrong and exits with status 1.
     """
+    # Installed before rclpy.init, which chains its own SIGINT handler to this one: a SIGINT can
+    # surface inside rclpy's C++ calls as some other exception, and this flag tells it apart.
+    stop_requested = threading.Event()
+
+    def on_sigint(signum, frame):
+        stop_requested.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
     try:
@@ -386,9 +396,9 @@ def run(node_factory: Callable[[], Node], args: list[str] | None = None, threads
         except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
             pass
         except Exception:
-            # SIGINT shuts the context down under the executor; a take or publish racing with
-            # that teardown raises here. Only an error while the context is still up is a failure.
-            if node.context.ok():
+            # A SIGINT arriving inside a take or publish surfaces as that call's error, and one
+            # racing the context teardown likewise. Only an error with no stop requested fails.
+            if node.context.ok() and not stop_requested.is_set():
                 raise
         return 0
     finally:
