@@ -54,9 +54,7 @@ class ChunkSmootherNode(Node):
     def _on_wrist(self, msg: MultiDOFJointTrajectory) -> None:
         try:
             sides = [SIDE_OF_WRIST[n] for n in msg.joint_names]
-            poses = np.array([[common.transform_to_matrix(t) for t in p.transforms] for p in msg.points])
-            if poses.ndim != 4 or poses.shape[1] != len(sides):
-                raise ValueError(f"points carry {poses.shape[1:2]} transforms for {len(sides)} wrists")
+            poses = common.transforms_to_matrices(msg.points, len(sides))
         except (KeyError, ValueError) as exc:
             self._reject(f"policy/wrist_chunk: {exc}")
             return
