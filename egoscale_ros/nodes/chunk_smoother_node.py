@@ -19,7 +19,6 @@ from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory, MultiD
 from egoscale_ros.chunking.smoother import STARVED, ChunkSmoother
 from egoscale_ros.nodes import common
 
-SIDE_OF_WRIST = {"left_wrist": "left", "right_wrist": "right"}
 # Halves of a chunk waiting for their partner, at most this many stamps.
 MAX_PENDING = 8
 
@@ -53,7 +52,7 @@ class ChunkSmootherNode(Node):
     # -- input ----------------------------------------------------------------------------------
     def _on_wrist(self, msg: MultiDOFJointTrajectory) -> None:
         try:
-            sides = [SIDE_OF_WRIST[n] for n in msg.joint_names]
+            sides = [common.SIDE_OF_WRIST[n] for n in msg.joint_names]
             poses = common.transforms_to_matrices(msg.points, len(sides))
         except (KeyError, ValueError) as exc:
             self._reject(f"policy/wrist_chunk: {exc}")
@@ -79,7 +78,7 @@ class ChunkSmootherNode(Node):
         self._merge(msg, "hand", hand)
 
     def _merge(self, msg, part: str, arrays: dict) -> None:
-        key = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        key = common.stamp_to_ns(msg.header.stamp)
         entry = self._pending.setdefault(key, {"stamp": common.stamp_to_sec(msg.header.stamp), "dt": None})
         entry[part] = arrays
         if len(msg.points) > 1:

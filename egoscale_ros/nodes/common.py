@@ -47,23 +47,33 @@ LATCHED_QOS = QoSProfile(
 # subscriber matches both reliable and best-effort publishers.
 JOINT_STATE_QOS = SENSOR_QOS
 
-WRIST_NAMES = ("left_wrist", "right_wrist")
+# joint_names of wrist chunks and targets -> arm side
+SIDE_OF_WRIST = {"left_wrist": "left", "right_wrist": "right"}
 
 
 # --- time --------------------------------------------------------------------------------------
+
+def stamp_to_ns(stamp: Time) -> int:
+    """Exact integer nanoseconds of a stamp (a dictionary key that floats cannot be)."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def ns_to_stamp(ns: int) -> Time:
+    return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
+
 
 def stamp_to_sec(stamp: Time) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
 def sec_to_stamp(t: float) -> Time:
-    sec = math.floor(t)
-    return Time(sec=int(sec), nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+    return ns_to_stamp(round(t * 1e9))
 
 
 def sec_to_duration(t: float) -> Duration:
-    sec = math.floor(t)
-    return Duration(sec=int(sec), nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+    # Through integer nanoseconds: splitting the float first can round nanosec up to 1e9.
+    ns = round(t * 1e9)
+    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 def duration_to_sec(d: Duration) -> float:

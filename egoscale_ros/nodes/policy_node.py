@@ -30,7 +30,6 @@ import sys
 import threading
 
 import numpy as np
-from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import Transform
 from rclpy.node import Node
@@ -68,19 +67,6 @@ def image_qos(reliability: str) -> QoSProfile:
     if reliability not in IMAGE_RELIABILITY:
         raise ValueError(f"parameter image_reliability must be one of {sorted(IMAGE_RELIABILITY)}, got {reliability!r}")
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=IMAGE_RELIABILITY[reliability])
-
-
-def _stamp_ns(stamp) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
-def _time_msg(ns: int) -> Time:
-    return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
-
-
-def _duration_msg(seconds: float) -> Duration:
-    ns = int(round(seconds * 1e9))
-    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 class PolicyNode(Node):
@@ -181,14 +167,14 @@ class PolicyNode(Node):
         if expected is not None and (msg.width, msg.height) != (expected.width, expected.height):
             self.counters["images_unexpected_size"] += 1  # still used: fitted to the model input
 
-        stamp = _stamp_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
+        stamp = common.stamp_to_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
         self.images.put(camera, stamp, rgb)
 
     def _on_joint_state(self, msg: JointState) -> None:
         if len(msg.name) != len(msg.position):
             return
         positions = {n: p for n, p in zip(msg.name, msg.position) if math.isfinite(p)}
-        stamp = _stamp_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
+        stamp = common.stamp_to_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
         self.joint_history.add(stamp, positions)
 
     def _on_instruction(self, msg: String) -> None:
@@ -234,8 +220,8 @@ class PolicyNode(Node):
             self.counters["nan_chunks"] += 1
             self._warn("dropped a chunk with NaN/inf", throttle_duration_sec=2.0)
             return
-        stamp = _time_msg(chunk.stamp_ns)
-        offsets = [_duration_msg(k * chunk.dt) for k in range(chunk.horizon)]
+        stamp = common.ns_to_stamp(chunk.stamp_ns)
+        offsets = [common.sec_to_duration(k * chunk.dt) for k in range(chunk.horizon)]
         sides = list(chunk.wrist)
         wrist = MultiDOFJointTrajectory()
         wrist.header.stamp = stamp

@@ -24,8 +24,6 @@ from trajectory_msgs.msg import MultiDOFJointTrajectory
 from egoscale_ros.ik.wrist_ik import SOLVERS, WristIk
 from egoscale_ros.nodes import common
 
-SIDE_OF_WRIST = {"left_wrist": "left", "right_wrist": "right"}
-
 
 class WristIkNode(Node):
     def __init__(self) -> None:
@@ -77,9 +75,9 @@ class WristIkNode(Node):
                 )
             targets = {}
             for name, tf in zip(msg.joint_names, point.transforms):
-                side = SIDE_OF_WRIST.get(name)
+                side = common.SIDE_OF_WRIST.get(name)
                 if side is None:
-                    raise ValueError(f"joint_name '{name}' is not one of {', '.join(SIDE_OF_WRIST)}")
+                    raise ValueError(f"joint_name '{name}' is not one of {', '.join(common.SIDE_OF_WRIST)}")
                 if side not in self.ik.chains:
                     continue
                 pose = common.transform_to_matrix(tf)

@@ -28,3 +28,11 @@ def test_stamps_round_trip():
     t = 1795255557.579618657
     assert common.stamp_to_sec(common.sec_to_stamp(t)) == pytest.approx(t, abs=1e-6)
     assert common.duration_to_sec(common.sec_to_duration(0.0333)) == pytest.approx(0.0333, abs=1e-9)
+
+
+def test_times_just_below_a_whole_second_carry_into_the_seconds():
+    d = common.sec_to_duration(0.9999999999)
+    assert (d.sec, d.nanosec) == (1, 0)
+    s = common.sec_to_stamp(41.99999999995)
+    assert (s.sec, s.nanosec) == (42, 0)
+    assert common.stamp_to_ns(common.ns_to_stamp(1_795_255_557_579_618_657)) == 1_795_255_557_579_618_657
