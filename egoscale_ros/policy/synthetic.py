@@ -77,19 +77,6 @@ def render_scene(size: int, cube_xy: np.ndarray, colour: tuple[int, int, int], r
     return img
 
 
-def so3_exp_batch(omega: np.ndarray) -> np.ndarray:
-    """Rotation vectors ``(..., 3)`` -> rotation matrices ``(..., 3, 3)`` (Rodrigues, batched)."""
-    theta = np.linalg.norm(omega, axis=-1)[..., None, None]
-    k = np.zeros(omega.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -omega[..., 2], omega[..., 1], -omega[..., 0]
-    k = k - np.swapaxes(k, -1, -2)
-    small = theta < 1e-8
-    safe = np.where(small, 1.0, theta)
-    a = np.where(small, 1.0, np.sin(safe) / safe)
-    b = np.where(small, 0.5, (1 - np.cos(safe)) / safe**2)
-    return np.eye(3) + a * k + b * (k @ k)
-
-
 def encode_rotation(rot: np.ndarray, rotation: str) -> np.ndarray:
     """Rotation matrices ``(..., 3, 3)`` -> rot6d ``(..., 6)`` or quaternion (x, y, z, w) ``(..., 4)``."""
     if rotation == "rot6d":
@@ -136,7 +123,7 @@ def make_batch(batch_size: int, layout: ActionLayout, state_dim: int, image_size
     for side, hand in layout.hands.items():
         omega = rng.normal(0.0, STEP_ROTATION_RAD / np.sqrt(3), (n, 1, 3)) + rng.normal(0.0, 0.0002, (n, h, 3))
         steps = np.zeros((n, h, 4, 4))
-        steps[..., :3, :3] = so3_exp_batch(omega)
+        steps[..., :3, :3] = se3.so3_exp_batch(omega)
         steps[..., :3, 3] = (speed[:, None] * direction)[:, None, :] + rng.normal(0.0, 0.0001, (n, h, 3))
         steps[..., 3, 3] = 1.0
         if layout.representation == "relative":
