@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import pytest
 
 from egoscale_ros.policy import bench
-from egoscale_ros.policy.export import PARITY_TOLERANCE, ensure_default_policy
+from egoscale_ros.policy.export import PARITY_TOLERANCE
 
 KEYS = {"backend", "preset", "latency_ms_p50", "latency_ms_p99", "chunk_rate_hz", "parity_max_abs_err",
         "stages_ms", "node_overhead_ratio"}
-
-
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory) -> Path:
-    cache = tmp_path_factory.getbasetemp() / "policy_cache"
-    return ensure_default_policy(robot="g1_dex3", cache_dir=cache, train_steps=20, progress=False)
 
 
 def run_bench(capsys, *argv: str) -> tuple[int, dict | None]:

@@ -1,7 +1,6 @@
 """Specification of the export: two ONNX graphs, checkpoint, manifest, parity, the cached default."""
 
 import threading
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -13,13 +12,6 @@ from egoscale_ros.policy.export import PARITY_TOLERANCE, ensure_default_policy, 
 from egoscale_ros.policy.manifest import load_manifest
 from egoscale_ros.policy.training import load_checkpoint
 from egoscale_ros.robot.config import load_robot_config
-
-
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory) -> Path:
-    """The reference policy for the G1, briefly trained, shared by the policy tests of a session."""
-    cache = tmp_path_factory.getbasetemp() / "policy_cache"
-    return ensure_default_policy(robot="g1_dex3", cache_dir=cache, train_steps=20, progress=False)
 
 
 def test_export_writes_two_checked_graphs_a_checkpoint_and_the_manifest(exported):

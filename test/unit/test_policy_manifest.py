@@ -6,14 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from egoscale_ros.policy.export import ensure_default_policy
 from egoscale_ros.policy.manifest import ManifestError, load_manifest
-
-
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory) -> Path:
-    cache = tmp_path_factory.getbasetemp() / "policy_cache"
-    return ensure_default_policy(robot="g1_dex3", cache_dir=cache, train_steps=20, progress=False)
 
 
 @pytest.fixture

@@ -1,22 +1,14 @@
 """Specification of the observation -> chunk pipeline the policy node runs."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from egoscale_ros.kinematics import se3
-from egoscale_ros.policy.export import ensure_default_policy
 from egoscale_ros.policy.manifest import load_manifest
 from egoscale_ros.policy.pipeline import Observation, PolicyPipeline
 from egoscale_ros.policy.runtime import PolicyRuntime, create_runtime
 from egoscale_ros.policy.synthetic import COLOURS, render_scene
-
-
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory) -> Path:
-    cache = tmp_path_factory.getbasetemp() / "policy_cache"
-    return ensure_default_policy(robot="g1_dex3", cache_dir=cache, train_steps=20, progress=False)
 
 
 @pytest.fixture(scope="module")

@@ -4,24 +4,17 @@ import importlib.util
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from egoscale_ros.policy.export import PARITY_TOLERANCE, ensure_default_policy, parity_inputs
+from egoscale_ros.policy.export import PARITY_TOLERANCE, parity_inputs
 from egoscale_ros.policy.manifest import load_manifest
 from egoscale_ros.policy.runtime import BackendUnavailable, create_runtime
 from egoscale_ros.policy.tensorrt_engine import engine_cache_key, optimisation_profiles
 
 HAVE_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 NO_TENSORRT = "TensorRT cannot be installed on this machine (no NVIDIA GPU; the PyPI packages are stubs)"
-
-
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory) -> Path:
-    cache = tmp_path_factory.getbasetemp() / "policy_cache"
-    return ensure_default_policy(robot="g1_dex3", cache_dir=cache, train_steps=20, progress=False)
 
 
 @pytest.fixture(scope="module")
