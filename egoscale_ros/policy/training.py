@@ -144,7 +144,12 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
     if not path.is_file():
         raise FileNotFoundError(f"policy checkpoint not found: {path}")
     data = torch.load(path, map_location=device, weights_only=True)
-    policy = EgoScalePolicy(PolicyConfig.from_dict(data["config"]))
+    if data["config"].get("architecture") == "reach_keypoints":  # the reaching task's small policy
+        from egoscale_ros.reach.model import ReachPolicy, ReachPolicyConfig
+
+        policy = ReachPolicy(ReachPolicyConfig.from_dict(data["config"]))
+    else:
+        policy = EgoScalePolicy(PolicyConfig.from_dict(data["config"]))
     policy.load_state_dict(data["state_dict"])
     return policy.to(device).eval(), manifest_from_dict(data["manifest"], path)
 

@@ -231,3 +231,45 @@ def decode_chunk(actions: np.ndarray, layout: ActionLayout, stamp_ns: int,
         names[side] = list(hand.joint_names)
     return ActionChunk(stamp_ns=int(stamp_ns), dt=layout.dt, wrist=wrists, hand=hands, hand_joint_names=names,
                        frame=frame)
+
+
+def encode_rotations(rot: np.ndarray, rotation: str) -> np.ndarray:
+    """Inverse of :func:`decode_rotations`: ``(H, 3, 3)`` -> rot6d ``(H, 6)`` or quaternion ``(H, 4)``."""
+    if rotation == "rot6d":
+        return se3.matrix_to_rot6d(rot)
+    if rotation == "quaternion":
+        return rotations_to_quaternions(rot)
+    raise ValueError(f"unknown rotation representation {rotation!r}")
+
+
+def encode_chunk(chunk: ActionChunk, layout: ActionLayout,
+                 wrist_at_observation: Mapping[str, np.ndarray] | None = None,
+                 base_T_camera: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`decode_chunk`: absolute base-frame targets -> raw actions ``(H, dim)``.
+
+    Demonstrations are written with this, so they mean exactly what the deployed decoding reads
+    from a policy's output: ``decode_chunk(encode_chunk(c, ...), ...)`` reproduces ``c``.
+    """
+    actions = np.zeros((layout.horizon, layout.dim))
+    for side, hand in layout.hands.items():
+        poses = np.asarray(chunk.wrist[side], dtype=float)
+        if poses.shape != (layout.horizon, 4, 4):
+            raise ValueError(f"{side} wrist: {poses.shape} poses for a horizon of {layout.horizon}")
+        if layout.representation == "relative":
+            if wrist_at_observation is None or side not in wrist_at_observation:
+                raise ValueError(f"relative wrist actions need the {side} wrist pose at observation time")
+            previous = np.concatenate([np.asarray(wrist_at_observation[side], dtype=float)[None], poses[:-1]])
+            steps = np.linalg.inv(previous) @ poses
+        elif layout.frame == "camera":
+            if base_T_camera is None:
+                raise ValueError("camera-frame absolute wrist actions need the camera extrinsics (base_T_camera)")
+            steps = np.linalg.inv(np.asarray(base_T_camera, dtype=float)) @ poses
+        else:
+            steps = poses
+        actions[:, hand.translation] = steps[:, :3, 3]
+        actions[:, hand.rotation_slice] = encode_rotations(steps[:, :3, :3], layout.rotation)
+        values = np.asarray(chunk.hand[side], dtype=float)
+        if list(chunk.hand_joint_names[side]) != list(hand.joint_names):
+            raise ValueError(f"{side} hand: the chunk's joints differ from the layout's")
+        actions[:, hand.joints] = values
+    return actions
