@@ -11,9 +11,9 @@ the CRC runs over (hg LowCmd 1004 bytes, go LowCmd 812).
 
 from dataclasses import dataclass, field
 
-from cyclonedds.idl.types import array, float32, int8, int16, int32, sequence, uint8, uint16, uint32
 from cyclonedds.idl import IdlStruct
 from cyclonedds.idl.annotations import final
+from cyclonedds.idl.types import array, float32, int8, int16, int32, sequence, uint8, uint16, uint32
 
 
 def _zeros(n: int):
