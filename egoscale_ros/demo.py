@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--urdf", default="", help="override the robot config's URDF")
     parser.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S)
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
+    parser.add_argument("--record", default="", metavar="RUN.mcap",
+                        help="record the whole run into this ROS 2 MCAP file (see `egoscale-ros report`)")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
 
 
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
-                      backend=args.backend, urdf=args.urdf)
+                      backend=args.backend, urdf=args.urdf, record=args.record)
     env = private_ros_environment()
     # The in-process monitor joins the graph with the same discovery and transport settings.
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
@@ -116,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     result["node_failures"] = len(failed)
     result["failed_nodes"] = {p.spec.name: p.log_tail(15) for p in failed}
     result["log_dir"] = str(graph.log_dir)
+    if args.record:
+        result["recording"] = os.path.abspath(args.record)
     commands = sum(result["commands_published"].values())
     ok = not failed and (commands > 0 or stop.requested)
     if args.json:
