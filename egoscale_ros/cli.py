@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-engine": ("egoscale_ros.policy.tensorrt_engine", "build TensorRT engines for a manifest"),
     "train-policy": ("egoscale_ros.policy.training", "train the reference policy on synthetic data"),
     "train-synthetic": ("egoscale_ros.reach.training", "train the reaching policy of a robot on its synthetic task"),
+    "eval-synthetic": ("egoscale_ros.reach.evaluation", "run the reaching policy in closed loop on mock hardware"),
 }
 BENCHES: dict[str, tuple[str, str]] = {
     "ik": ("egoscale_ros.ik.bench", "wrist IK: our solver against CasADi/IPOPT"),

@@ -109,6 +109,7 @@ def plan_graph(
                         "width": cam.width,
                         "height": cam.height,
                         "rate_hz": cam.rate_hz,
+                        **common,  # scenes drawn through the robot's camera (source reach) need it
                     },
                 )
             )

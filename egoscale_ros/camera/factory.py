@@ -28,6 +28,9 @@ def create_source(spec: int | str | os.PathLike, width: int | None = None, heigh
         return ImageFolderSource(str(parsed.target), width, height, loop=_pick(loop, parsed.loop, True))
     if parsed.kind == "stream":
         return StreamSource(str(parsed.target), width, height)
+    if parsed.kind == "reach":
+        raise ValueError(f"camera source '{spec}': the reaching scene is drawn through a robot's camera; "
+                         "camera_node builds it from its 'robot' parameter")
     if parsed.kind == "gstreamer":
         return GStreamerSource(str(parsed.target), width, height)
     return SyntheticSource(width, height)

@@ -10,6 +10,9 @@ Accepted forms:
   ``rtmp://``, ``udp://``, ``tcp://`` URLs.
 - GStreamer pipeline through OpenCV: ``gst:PIPELINE`` (ending in an ``appsink``).
 - The built-in deterministic scene: ``synthetic``.
+- The reaching task's scene, a ball on a table seen through a robot's camera: ``reach`` (or
+  ``reach:blank``, the same camera showing a uniform grey frame); the camera node builds it from
+  its robot's config and moves the ball on ``sim/ball``.
 
 File, folder and synthetic specs may end in options ``?loop=true`` (``loop=false``); network URLs
 are passed through untouched, since ``?`` belongs to them.
@@ -23,7 +26,8 @@ from pathlib import Path
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".mjpeg", ".mjpg")
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
-KINDS = ("v4l2", "file", "folder", "stream", "gstreamer", "synthetic")
+KINDS = ("v4l2", "file", "folder", "stream", "gstreamer", "synthetic", "reach")
+REACH_SPECS = ("reach", "reach:blank")
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ def parse_spec(spec: int | str | os.PathLike) -> SourceSpec:
     if text.startswith("/dev/video"):
         return SourceSpec("v4l2", text, text=text)
     body, loop = _split_options(text)
+    if body.lower() in REACH_SPECS:
+        return SourceSpec("reach", body.lower(), loop, text)
     if body.lower() in ("synthetic", "synthetic:"):
         return SourceSpec("synthetic", "synthetic", loop, text)
     if body.lower().startswith("file:"):
@@ -95,7 +101,7 @@ def parse_spec(spec: int | str | os.PathLike) -> SourceSpec:
     raise ValueError(
         f"camera source '{text}' is not recognised: use a device index or v4l2:DEVICE, file:PATH "
         f"(or a path ending in {', '.join(VIDEO_EXTENSIONS[:4])}...), folder:DIR, an rtsp/http URL, "
-        "gst:PIPELINE or synthetic"
+        "gst:PIPELINE, synthetic or reach"
     )
 
 

@@ -5,6 +5,10 @@ synthetic scene) comes from ``egoscale_ros.camera``. Capture runs on its own thr
 device read never stalls the executor; frames are stamped when they are read. A source that
 cannot be opened stops the node at start with a message naming it; one that stops delivering is
 reported on diagnostics and reopened with backoff.
+
+Source ``reach`` (``reach:blank``) draws the reaching task's scene through the configured camera
+of the robot named by the ``robot`` parameter; the ball is moved by ``sim/ball``
+(geometry_msgs/PointStamped in the robot's base frame; a non-finite point removes it).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
+from geometry_msgs.msg import PointStamped
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -20,6 +25,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from egoscale_ros.camera.factory import create_source
 from egoscale_ros.camera.image_ops import JPEG_FORMAT, encode_jpeg
 from egoscale_ros.camera.reconnect import LOST, ReconnectPolicy, SupervisedSource
+from egoscale_ros.camera.spec import parse_spec
 from egoscale_ros.nodes import common
 
 
@@ -41,8 +47,13 @@ class CameraNode(Node):
         if self.rate_hz <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {self.rate_hz}")
 
+        robot = str(common.declare(self, "robot", ""))
+        self.reach = None
+        self.rejected_balls = 0
+        if parse_spec(spec).kind == "reach":
+            self.reach = self._reach_source(robot, name, spec)
         self.source = SupervisedSource(
-            create_source(spec, width, height, fps=self.rate_hz), ReconnectPolicy(stall_timeout_s=stall_s)
+            self.reach or create_source(spec, width, height, fps=self.rate_hz), ReconnectPolicy(stall_timeout_s=stall_s)
         )
         self.source.open()  # CameraError naming the source stops the node at start
         topic = f"camera/{name}/image_raw"
@@ -60,6 +71,26 @@ class CameraNode(Node):
         self._thread.start()
         self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"camera '{name}': {self.source.describe()} → {topic} at {self.rate_hz:g} Hz")
+
+    def _reach_source(self, robot: str, camera: str, spec: str):
+        from egoscale_ros.camera.reach_scene import ReachSource
+        from egoscale_ros.reach.task import ReachTask
+        from egoscale_ros.robot.config import load_robot_config
+
+        if not robot:
+            raise ValueError(f"camera source '{spec}' draws through a robot's camera: set the parameter robot")
+        self.base_frame = load_robot_config(robot).base_frame
+        task = ReachTask(load_robot_config(robot), camera=camera)
+        self.create_subscription(PointStamped, "sim/ball", self._on_ball, common.LATCHED_QOS)
+        return ReachSource(task.scene, blank=spec.endswith(":blank"))
+
+    def _on_ball(self, msg: PointStamped) -> None:
+        if msg.header.frame_id and msg.header.frame_id != self.base_frame:
+            self.rejected_balls += 1
+            self.get_logger().warn(f"sim/ball: frame '{msg.header.frame_id}' is not the base frame "
+                                   f"'{self.base_frame}'", throttle_duration_sec=2.0)
+            return
+        self.reach.set_ball((msg.point.x, msg.point.y))
 
     def _capture_loop(self) -> None:
         period = 1.0 / self.rate_hz
@@ -99,6 +130,8 @@ class CameraNode(Node):
         values = {"source": self.source.describe(), "frames_published": self.published,
                   "frames_missed": self.missed, "rate_hz": self.published / elapsed}
         values.update(self.source.policy.status(time.monotonic()))
+        if self.reach is not None:
+            values.update(balls_set=self.reach.balls_set, balls_rejected=self.rejected_balls)
         return values
 
     def _diag_level(self) -> tuple[int, str]:

@@ -3,6 +3,12 @@
 Subscribes to every controller command topic of the robot config (with the configured message
 type), moves simulated joints toward the commands (``egoscale_ros.hardware.mock``) and publishes
 ``joint_states`` for every movable joint of the robot's URDFs.
+
+For evaluations that run many episodes on one graph: ``mock/reset`` (sensor_msgs/JointState)
+puts the named joints - every joint at its home value when the message names none - at the given
+positions, at rest; while ``mock/hold`` (std_msgs/Bool) is True, commands are counted but not
+followed (the command nodes are held by the e-stop meanwhile, so nothing would pull the joints
+back to where they were).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Bool, Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from egoscale_ros.hardware.mock import MimicLink, MockJoints
@@ -51,6 +57,11 @@ class MockHardwareNode(Node):
             self.create_subscription(
                 MSG_TYPES[out.ros_type], out.ros_topic, lambda msg, o=out: self._on_command(msg, o), common.controller_qos(out)
             )
+        self.holding = False
+        self.resets = 0
+        self.held_commands = 0
+        self.create_subscription(JointState, "mock/reset", self._on_reset, 10)
+        self.create_subscription(Bool, "mock/hold", self._on_hold, common.LATCHED_QOS)
         self.pub = self.create_publisher(JointState, "joint_states", common.COMMAND_QOS)
         self._last = time.monotonic()
         self.create_timer(1.0 / float(rate), self._tick)
@@ -67,10 +78,29 @@ class MockHardwareNode(Node):
             self.rejected[output.ros_topic] += 1
             self.get_logger().warn(str(exc), throttle_duration_sec=2.0)
             return
+        if self.holding:
+            self.held_commands += 1
+            return
         if self.joints.set_command(targets):
             self.rejected[output.ros_topic] += 1
             return
         self.received[output.ros_topic] += 1
+
+    def _on_reset(self, msg: JointState) -> None:
+        if len(msg.name) != len(msg.position):
+            self.get_logger().warn(f"mock/reset: {len(msg.name)} names but {len(msg.position)} positions")
+            return
+        if msg.name:
+            positions = dict(zip(msg.name, msg.position))
+        else:
+            positions = {n: self.config.home_position(n) for n in self.joints.names}
+        ignored = self.joints.reset(positions)
+        if ignored:
+            self.get_logger().warn(f"mock/reset: ignored unknown or non-finite joints {ignored[:5]}")
+        self.resets += 1
+
+    def _on_hold(self, msg: Bool) -> None:
+        self.holding = bool(msg.data)
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -86,6 +116,7 @@ class MockHardwareNode(Node):
     def _diag_values(self) -> dict:
         values = {f"received {t}": n for t, n in self.received.items()}
         values.update({f"rejected {t}": n for t, n in self.rejected.items()})
+        values.update(resets=self.resets, holding=self.holding, held_commands=self.held_commands)
         return values
 
     def _diag_level(self) -> tuple[int, str]:

@@ -271,6 +271,26 @@ def encode_rotations(rot: np.ndarray, rotation: str) -> np.ndarray:
     raise ValueError(f"unknown rotation representation {rotation!r}")
 
 
+def _relative_steps(previous: np.ndarray, poses: np.ndarray, frame: str,
+                    base_T_camera: np.ndarray | None) -> np.ndarray:
+    """Steps ``A_k`` from ``previous[k]`` to ``poses[k]`` in ``frame``: the inverse of ``_compose_steps``."""
+    if frame == "wrist":
+        return np.linalg.inv(previous) @ poses
+    rot = poses[:, :3, :3] @ np.swapaxes(previous[:, :3, :3], -1, -2)
+    trans = poses[:, :3, 3] - previous[:, :3, 3]
+    if frame == "camera":
+        if base_T_camera is None:
+            raise ValueError("camera-frame relative wrist actions need the camera extrinsics (base_T_camera)")
+        c = np.asarray(base_T_camera, dtype=np.float64)[:3, :3]
+        rot = c.T @ rot @ c
+        trans = trans @ c
+    steps = np.zeros_like(poses)
+    steps[:, :3, :3] = rot
+    steps[:, :3, 3] = trans
+    steps[:, 3, 3] = 1.0
+    return steps
+
+
 def encode_chunk(chunk: ActionChunk, layout: ActionLayout,
                  wrist_at_observation: Mapping[str, np.ndarray] | None = None,
                  base_T_camera: np.ndarray | None = None) -> np.ndarray:
@@ -288,7 +308,7 @@ def encode_chunk(chunk: ActionChunk, layout: ActionLayout,
             if wrist_at_observation is None or side not in wrist_at_observation:
                 raise ValueError(f"relative wrist actions need the {side} wrist pose at observation time")
             previous = np.concatenate([np.asarray(wrist_at_observation[side], dtype=float)[None], poses[:-1]])
-            steps = np.linalg.inv(previous) @ poses
+            steps = _relative_steps(previous, poses, layout.frame, base_T_camera)
         elif layout.frame == "camera":
             if base_T_camera is None:
                 raise ValueError("camera-frame absolute wrist actions need the camera extrinsics (base_T_camera)")

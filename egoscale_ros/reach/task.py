@@ -56,7 +56,8 @@ class ReachTask:
     """Task geometry, expert and success test for ``config`` reaching with its ``side`` arm."""
 
     def __init__(self, config: RobotConfig, side: str = "right", hfov_deg: float = DEFAULT_HFOV_DEG,
-                 region: ReachRegion | None = None, kinematics: RobotKinematics | None = None):
+                 region: ReachRegion | None = None, kinematics: RobotKinematics | None = None,
+                 camera: str | None = None):
         if side not in config.arms:
             raise ValueError(f"robot {config.name} has no {side} arm to reach with (arms: {sorted(config.arms)})")
         if not config.cameras:
@@ -67,7 +68,10 @@ class ReachTask:
         self.kinematics = kinematics or RobotKinematics(config)
         self.home = self.kinematics.home_positions()
         self.home_wrist = {s: self.kinematics.wrist_pose(s, self.home) for s in config.arms}
-        camera = config.cameras[0]
+        cameras = {c.name: c for c in config.cameras}
+        if camera is not None and camera not in cameras:
+            raise ValueError(f"robot {config.name} has no camera '{camera}' (cameras: {sorted(cameras)})")
+        camera = cameras[camera] if camera is not None else config.cameras[0]
         self.camera = camera
         base_T_camera = self.kinematics.frame_pose(camera.parent_frame, self.home) @ camera.extrinsics.matrix()
         self.ball_z = float(self.home_wrist[side][2, 3] + self.region.dz)

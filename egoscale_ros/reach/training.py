@@ -39,7 +39,7 @@ class TrainSettings:
 
 
 TRAIN_PRESETS = {"tiny": TrainSettings()}
-_CODE = ("reach/task.py", "reach/data.py", "reach/model.py", "reach/training.py", "camera/reach_scene.py")
+_CODE = ("policy/transforms.py", "reach/task.py", "reach/data.py", "reach/model.py", "reach/training.py", "camera/reach_scene.py")
 
 
 def code_version() -> str:

@@ -1,0 +1,109 @@
+"""reach_driver: the evaluation's hands on a running graph - it sets episodes up and watches them.
+
+Publishes the ball on ``sim/ball`` (the reaching scene of camera_node), resets and holds the mock
+hardware (``mock/reset``, ``mock/hold``) and presses and releases the e-stop (``safety/estop``,
+``safety/estop_reset``) around a reset, so the command nodes restart from the measured pose as
+they do after any e-stop. Keeps the newest ``joint_states`` message and counts the policy's wrist
+chunks. Spins on its own thread in a private rclpy context (:class:`BackgroundDriver`), so the
+evaluation's main thread can run episodes with plain sleeps.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from geometry_msgs.msg import PointStamped
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Empty
+from trajectory_msgs.msg import MultiDOFJointTrajectory
+
+from egoscale_ros.nodes import common
+from egoscale_ros.robot.config import RobotConfig
+
+
+class ReachDriver(Node):
+    def __init__(self, config: RobotConfig, name: str = "reach_driver", context=None):
+        super().__init__(name, context=context)
+        self.config = config
+        self._lock = threading.Lock()
+        self._joint_state: JointState | None = None
+        self.chunks = 0
+        self.pub_ball = self.create_publisher(PointStamped, "sim/ball", common.LATCHED_QOS)
+        self.pub_reset = self.create_publisher(JointState, "mock/reset", 10)
+        self.pub_hold = self.create_publisher(Bool, "mock/hold", common.LATCHED_QOS)
+        self.pub_estop = self.create_publisher(Bool, "safety/estop", common.LATCHED_QOS)
+        self.pub_estop_reset = self.create_publisher(Empty, "safety/estop_reset", 10)
+        self.create_subscription(JointState, "joint_states", self._on_joint_state, common.JOINT_STATE_QOS)
+        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_chunk, common.COMMAND_QOS)
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        with self._lock:
+            self._joint_state = msg  # converted only when sampled: joint states come at 200 Hz
+
+    def _on_chunk(self, _msg: MultiDOFJointTrajectory) -> None:
+        with self._lock:
+            self.chunks += 1
+
+    def joint_positions(self) -> dict[str, float] | None:
+        with self._lock:
+            msg = self._joint_state
+        if msg is None or len(msg.name) != len(msg.position):
+            return None
+        return dict(zip(msg.name, msg.position))
+
+    def chunk_count(self) -> int:
+        with self._lock:
+            return self.chunks
+
+    def set_ball(self, position: np.ndarray | None) -> None:
+        msg = PointStamped()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.config.base_frame
+        x, y, z = (float("nan"),) * 3 if position is None else (float(v) for v in position)
+        msg.point.x, msg.point.y, msg.point.z = x, y, z
+        self.pub_ball.publish(msg)
+
+    def reset_mock(self) -> None:
+        """Every mock joint back to its home value, at rest."""
+        self.pub_reset.publish(JointState())
+
+    def hold_mock(self, hold: bool) -> None:
+        self.pub_hold.publish(Bool(data=bool(hold)))
+
+    def estop(self, pressed: bool) -> None:
+        self.pub_estop.publish(Bool(data=bool(pressed)))
+
+    def estop_reset(self) -> None:
+        self.pub_estop_reset.publish(Empty())
+
+
+class BackgroundDriver:
+    """A :class:`ReachDriver` spinning on its own thread; ``close()`` joins it before teardown."""
+
+    def __init__(self, config: RobotConfig, domain_id: int, name: str = "reach_driver"):
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+
+        self._rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(args=[], context=self.context, domain_id=domain_id)
+        self.driver = ReachDriver(config, name=name, context=self.context)
+        self._executor = SingleThreadedExecutor(context=self.context)
+        self._executor.add_node(self.driver)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set() and self.context.ok():
+            self._executor.spin_once(timeout_sec=0.05)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+        self._executor.remove_node(self.driver)
+        self._executor.shutdown()
+        self.driver.destroy_node()
+        self._rclpy.try_shutdown(context=self.context)
