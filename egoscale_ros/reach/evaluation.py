@@ -9,8 +9,7 @@ up to :data:`~egoscale_ros.reach.task.EPISODE_S` seconds.
 
 Two deliberate faults show that the evaluation catches what it exists to catch:
 ``--blank-image`` (the camera shows a uniform grey frame) and ``--flip-frame`` (the policy's
-relative wrist steps decoded in the wrong frame: a copy of the manifest that swaps ``wrist`` and
-``base``).
+relative wrist steps decoded in the wrong frame: a copy of the manifest naming another frame).
 """
 
 from __future__ import annotations
@@ -26,7 +25,12 @@ from pathlib import Path
 import numpy as np
 
 STARTUP_TIMEOUT_S = 180.0
-FLIPPED_FRAME = {"wrist": "base", "base": "wrist", "camera": "wrist"}
+# The wrong frame --flip-frame reads relative steps in: for a wrist- or base-frame policy the camera
+# frame (a robot's head camera looks down and sideways: its axes are 130-170 degrees from the
+# wrist's and the base's), for a camera-frame policy the wrist frame. A smaller error, such as wrist
+# read as base (about 80 degrees on these robots), still converges in closed loop, only slower:
+# --flip-to picks it explicitly.
+FLIPPED_FRAME = {"wrist": "camera", "base": "camera", "camera": "wrist"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,14 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1000, help="seed of the ball positions (training uses others)")
     parser.add_argument("--blank-image", action="store_true", help="the camera shows a uniform grey frame")
     parser.add_argument("--flip-frame", action="store_true",
-                        help="decode the relative wrist steps in the wrong frame (wrist <-> base)")
+                        help="decode the relative wrist steps in the wrong frame (wrist/base <-> camera)")
+    parser.add_argument("--flip-to", choices=("wrist", "base", "camera"), default=None,
+                        help="with --flip-frame: the wrong frame to read the steps in")
     parser.add_argument("--settle", type=float, default=1.2,
                         help="seconds the policy sees a new scene before the e-stop is released")
     parser.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S)
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
 
 
-def flipped_manifest(manifest_path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+def flipped_manifest(manifest_path: str | os.PathLike, out_dir: str | os.PathLike, frame: str | None = None) -> Path:
     """A copy of the manifest whose relative wrist steps are read in the wrong frame.
 
     Model files are referenced by absolute path, so the copy can live anywhere.
@@ -57,14 +63,18 @@ def flipped_manifest(manifest_path: str | os.PathLike, out_dir: str | os.PathLik
     layout = manifest.layout
     if layout.representation != "relative":
         raise ValueError(f"{manifest.path}: --flip-frame needs relative wrist actions, not {layout.representation}")
+    frame = frame or FLIPPED_FRAME[layout.frame]
+    if frame == layout.frame:
+        raise ValueError(f"{manifest.path}: the policy's steps are already in the {frame} frame; flip to another")
     flipped = ActionLayout(horizon=layout.horizon, dt=layout.dt, rotation=layout.rotation,
-                           representation=layout.representation, frame=FLIPPED_FRAME[layout.frame],
+                           representation=layout.representation, frame=frame,
                            hand_joints=layout.hand_joints)
     manifest.action = ActionSpec(flipped, manifest.action.mean, manifest.action.std)
     manifest.backends = {name: {k: (str(manifest.folder / v) if isinstance(v, str) and v.endswith((".onnx", ".pt"))
                                     else v) for k, v in entry.items()}
                          for name, entry in manifest.backends.items()}
     manifest.name = f"{manifest.name} (frame flipped: {layout.frame} read as {flipped.frame})"
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     manifest.path = Path(out_dir) / "manifest.yaml"
     return manifest.save()
 
@@ -84,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         manifest = str(ensure_reach_policy(args.robot, args.preset)[0])
     tmp = tempfile.TemporaryDirectory(prefix="egoscale_reach_")
     if args.flip_frame:
-        manifest = str(flipped_manifest(manifest, tmp.name))
+        manifest = str(flipped_manifest(manifest, tmp.name, args.flip_to))
     camera = "reach:blank" if args.blank_image else "reach"
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=camera, instruction=INSTRUCTION)
     task = ReachTask(plan.robot)
@@ -102,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     graph.start()
     result: dict = {"robot": plan.robot.name, "policy": manifest, "camera": camera,
-                    "flip_frame": bool(args.flip_frame), "blank_image": bool(args.blank_image)}
+                    "flip_frame": (args.flip_to or "default") if args.flip_frame else False, "blank_image": bool(args.blank_image)}
     try:
         startup = _wait_for_graph(driver, graph, args.startup_timeout)
         result["startup_s"] = None if startup is None else round(startup, 1)

@@ -1,0 +1,72 @@
+"""Specification of the reaching policy: trained by the package, exported and run like any policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from egoscale_ros.policy.manifest import load_manifest
+from egoscale_ros.reach.training import TrainSettings, ensure_reach_policy
+
+SETTINGS = TrainSettings(samples=24, steps=4, batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def reach_manifest(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("reach_cache")
+    path, trained = ensure_reach_policy("g1_dex3", "tiny", SETTINGS, cache_dir=cache, progress=False)
+    assert trained
+    return path
+
+
+def test_export_goes_through_the_normal_path_and_is_cached(reach_manifest):
+    manifest = load_manifest(reach_manifest)  # shapes of both graphs checked against the manifest
+    assert manifest.layout.representation == "relative" and manifest.layout.frame == "wrist"
+    assert manifest.image.size == 80 and manifest.default_instruction == "pick up the red ball"
+    again, trained = ensure_reach_policy("g1_dex3", "tiny", SETTINGS, cache_dir=reach_manifest.parent.parent,
+                                         progress=False)
+    assert again == reach_manifest and not trained
+
+
+def test_onnx_runtime_and_torch_give_the_same_chunk(reach_manifest):
+    from egoscale_ros.policy.runtime import create_runtime
+
+    manifest = load_manifest(reach_manifest)
+    rng = np.random.default_rng(0)
+    s, n = manifest.image.size, len(manifest.state.joints)
+    feeds = (rng.normal(size=(1, 1, 3, s, s)).astype(np.float32), np.zeros((1, manifest.max_tokens), np.int64),
+             rng.normal(size=(1, n)).astype(np.float32), np.ones((1, n), np.float32),
+             rng.normal(size=(1, manifest.layout.horizon, manifest.layout.dim)).astype(np.float32), 4)
+    chunks = []
+    for backend in ("onnxruntime", "torch"):
+        selection = create_runtime(manifest, backend, device="cpu", strict=True)
+        try:
+            chunks.append(np.asarray(selection.runtime.sample(*feeds)))
+        finally:
+            selection.runtime.close()
+    np.testing.assert_allclose(chunks[0], chunks[1], atol=1e-4)
+
+
+def test_training_is_seeded(tmp_path):
+    import torch
+
+    from egoscale_ros.reach.training import train_and_export
+
+    weights = []
+    for name in ("a", "b"):
+        train_and_export("g1_dex3", "tiny", tmp_path / name, SETTINGS, progress=False)
+        weights.append(torch.load(tmp_path / name / "checkpoint.pt", weights_only=True)["state_dict"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_flipped_manifest_reads_the_same_model_in_another_frame(reach_manifest, tmp_path):
+    from egoscale_ros.reach.evaluation import flipped_manifest
+
+    flipped = load_manifest(flipped_manifest(reach_manifest, tmp_path))
+    original = load_manifest(reach_manifest)
+    assert flipped.layout.frame == "camera" != original.layout.frame
+    assert flipped.file("onnxruntime", "backbone") == original.file("onnxruntime", "backbone")
+    np.testing.assert_array_equal(flipped.action.mean, original.action.mean)
+    assert load_manifest(flipped_manifest(reach_manifest, tmp_path / "b", "base")).layout.frame == "base"
+    with pytest.raises(ValueError, match="already in the wrist frame"):
+        flipped_manifest(reach_manifest, tmp_path / "c", "wrist")
