@@ -19,7 +19,10 @@ _NO_ROS = "no ROS 2 wheels exist for this leg's distribution; it covers the ROS-
 
 # Top-level package name -> reason, for each leg that lacks it by design.
 ABSENT_BY_LEG: dict[str, dict[str, str]] = {
-    "jazzy": {"torch": _NO_TORCH},
+    "jazzy": {
+        "torch": _NO_TORCH,
+        "dex_retargeting": "the retargeting benchmark's peer imports PyTorch on import (absent in this leg)",
+    },
     "core310": {
         "torch": _NO_TORCH,
         "onnxscript": "used only by the ONNX export, which needs PyTorch (absent in this leg)",
