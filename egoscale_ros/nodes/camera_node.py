@@ -87,8 +87,8 @@ class CameraNode(Node):
     def _on_ball(self, msg: PointStamped) -> None:
         if msg.header.frame_id and msg.header.frame_id != self.base_frame:
             self.rejected_balls += 1
-            self.get_logger().warn(f"sim/ball: frame '{msg.header.frame_id}' is not the base frame "
-                                   f"'{self.base_frame}'", throttle_duration_sec=2.0)
+            common.warning(self)(f"sim/ball: frame '{msg.header.frame_id}' is not the base frame "
+                              f"'{self.base_frame}'", throttle_duration_sec=2.0)
             return
         self.reach.set_ball((msg.point.x, msg.point.y))
 

@@ -95,6 +95,18 @@ def duration_to_sec(d: Duration) -> float:
     return d.sec + d.nanosec * 1e-9
 
 
+def warning(node: Node) -> Callable[..., bool]:
+    """The node's logger's ``warning`` where it exists (Iron and later), else ``warn`` (Humble).
+
+    Call it at the logging line, ``common.warning(node)(message, ...)``: rclpy keys throttling
+    state by the calling line, and its deprecated ``warn`` is a wrapper, so every ``warn`` call of
+    a process shares one key and two of them with different filters (one throttled, one not)
+    raise "logging filters cannot be changed between calls" - inside a callback.
+    """
+    logger = node.get_logger()
+    return getattr(logger, "warning", None) or logger.warn
+
+
 def now_sec(node: Node) -> float:
     return node.get_clock().now().nanoseconds * 1e-9
 
@@ -346,8 +358,7 @@ class JointStateListener:
             if ok:
                 self.received_s = time.monotonic()
         if not ok:
-            self._node.get_logger().warn(f"{self.topic} refused: {self.filter.last_reason}",
-                                         throttle_duration_sec=2.0)
+            warning(self._node)(f"{self.topic} refused: {self.filter.last_reason}", throttle_duration_sec=2.0)
         elif self._on_update is not None:
             self._on_update(msg)
 
@@ -433,7 +444,7 @@ class GuardedCommands:
 
     def _on_reset(self, _msg: Empty | None = None) -> bool:
         if self.gate.reset_estop():
-            self._node.get_logger().warn("e-stop reset: resuming from fresh measured feedback")
+            warning(self._node)("e-stop reset: resuming from fresh measured feedback")
             return True
         self._node.get_logger().error(f"e-stop reset refused: still pressed {self.gate.estop.pressed_inputs}")
         return False

@@ -88,7 +88,7 @@ class MockHardwareNode(Node):
 
     def _on_reset(self, msg: JointState) -> None:
         if len(msg.name) != len(msg.position):
-            self.get_logger().warn(f"mock/reset: {len(msg.name)} names but {len(msg.position)} positions")
+            common.warning(self)(f"mock/reset: {len(msg.name)} names but {len(msg.position)} positions")
             return
         if msg.name:
             positions = dict(zip(msg.name, msg.position))
@@ -96,7 +96,7 @@ class MockHardwareNode(Node):
             positions = {n: self.config.home_position(n) for n in self.joints.names}
         ignored = self.joints.reset(positions)
         if ignored:
-            self.get_logger().warn(f"mock/reset: ignored unknown or non-finite joints {ignored[:5]}")
+            common.warning(self)(f"mock/reset: ignored unknown or non-finite joints {ignored[:5]}")
         self.resets += 1
 
     def _on_hold(self, msg: Bool) -> None:

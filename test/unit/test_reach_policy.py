@@ -22,7 +22,7 @@ def reach_manifest(tmp_path_factory):
 def test_export_goes_through_the_normal_path_and_is_cached(reach_manifest):
     manifest = load_manifest(reach_manifest)  # shapes of both graphs checked against the manifest
     assert manifest.layout.representation == "relative" and manifest.layout.frame == "wrist"
-    assert manifest.image.size == 80 and manifest.default_instruction == "pick up the red ball"
+    assert manifest.image.size == 64 and manifest.default_instruction == "pick up the red ball"
     again, trained = ensure_reach_policy("g1_dex3", "tiny", SETTINGS, cache_dir=reach_manifest.parent.parent,
                                          progress=False)
     assert again == reach_manifest and not trained
