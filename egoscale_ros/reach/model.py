@@ -2,11 +2,12 @@
 
 The task needs little: where the ball is in the image and where the arm is. So:
 
-- Backbone: two small convolutions and a per-channel *spatial soft-argmax* turn the image into a
-  few image keypoints (the expected pixel coordinates of learned feature maps: a colour detector
-  becomes the ball's position, a smooth function of the pixels that trains in minutes); the
-  proprioceptive state (with its mask) and a bag of instruction tokens join them in an MLP that
-  gives one context token.
+- Backbone: image keypoints from a per-channel *spatial soft-argmax* (the expected pixel
+  coordinates of a feature map) over two kinds of maps: fixed colour-opponent saliency (each of R,
+  G, B against the mean of the other two; with its peak value, which says whether anything of that
+  colour is in view) and two small learned convolutions. A red ball's position is then a smooth
+  function of the pixels from the first step of training. The proprioceptive state (with its mask)
+  and a bag of instruction tokens join the keypoints in an MLP that gives one context token.
 - Action expert: an MLP over the flattened noisy chunk, the flow time's sinusoidal embedding and
   the context estimates the clean chunk; the flow velocity follows from it as
   ``(estimate - x_t) / (1 - t)`` (the velocity of the straight noise-to-action path). Asking a
@@ -78,6 +79,23 @@ class SpatialSoftArgmax(nn.Module):
         return torch.matmul(attention, self.grid).reshape(b, 2 * k)
 
 
+class ColourKeypoints(nn.Module):
+    """Normalised RGB ``(B, 3, S, S)`` -> per colour-opponent channel the soft-argmax position and
+    the peak saliency ``(B, 9)``. No parameters: a fixed, exportable image feature."""
+
+    def __init__(self, size: int, temperature: float = 0.05):
+        super().__init__()
+        self.soft_argmax = SpatialSoftArgmax(size, size, 3)
+        self.soft_argmax.log_temperature.requires_grad_(False)
+        self.scale = 1.0 / temperature
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        r, g, b = image[:, 0], image[:, 1], image[:, 2]
+        saliency = torch.stack([r - 0.5 * (g + b), g - 0.5 * (r + b), b - 0.5 * (r + g)], dim=1)
+        peak = saliency.flatten(2).amax(dim=-1)
+        return torch.cat([self.soft_argmax(saliency * self.scale), peak], dim=-1)
+
+
 class ReachPolicy(nn.Module):
     """Keypoint backbone + MLP flow head; per-embodiment state encoders."""
 
@@ -91,12 +109,13 @@ class ReachPolicy(nn.Module):
             nn.Conv2d(c.channels, c.keypoints, 1),
         )
         self.soft_argmax = SpatialSoftArgmax(half, half, c.keypoints)
+        self.colour_keypoints = ColourKeypoints(c.image_size)
         self.token_embed = nn.Embedding(c.vocab_size, 16)
         self.state_encoders = nn.ModuleDict({
             name: nn.Linear(2 * dim, c.width) for name, dim in c.embodiments.items()
         })
         self.trunk = nn.Sequential(
-            nn.Linear(2 * c.keypoints + 16, c.width), nn.GELU(approximate="tanh"),
+            nn.Linear(2 * c.keypoints + 9 * c.num_cameras + 16, c.width), nn.GELU(approximate="tanh"),
         )
         self.context_mlp = nn.Sequential(
             nn.Linear(c.width, c.width), nn.GELU(approximate="tanh"), nn.Linear(c.width, c.width),
@@ -121,6 +140,8 @@ class ReachPolicy(nn.Module):
         b = image.shape[0]
         pixels = image.reshape(b, 3 * c.num_cameras, c.image_size, c.image_size)
         keypoints = self.soft_argmax(self.image_encoder(pixels))
+        colours = self.colour_keypoints(image.reshape(b * c.num_cameras, 3, c.image_size, c.image_size))
+        keypoints = torch.cat([keypoints, colours.reshape(b, -1)], dim=-1)
         present = (tokens != PAD_ID).to(image.dtype).unsqueeze(-1)
         words = (self.token_embed(tokens) * present).sum(dim=1) / present.sum(dim=1).clamp_min(1.0)
         x = self.trunk(torch.cat([keypoints, words], dim=-1))
