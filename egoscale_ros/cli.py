@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-policy": ("egoscale_ros.policy.export", "export the reference policy to ONNX + manifest"),
     "build-engine": ("egoscale_ros.policy.tensorrt_engine", "build TensorRT engines for a manifest"),
     "train-policy": ("egoscale_ros.policy.training", "train the reference policy on synthetic data"),
+    "import-policy": ("egoscale_ros.remote.importer", "write a manifest for a GR00T policy server from checkpoint metadata"),
 }
 BENCHES: dict[str, tuple[str, str]] = {
     "ik": ("egoscale_ros.ik.bench", "wrist IK: our solver against CasADi/IPOPT"),
