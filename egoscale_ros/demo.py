@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--urdf", default="", help="override the robot config's URDF")
     parser.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S)
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
+    parser.add_argument("--record", default="", metavar="RUN.mcap",
+                        help="record the whole run into this ROS 2 MCAP file (see `egoscale-ros report`)")
+    parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -44,10 +48,17 @@ def _to_float(text: str | None) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from egoscale_ros.cpu_hogs import CpuHogs
     from egoscale_ros.graph import plan_graph
+    from egoscale_ros.interrupt import StopRequest
+    from egoscale_ros.process_cpu import CpuMeter, load_average
     from egoscale_ros.process_graph import GraphProcesses, private_ros_environment
 
     quiet = False
+    if not (args.seconds > 0 and math.isfinite(args.seconds)):
+        print(f"egoscale-ros demo: --seconds must be a positive number of seconds, got {args.seconds}",
+              file=sys.stderr)
+        return 2
     manifest = args.policy
     if not manifest:
         from egoscale_ros.policy.export import ensure_default_policy
@@ -55,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
-                      backend=args.backend, urdf=args.urdf)
+                      backend=args.backend, urdf=args.urdf, record=args.record)
     env = private_ros_environment()
     # The in-process monitor joins the graph with the same discovery and transport settings.
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
@@ -70,29 +81,47 @@ def run(args: argparse.Namespace) -> int:
     graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args), niceness={"mock_hardware_node": 5})
     names = ", ".join(s.name for s in plan.nodes)
     _say(quiet, f"starting {len(plan.nodes)} nodes on ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}: {names}")
+    hogs = CpuHogs(args.cpu_hogs)
+    stop = StopRequest().install()  # Ctrl-C / SIGTERM: stop the nodes in order, still report
     started = time.monotonic()
     graph.start()
     os.nice(10)
     result: dict[str, Any]
+    cpu: dict[str, float] = {}
     try:
-        startup_s = _wait_for_commands(monitor, graph, plan, args.startup_timeout)
-        if startup_s is not None:
-            _say(quiet, f"commands flowing after {startup_s:.1f} s; measuring for {args.seconds:g} s…")
+        startup_s = _wait_for_commands(monitor, graph, plan, args.startup_timeout, stop)
+        if startup_s is not None and not stop.requested:
+            hogs.start()
+            _say(quiet, f"commands flowing after {startup_s:.1f} s; measuring for {args.seconds:g} s"
+                        + (f" beside {args.cpu_hogs} busy process(es)" if args.cpu_hogs else "") + "…")
+            meter = CpuMeter({p.spec.name: p.process.pid for p in graph.processes})
             monitor.reset_window()
+            meter.start()
             deadline = time.monotonic() + args.seconds
-            while time.monotonic() < deadline and not graph.dead():
-                time.sleep(0.1)
-            monitor.end_window()
+            while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.1):
+                pass
+            cpu = meter.stop()
+            if not stop.requested:  # an interrupted run stops at once (no end-of-window sample)
+                monitor.end_window()
         snapshot = monitor.snapshot()
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
+        result.update(_cpu_figures(cpu, args.cpu_hogs, load_average()))
     finally:
+        hogs.stop()
+        stopping = time.monotonic()
         failed = graph.stop()
         background.close()
+        stop.restore()
+    result["interrupted"] = stop.signal_name or None
+    # From the stop request (or the window's end) until every node process has exited.
+    result["stop_s"] = round(time.monotonic() - (stop.at if stop.at is not None else stopping), 2)
     result["node_failures"] = len(failed)
     result["failed_nodes"] = {p.spec.name: p.log_tail(15) for p in failed}
     result["log_dir"] = str(graph.log_dir)
+    if args.record:
+        result["recording"] = os.path.abspath(args.record)
     commands = sum(result["commands_published"].values())
-    ok = not failed and commands > 0
+    ok = not failed and (commands > 0 or stop.requested)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -102,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
                                         else "no command reached a controller topic"))
         for name, tail in result["failed_nodes"].items():
             _say(quiet, f"--- last lines of {name} ---\n{tail}")
+    if stop.requested:
+        # Every node has exited and the report is out; the interpreter's teardown of native
+        # libraries (DDS, ONNX Runtime, Torch) would add seconds to an operator's Ctrl-C.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0 if ok else 1)
     return 0 if ok else 1
 
 
@@ -111,17 +146,33 @@ def _log_dir(args: argparse.Namespace):
     return Path(args.log_dir) if args.log_dir else None
 
 
-def _wait_for_commands(monitor, graph, plan, timeout_s: float) -> float | None:
-    """Seconds until every controller topic has received a command (None on timeout or death)."""
+# Not on the command path: the policy and the cameras feeding it.
+_NOT_COMMAND_PATH = ("policy_node", "camera")
+
+
+def _cpu_figures(cpu: dict[str, float], hogs: int, load: tuple[float, float, float] | None) -> dict[str, Any]:
+    """Per-node CPU (% of one core over the window), its sum, and the command path's share."""
+    command_path = [n for n in cpu if not n.startswith(_NOT_COMMAND_PATH)]
+    return {
+        "cpu_percent_by_node": cpu,
+        "cpu_percent_total": round(sum(cpu.values()), 1),
+        "cpu_percent_command_path": round(sum(cpu[n] for n in command_path), 1),
+        "cpu_hogs": hogs,
+        "load_average": [round(v, 2) for v in load] if load else None,
+    }
+
+
+def _wait_for_commands(monitor, graph, plan, timeout_s: float, stop) -> float | None:
+    """Seconds until every controller topic has received a command (None on timeout, death or stop)."""
     start = time.monotonic()
     topics = [c.topic for c in plan.robot.controllers]
     while time.monotonic() - start < timeout_s:
-        if graph.dead():
+        if graph.dead() or stop.requested:
             return None
         counts = monitor.snapshot()["counts"]
         if all(counts.get(t, 0) > 0 for t in topics) and counts.get("policy/wrist_chunk", 0) > 0:
             return time.monotonic() - start
-        time.sleep(0.2)
+        stop.sleep(0.2)
     return None
 
 
@@ -151,6 +202,10 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "smoother_ticks": smoother_ticks,
         "smoother_rate_hz": round(smoother_rate, 2),
         "commands_published": {c.topic: counts.get(c.topic, 0) for c in robot.controllers},
+        "command_rate_hz": {c.topic: rate(c.topic) for c in robot.controllers},
+        # Each controller output against the smoother's ticks: below 1, a stage is missing ticks.
+        "command_rate_vs_ticks": {c.topic: round(rate(c.topic) / smoother_rate, 3) if smoother_rate else None
+                                  for c in robot.controllers},
         "ik_failures": int(ik_failures) if ik_failures is not None else None,
         "nan_count": snap["nan_count"],
         "limit_violations": sum(snap["limit_violations"].values()),
@@ -172,7 +227,12 @@ def _readable(r: dict[str, Any]) -> str:
         f"  smoother    {r['smoother_ticks']} ticks ({r['smoother_rate_hz']} Hz)",
     ]
     for topic, n in r["commands_published"].items():
-        lines.append(f"  controller  {topic}: {n} commands")
+        lines.append(f"  controller  {topic}: {n} commands ({r['command_rate_hz'][topic]} Hz)")
+    if r.get("cpu_percent_by_node"):
+        per_node = ", ".join(f"{n} {v:g}" for n, v in r["cpu_percent_by_node"].items())
+        lines.append(f"  cpu %       {per_node}; total {r['cpu_percent_total']:g}, command path "
+                     f"{r['cpu_percent_command_path']:g} (load average {r['load_average']}, "
+                     f"{r['cpu_hogs']} hogs)")
     lines += [
         f"  motion      arms moved up to {r['arm_motion_rad']} rad, hands {r['hand_motion_rad']} rad",
         f"  health      ik failures {r['ik_failures']}, NaN {r['nan_count']}, limit violations "

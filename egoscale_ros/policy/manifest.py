@@ -96,7 +96,7 @@ class PolicyManifest:
     action: ActionSpec
     denoising_steps: int = 4
     seed: int = 0
-    backend_order: tuple[str, ...] = BACKENDS
+    backend_order: tuple[str, ...] = LOCAL_BACKENDS
     backends: dict[str, dict] = field(default_factory=dict)
     code_version: str = ""
     remote: Any = None  # egoscale_ros.remote.spec.RemoteSpec for a policy served elsewhere
@@ -226,10 +226,11 @@ def manifest_from_dict(data: dict, path: Path) -> PolicyManifest:
             raise ManifestError(f"{where}: normalisation std must be > 0")
         den = data.get("denoising") or {}
         be = dict(section("backends"))
-        order = tuple(str(b) for b in be.pop("order", BACKENDS))
-        unknown = [b for b in order if b not in BACKENDS]
+        order = tuple(str(b) for b in be.pop("order", LOCAL_BACKENDS))
+        unknown = [b for b in order if b not in LOCAL_BACKENDS]
         if unknown:
-            raise ManifestError(f"{where}: backends.order names unknown backend(s) {unknown}; known {BACKENDS}")
+            raise ManifestError(f"{where}: backends.order names unknown backend(s) {unknown}; known {LOCAL_BACKENDS} "
+                                "(a policy server's manifest has a 'remote' section)")
         steps = int(den.get("steps", 4))
         if steps < 1:
             raise ManifestError(f"{where}: denoising.steps must be >= 1, got {steps}")
