@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-policy": ("egoscale_ros.policy.export", "export the reference policy to ONNX + manifest"),
     "build-engine": ("egoscale_ros.policy.tensorrt_engine", "build TensorRT engines for a manifest"),
     "train-policy": ("egoscale_ros.policy.training", "train the reference policy on synthetic data"),
+    "report": ("egoscale_ros.recording.report", "plots and a summary page of a recorded run"),
+    "replay": ("egoscale_ros.recording.replay", "run a policy on a recording's observations and compare chunks"),
 }
 BENCHES: dict[str, tuple[str, str]] = {
     "ik": ("egoscale_ros.ik.bench", "wrist IK: our solver against CasADi/IPOPT"),
