@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytest.importorskip("rosbags", reason="rosbags is the independent reader these specs open recordings with")
+
 DEMO_SECONDS = 6
 # What the graph of a G1 with Dex3 hands publishes; a recording must hold all of it.
 EXPECTED_TOPICS = {
