@@ -14,14 +14,14 @@ import sys
 # name -> (module, help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("egoscale_ros.demo", "run the whole graph on mock hardware and summarise it"),
-    "check": ("egoscale_ros.robot.check", "validate a robot config against its URDFs"),
+    "check": ("egoscale_ros.check", "validate a robot config against its URDFs"),
     "export-policy": ("egoscale_ros.policy.export", "export the reference policy to ONNX + manifest"),
     "build-engine": ("egoscale_ros.policy.tensorrt_engine", "build TensorRT engines for a manifest"),
     "train-policy": ("egoscale_ros.policy.training", "train the reference policy on synthetic data"),
 }
 BENCHES: dict[str, tuple[str, str]] = {
     "ik": ("egoscale_ros.ik.bench", "wrist IK: our solver against CasADi/IPOPT"),
-    "policy": ("egoscale_ros.policy.bench", "policy runtime latency, rate, parity and node overhead"),
+    "policy": ("egoscale_ros.nodes.policy_bench_node", "policy runtime latency, rate, parity and node overhead"),
     "retarget": ("egoscale_ros.retarget.bench", "hand retargeting against dex-retargeting"),
     "chunking": ("egoscale_ros.chunking.bench", "chunk smoother execution modes on a simulated policy stream"),
 }

@@ -10,8 +10,8 @@ import pytest
 
 from egoscale_ros.kinematics import se3
 from egoscale_ros.kinematics.pinocchio_model import BodyModel, KinematicsError
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics, ik_joint_limits
 from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.kinematics import RobotKinematics, ik_joint_limits
 
 REPO = Path(__file__).resolve().parents[2]
 VENDOR = REPO.parent / "shared" / "vendor_urdf"

@@ -1,0 +1,91 @@
+"""The safety path every command node uses: limits, latched e-stop, gate, controller outputs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+from std_msgs.msg import Bool, Empty
+
+from egoscale_ros.nodes.wiring.controllers import controller_publishers
+from egoscale_ros.nodes.wiring.joint_states import JointStateListener
+from egoscale_ros.nodes.wiring.qos import LATCHED_QOS
+from egoscale_ros.robot.limits import joint_limits
+from egoscale_ros.robot.spec import RobotConfig
+from egoscale_ros.safety.gate import GateStatus, SafetyGate
+
+
+class GuardedCommands:
+    """The safety path every command node uses for one joint group.
+
+    Builds a :class:`SafetyGate` with the limits in force (URDF tightened by config), follows the
+    latched e-stop on ``safety/estop`` (std_msgs/Bool, True = pressed) and takes a reset on
+    ``safety/estop_reset`` (std_msgs/Empty; refused while the e-stop input is still pressed), and
+    publishes what the gate lets through on the controller outputs carrying these joints.
+    """
+
+    def __init__(self, node: Node, config: RobotConfig, joints: list[str], joint_states: JointStateListener):
+        self.joints = list(joints)
+        self.limits = joint_limits(config, self.joints)
+        self.gate = SafetyGate(
+            self.limits,
+            target_timeout_s=config.safety.target_timeout_s,
+            joint_state_timeout_s=config.safety.joint_state_timeout_s,
+        )
+        self.joint_states = joint_states
+        self.publishers = controller_publishers(node, config, self.joints)
+        self.last_status = GateStatus(("no_joint_state",))
+        self._node = node
+        self._last_state_stamp = -math.inf
+        node.create_subscription(Bool, "safety/estop", self._on_estop, LATCHED_QOS)
+        node.create_subscription(Empty, "safety/estop_reset", self._on_reset, 10)
+
+    def _on_estop(self, msg: Bool) -> None:
+        was = self.gate.estop.engaged
+        self.gate.estop.update("safety/estop", bool(msg.data))
+        if self.gate.estop.engaged and not was:
+            self._node.get_logger().error("E-STOP engaged: holding all commands until reset")
+
+    def _on_reset(self, _msg: Empty) -> None:
+        if self.gate.reset_estop():
+            self._node.get_logger().warn("e-stop reset: resuming from the measured pose")
+        else:
+            self._node.get_logger().error(f"e-stop reset refused: still pressed {self.gate.estop.pressed_inputs}")
+
+    def tick(self, t: float, target: np.ndarray | None, target_time: float | None = None) -> np.ndarray | None:
+        """Pass ``target`` (this group's joint order, or None) through the gate and publish the result."""
+        measured = None
+        measured_time = None
+        if self.joint_states.received_s != self._last_state_stamp and self.joint_states.has(self.joints):
+            q = self.joint_states.snapshot()
+            measured = np.array([q[j] for j in self.joints])
+            self._last_state_stamp = self.joint_states.received_s
+            measured_time = t - self.joint_states.age_s()
+        command, self.last_status = self.gate.command(
+            t, target, measured, target_time=target_time, measured_time=measured_time
+        )
+        if command is not None:
+            positions = dict(zip(self.joints, command.tolist()))
+            velocities = dict(zip(self.joints, self.gate.limiter.velocity.tolist()))
+            for pub in self.publishers:
+                pub.publish(positions, velocities)
+        return command
+
+    def level(self, failures: int, what: str) -> tuple[int, str]:
+        """Diagnostic level of a command node: e-stop > holding > ``failures`` of ``what`` > OK."""
+        if self.gate.estop.engaged:
+            return DiagnosticStatus.ERROR, "e-stop engaged: holding"
+        if self.last_status.holding:
+            return DiagnosticStatus.WARN, "holding: " + ", ".join(self.last_status.reasons)
+        if failures:
+            return DiagnosticStatus.WARN, f"tracking; {failures} {what} so far"
+        return DiagnosticStatus.OK, "tracking"
+
+    def diagnostics(self) -> dict[str, Any]:
+        values: dict[str, Any] = {f"gate_{k}": v for k, v in self.gate.counts.items()}
+        values["estop"] = self.gate.estop.engaged
+        values["holding"] = ",".join(self.last_status.reasons) or "no"
+        return values
