@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--urdf", default="", help="override the robot config's URDF")
     parser.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S)
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
+    parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -44,7 +45,9 @@ def _to_float(text: str | None) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from egoscale_ros.cpu_hogs import CpuHogs
     from egoscale_ros.graph import plan_graph
+    from egoscale_ros.process_cpu import CpuMeter, load_average
     from egoscale_ros.process_graph import GraphProcesses, private_ros_environment
 
     quiet = False
@@ -70,22 +73,31 @@ def run(args: argparse.Namespace) -> int:
     graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args), niceness={"mock_hardware_node": 5})
     names = ", ".join(s.name for s in plan.nodes)
     _say(quiet, f"starting {len(plan.nodes)} nodes on ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}: {names}")
+    hogs = CpuHogs(args.cpu_hogs)
     started = time.monotonic()
     graph.start()
     os.nice(10)
     result: dict[str, Any]
+    cpu: dict[str, float] = {}
     try:
         startup_s = _wait_for_commands(monitor, graph, plan, args.startup_timeout)
         if startup_s is not None:
-            _say(quiet, f"commands flowing after {startup_s:.1f} s; measuring for {args.seconds:g} s…")
+            hogs.start()
+            _say(quiet, f"commands flowing after {startup_s:.1f} s; measuring for {args.seconds:g} s"
+                        + (f" beside {args.cpu_hogs} busy process(es)" if args.cpu_hogs else "") + "…")
+            meter = CpuMeter({p.spec.name: p.process.pid for p in graph.processes})
             monitor.reset_window()
+            meter.start()
             deadline = time.monotonic() + args.seconds
             while time.monotonic() < deadline and not graph.dead():
                 time.sleep(0.1)
+            cpu = meter.stop()
             monitor.end_window()
         snapshot = monitor.snapshot()
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
+        result.update(_cpu_figures(cpu, args.cpu_hogs, load_average()))
     finally:
+        hogs.stop()
         failed = graph.stop()
         background.close()
     result["node_failures"] = len(failed)
@@ -109,6 +121,22 @@ def _log_dir(args: argparse.Namespace):
     from pathlib import Path
 
     return Path(args.log_dir) if args.log_dir else None
+
+
+# Not on the command path: the policy and the cameras feeding it.
+_NOT_COMMAND_PATH = ("policy_node", "camera")
+
+
+def _cpu_figures(cpu: dict[str, float], hogs: int, load: tuple[float, float, float] | None) -> dict[str, Any]:
+    """Per-node CPU (% of one core over the window), its sum, and the command path's share."""
+    command_path = [n for n in cpu if not n.startswith(_NOT_COMMAND_PATH)]
+    return {
+        "cpu_percent_by_node": cpu,
+        "cpu_percent_total": round(sum(cpu.values()), 1),
+        "cpu_percent_command_path": round(sum(cpu[n] for n in command_path), 1),
+        "cpu_hogs": hogs,
+        "load_average": [round(v, 2) for v in load] if load else None,
+    }
 
 
 def _wait_for_commands(monitor, graph, plan, timeout_s: float) -> float | None:
@@ -151,6 +179,10 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "smoother_ticks": smoother_ticks,
         "smoother_rate_hz": round(smoother_rate, 2),
         "commands_published": {c.topic: counts.get(c.topic, 0) for c in robot.controllers},
+        "command_rate_hz": {c.topic: rate(c.topic) for c in robot.controllers},
+        # Each controller output against the smoother's ticks: below 1, a stage is missing ticks.
+        "command_rate_vs_ticks": {c.topic: round(rate(c.topic) / smoother_rate, 3) if smoother_rate else None
+                                  for c in robot.controllers},
         "ik_failures": int(ik_failures) if ik_failures is not None else None,
         "nan_count": snap["nan_count"],
         "limit_violations": sum(snap["limit_violations"].values()),
@@ -172,7 +204,12 @@ def _readable(r: dict[str, Any]) -> str:
         f"  smoother    {r['smoother_ticks']} ticks ({r['smoother_rate_hz']} Hz)",
     ]
     for topic, n in r["commands_published"].items():
-        lines.append(f"  controller  {topic}: {n} commands")
+        lines.append(f"  controller  {topic}: {n} commands ({r['command_rate_hz'][topic]} Hz)")
+    if r.get("cpu_percent_by_node"):
+        per_node = ", ".join(f"{n} {v:g}" for n, v in r["cpu_percent_by_node"].items())
+        lines.append(f"  cpu %       {per_node}; total {r['cpu_percent_total']:g}, command path "
+                     f"{r['cpu_percent_command_path']:g} (load average {r['load_average']}, "
+                     f"{r['cpu_hogs']} hogs)")
     lines += [
         f"  motion      arms moved up to {r['arm_motion_rad']} rad, hands {r['hand_motion_rad']} rad",
         f"  health      ik failures {r['ik_failures']}, NaN {r['nan_count']}, limit violations "

@@ -26,11 +26,11 @@ from sensor_msgs.msg import JointState
 
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.guarded import GuardedCommands
-from egoscale_ros.nodes.wiring.joint_states import JointStateListener
+from egoscale_ros.nodes.wiring.joint_states import joint_state_listener
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
-from egoscale_ros.nodes.wiring.stamps import now_sec
+from egoscale_ros.nodes.wiring.stamps import FUTURE_TOLERANCE_S, now_sec, stamp_to_sec
 from egoscale_ros.retarget.retargeter import Retargeter
 
 
@@ -88,7 +88,7 @@ class HandRetargetNode(Node):
         self.known_names = set().union(*(s.source_names for s in self.sides.values()))
         self.joint_names = [j for s in self.sides.values() for j in s.robot_joints]
 
-        self.joint_states = JointStateListener(self)
+        self.joint_states = joint_state_listener(self, self.config, self.joint_names)
         self.guard = GuardedCommands(self, self.config, self.joint_names, self.joint_states)
         self.rejected_messages = 0
         self._target_time: float | None = None
@@ -128,6 +128,10 @@ class HandRetargetNode(Node):
                 updates[side] = {n: values[n] for n in s.source_names}
             if not updates:
                 raise ValueError("no joint of any hand")
+            stamp = stamp_to_sec(msg.header.stamp)
+            ahead = stamp - now_sec(self)
+            if ahead > FUTURE_TOLERANCE_S:
+                raise ValueError(f"stamped {ahead:.3f} s in the future")
         except ValueError as exc:
             self.rejected_messages += 1
             self.get_logger().warn(f"rejected command/hand_targets: {exc}", throttle_duration_sec=2.0)
@@ -135,7 +139,7 @@ class HandRetargetNode(Node):
         for side, target in updates.items():
             self.sides[side].target = target
             self.sides[side].fresh = True
-        self._target_time = now_sec(self)
+        self._target_time = stamp  # judged by its own stamp: a republished old target stays old
 
     # -- tick -----------------------------------------------------------------------------------
     def _tick(self) -> None:

@@ -24,11 +24,11 @@ from trajectory_msgs.msg import MultiDOFJointTrajectory
 from egoscale_ros.ik.wrist_ik import SOLVERS, WristIk
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.guarded import GuardedCommands
-from egoscale_ros.nodes.wiring.joint_states import JointStateListener
+from egoscale_ros.nodes.wiring.joint_states import joint_state_listener
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
-from egoscale_ros.nodes.wiring.stamps import now_sec
+from egoscale_ros.nodes.wiring.stamps import FUTURE_TOLERANCE_S, now_sec, stamp_to_sec
 from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, transform_to_matrix
 
 
@@ -49,7 +49,7 @@ class WristIkNode(Node):
             raise ValueError(f"parameter time_budget_ms must be >= 0, got {budget_ms}")
         # The config already carries a `urdf` override.
         self.ik = WristIk(self.config, solver, time_budget_s=budget_ms / 1e3)
-        self.joint_states = JointStateListener(self)
+        self.joint_states = joint_state_listener(self, self.config, self.ik.joint_names)
         self.guard = GuardedCommands(self, self.config, self.ik.joint_names, self.joint_states)
 
         self._targets: dict[str, np.ndarray] = {}
@@ -80,6 +80,10 @@ class WristIkNode(Node):
                 raise ValueError(
                     f"header.frame_id '{msg.header.frame_id}' is not the base frame '{self.config.base_frame}'"
                 )
+            stamp = stamp_to_sec(msg.header.stamp)
+            ahead = stamp - now_sec(self)
+            if ahead > FUTURE_TOLERANCE_S:
+                raise ValueError(f"stamped {ahead:.3f} s in the future")
             targets = {}
             for name, tf in zip(msg.joint_names, point.transforms):
                 side = SIDE_OF_WRIST.get(name)
@@ -96,7 +100,7 @@ class WristIkNode(Node):
             self.get_logger().warn(f"rejected command/wrist_targets: {exc}", throttle_duration_sec=2.0)
             return
         self._targets.update(targets)
-        self._target_time = now_sec(self)
+        self._target_time = stamp  # judged by its own stamp: a republished old target stays old
         self._fresh = True
 
     # -- tick -----------------------------------------------------------------------------------

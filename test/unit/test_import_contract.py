@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cli",),
     ("demo",),
     ("nodes",),
-    ("process_graph",),
+    ("process_graph", "process_cpu", "cpu_hogs"),
     ("graph",),
     ("check",),
     ("ik", "policy"),

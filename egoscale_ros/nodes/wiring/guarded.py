@@ -9,13 +9,22 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from std_msgs.msg import Bool, Empty
+from std_srvs.srv import Trigger
 
 from egoscale_ros.nodes.wiring.controllers import controller_publishers
 from egoscale_ros.nodes.wiring.joint_states import JointStateListener
-from egoscale_ros.nodes.wiring.qos import LATCHED_QOS
+from egoscale_ros.nodes.wiring.qos import ESTOP_VOLATILE_QOS, LATCHED_QOS
 from egoscale_ros.robot.limits import joint_limits
 from egoscale_ros.robot.spec import RobotConfig
-from egoscale_ros.safety.gate import GateStatus, SafetyGate
+from egoscale_ros.safety.gate import (
+    INVALID_JOINT_STATE,
+    STALE_JOINT_STATE,
+    STALE_TARGET,
+    UNTRUSTED_JOINT_STATE,
+    GateStatus,
+    SafetyGate,
+    hold_reason_text,
+)
 
 
 class GuardedCommands:
@@ -40,8 +49,14 @@ class GuardedCommands:
         self.last_status = GateStatus(("no_joint_state",))
         self._node = node
         self._last_state_stamp = -math.inf
+        # Two subscriptions: a transient-local one receives the latched value a late-joining node
+        # missed; a volatile one matches every publisher, `ros2 topic pub` defaults included.
         node.create_subscription(Bool, "safety/estop", self._on_estop, LATCHED_QOS)
+        node.create_subscription(Bool, "safety/estop", self._on_estop, ESTOP_VOLATILE_QOS)
         node.create_subscription(Empty, "safety/estop_reset", self._on_reset, 10)
+        # The same as services, per node: ros2 service call <node>/estop std_srvs/srv/Trigger
+        node.create_service(Trigger, f"{node.get_name()}/estop", self._srv_estop)
+        node.create_service(Trigger, f"{node.get_name()}/estop_reset", self._srv_reset)
 
     def _on_estop(self, msg: Bool) -> None:
         was = self.gate.estop.engaged
@@ -49,23 +64,40 @@ class GuardedCommands:
         if self.gate.estop.engaged and not was:
             self._node.get_logger().error("E-STOP engaged: holding all commands until reset")
 
-    def _on_reset(self, _msg: Empty) -> None:
+    def _on_reset(self, _msg: Empty | None = None) -> bool:
         if self.gate.reset_estop():
-            self._node.get_logger().warn("e-stop reset: resuming from the measured pose")
-        else:
-            self._node.get_logger().error(f"e-stop reset refused: still pressed {self.gate.estop.pressed_inputs}")
+            self._node.get_logger().warn("e-stop reset: resuming from fresh measured feedback")
+            return True
+        self._node.get_logger().error(f"e-stop reset refused: still pressed {self.gate.estop.pressed_inputs}")
+        return False
+
+    def _srv_estop(self, _request, response):
+        was = self.gate.estop.engaged
+        self.gate.estop.trigger("estop service")
+        if not was:
+            self._node.get_logger().error("E-STOP engaged by service: holding all commands until reset")
+        response.success, response.message = True, "e-stop engaged"
+        return response
+
+    def _srv_reset(self, _request, response):
+        response.success = self._on_reset()
+        response.message = ("e-stop cleared" if response.success
+                            else f"refused: still pressed {self.gate.estop.pressed_inputs}")
+        return response
 
     def tick(self, t: float, target: np.ndarray | None, target_time: float | None = None) -> np.ndarray | None:
         """Pass ``target`` (this group's joint order, or None) through the gate and publish the result."""
         measured = None
         measured_time = None
-        if self.joint_states.received_s != self._last_state_stamp and self.joint_states.has(self.joints):
-            q = self.joint_states.snapshot()
+        js = self.joint_states
+        if js.received_s != self._last_state_stamp and js.has(self.joints) and not js.source_problem:
+            q = js.snapshot()
             measured = np.array([q[j] for j in self.joints])
-            self._last_state_stamp = self.joint_states.received_s
-            measured_time = t - self.joint_states.age_s()
+            self._last_state_stamp = js.received_s
+            measured_time = js.stamp_s  # judged by its own stamp: a delayed state is old
         command, self.last_status = self.gate.command(
-            t, target, measured, target_time=target_time, measured_time=measured_time
+            t, target, measured, target_time=target_time, measured_time=measured_time,
+            feedback_problem=js.source_problem,
         )
         if command is not None:
             positions = dict(zip(self.joints, command.tolist()))
@@ -79,7 +111,12 @@ class GuardedCommands:
         if self.gate.estop.engaged:
             return DiagnosticStatus.ERROR, "e-stop engaged: holding"
         if self.last_status.holding:
-            return DiagnosticStatus.WARN, "holding: " + ", ".join(self.last_status.reasons)
+            text = hold_reason_text(self.last_status)
+            # An input that was flowing and went stale (judged by its own stamp) is a dead or
+            # stalled upstream stage: an error, not a start-up wait.
+            stale = {STALE_TARGET, STALE_JOINT_STATE, INVALID_JOINT_STATE, UNTRUSTED_JOINT_STATE}.intersection(
+                self.last_status.reasons)
+            return (DiagnosticStatus.ERROR if stale else DiagnosticStatus.WARN), text
         if failures:
             return DiagnosticStatus.WARN, f"tracking; {failures} {what} so far"
         return DiagnosticStatus.OK, "tracking"
@@ -88,4 +125,5 @@ class GuardedCommands:
         values: dict[str, Any] = {f"gate_{k}": v for k, v in self.gate.counts.items()}
         values["estop"] = self.gate.estop.engaged
         values["holding"] = ",".join(self.last_status.reasons) or "no"
+        values.update(self.joint_states.diagnostics())
         return values

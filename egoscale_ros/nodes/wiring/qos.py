@@ -23,6 +23,10 @@ LATCHED_QOS = QoSProfile(
 )
 
 
+# E-stop from any publisher: volatile and reliable matches volatile and transient-local writers.
+ESTOP_VOLATILE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
 # Joint states are published reliably by the mock (and by most drivers); a best-effort
 # subscriber matches both reliable and best-effort publishers.
 JOINT_STATE_QOS = SENSOR_QOS

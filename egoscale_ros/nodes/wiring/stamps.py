@@ -8,6 +8,10 @@ from __future__ import annotations
 from builtin_interfaces.msg import Duration, Time
 from rclpy.node import Node
 
+# How far ahead of this node's clock an input may be stamped (clock offset between computers);
+# later is a clock gone wrong, and the input is refused.
+FUTURE_TOLERANCE_S = 0.1
+
 
 def stamp_to_ns(stamp: Time) -> int:
     """Exact integer nanoseconds of a stamp (a dictionary key that floats cannot be)."""
