@@ -100,7 +100,7 @@ class HandRetargetNode(Node):
             f"{source} -> {x.retargeter.config.name}"
             for s, x in self.sides.items()
         )
-        outputs = ", ".join(p.output.topic for p in self.guard.publishers) or "none"
+        outputs = ", ".join(p.output.ros_topic for p in self.guard.publishers) or "none"
         self.get_logger().info(f"hand retargeting for {self.config.name} at {rate:g} Hz ({modes}); outputs {outputs}")
 
     # -- input ----------------------------------------------------------------------------------

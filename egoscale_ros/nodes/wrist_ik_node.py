@@ -62,7 +62,7 @@ class WristIkNode(Node):
         )
         self.create_timer(1.0 / rate, self._tick)
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
-        outputs = ", ".join(p.output.topic for p in self.guard.publishers) or "none"
+        outputs = ", ".join(p.output.ros_topic for p in self.guard.publishers) or "none"
         self.get_logger().info(
             f"wrist IK for {self.config.name}: solver {solver}, {rate:g} Hz, arms "
             f"{', '.join(self.ik.chains)}, base frame {self.config.base_frame}, outputs {outputs}"

@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from egoscale_ros import resources
+from egoscale_ros.interfaces.settings import NativeSettings
 from egoscale_ros.kinematics.urdf import UrdfError, read_urdf
 from egoscale_ros.robot.limits import joint_limits
 from egoscale_ros.robot.spec import (
-    CONTROLLER_TYPES,
+    ROS_CONTROLLER_TYPES,
     ArmConfig,
     CameraConfig,
     ControllerOutput,
+    FeedbackSource,
     HandConfig,
     IkWeights,
     JointOverride,
@@ -65,7 +67,8 @@ def _parse_hand(side: str, f: Fields) -> HandConfig:
     htype = f.req("type", str)
     if htype not in HAND_TYPES:
         raise ConfigError(f"{f.where}.type: '{htype}' is not one of {', '.join(HAND_TYPES)}")
-    hand = HandConfig(side, htype, f.opt("retarget", str, f"{htype}_{side}"), f.names("joints"))
+    mount = _offset(f, "mount") if f.data.get("mount") is not None else None
+    hand = HandConfig(side, htype, f.opt("retarget", str, f"{htype}_{side}"), f.names("joints"), mount)
     f.done()
     return hand
 
@@ -86,16 +89,68 @@ def _parse_camera(f: Fields) -> CameraConfig:
     return cam
 
 
-def _parse_controller(f: Fields) -> ControllerOutput:
-    ctype = f.req("type", str)
-    if ctype not in CONTROLLER_TYPES:
-        raise ConfigError(f"{f.where}.type: '{ctype}' is not one of {', '.join(CONTROLLER_TYPES)}")
-    qos = f.opt("qos", str, "reliable")
+def _interface_kinds(what: str) -> tuple[str, ...]:
+    from egoscale_ros.interfaces import registry  # the registry imports no config
+
+    return registry.output_kinds() if what == "output" else registry.feedback_kinds()
+
+
+def _qos(f: Fields, default: str) -> bool:
+    qos = f.opt("qos", str, default)
     if qos not in ("reliable", "best_effort"):
         raise ConfigError(f"{f.where}.qos: '{qos}' is not reliable or best_effort")
-    out = ControllerOutput(f.req("name", str), f.req("topic", str), ctype, f.names("joints"), qos == "reliable")
+    return qos == "reliable"
+
+
+def _parse_controller(f: Fields) -> ControllerOutput:
+    ctype = f.req("type", str)
+    known = ROS_CONTROLLER_TYPES + _interface_kinds("output")
+    if ctype not in known:
+        raise ConfigError(f"{f.where}.type: '{ctype}' is not one of {', '.join(known)}")
+    rate = f.opt("rate_hz", float)
+    out = ControllerOutput(
+        f.req("name", str), f.req("topic", str), ctype, f.names("joints"), _qos(f, "reliable"),
+        rate_hz=_positive(rate, f"{f.where}.rate_hz") if rate is not None else None,
+        options=dict(f.opt("options", dict, {})),
+    )
     f.done()
     return out
+
+
+def _parse_feedback(f: Fields) -> FeedbackSource:
+    kind = f.req("type", str)
+    if kind not in _interface_kinds("feedback"):
+        raise ConfigError(f"{f.where}.type: '{kind}' is not one of {', '.join(_interface_kinds('feedback'))}")
+    joints = f.names("joints")
+    source_names = f.names("source_names", required=False)
+    if source_names and len(source_names) != len(joints):
+        raise ConfigError(f"{f.where}.source_names: {len(source_names)} names for {len(joints)} joints")
+    src = FeedbackSource(
+        name=f.req("name", str),
+        type=kind,
+        topic=f.req("topic", str),
+        joints=joints,
+        source_names=source_names,
+        prefix=f.opt("prefix", str, ""),
+        rate_hz=f.opt("rate_hz", float, 0.0),
+        timeout_s=_positive(f.opt("timeout_s", float, 0.25), f"{f.where}.timeout_s"),
+        reliable=_qos(f, "best_effort"),
+        options=dict(f.opt("options", dict, {})),
+    )
+    if src.rate_hz < 0:
+        raise ConfigError(f"{f.where}.rate_hz: must be >= 0, got {src.rate_hz}")
+    f.done()
+    return src
+
+
+def _parse_native(f: Fields) -> NativeSettings:
+    domain = f.opt("domain_id", int, 0)
+    if not 0 <= domain <= 232:
+        raise ConfigError(f"{f.where}.domain_id: must be in [0, 232], got {domain}")
+    native = NativeSettings(domain, f.opt("network_interface", str, ""), f.opt("multicast", bool, True),
+                            f.names("peers", required=False))
+    f.done()
+    return native
 
 
 def _parse_safety(f: Fields) -> SafetyConfig:
@@ -168,6 +223,10 @@ def parse_robot_config(data: Any, path: Path, urdf_override: str | None = None) 
         home=home,
         mock=mock,
         extra_urdfs=extra,
+        feedback=tuple(
+            _parse_feedback(Fields(c, f"{where}.feedback[{i}]")) for i, c in enumerate(f.opt("feedback", list, []))
+        ),
+        native=_parse_native(f.sub("native")),
     )
     f.done()
     validate_against_urdf(config)
@@ -219,6 +278,35 @@ def validate_against_urdf(config: RobotConfig) -> None:
     missing = [j for j in config.arm_joints + config.hand_joints if j not in commanded]
     if config.controllers and missing:
         raise ConfigError(f"{where}.controllers: no controller output carries joint(s) {missing}")
+    names = [c.name for c in config.controllers]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}.controllers: duplicate output names {names}")
+    _validate_feedback(config, find_joint)
+    from egoscale_ros.interfaces import registry
+
+    registry.validate(config)  # each adapter checks its own options; errors name the field
+
+
+def _validate_feedback(config: RobotConfig, find_joint) -> None:
+    """Every joint from exactly one source; the sources cover every commanded joint."""
+    where = config.path.name
+    owner: dict[str, str] = {}
+    for i, src in enumerate(config.feedback):
+        for j in src.joints:
+            find_joint(j, f"{where}.feedback[{i}].joints")
+            if j in owner:
+                raise ConfigError(
+                    f"{where}.feedback[{i}].joints: joint '{j}' already comes from source '{owner[j]}' "
+                    "(each joint from exactly one source)"
+                )
+            owner[j] = src.name
+    if config.feedback:
+        names = [s.name for s in config.feedback]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{where}.feedback: duplicate source names {names}")
+        missing = [j for j in config.arm_joints + config.hand_joints if j not in owner]
+        if missing:
+            raise ConfigError(f"{where}.feedback: no source measures joint(s) {missing}")
 
 
 def load_robot_config(name_or_path: str | Path, urdf_override: str | None = None) -> RobotConfig:

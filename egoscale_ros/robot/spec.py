@@ -8,14 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from egoscale_ros.interfaces.settings import NativeSettings
 from egoscale_ros.kinematics.se3 import transform_from_xyz_rpy
 from egoscale_ros.kinematics.urdf import UrdfInfo, read_urdf
 from egoscale_ros.schema import SIDES, ConfigError
 
-CONTROLLER_TYPES = ("JointState", "Float64MultiArray", "JointTrajectory")
+# ROS message types of outputs run through ros2_control (or any driver taking standard topics):
+# the command nodes publish these directly. Every other output type names a maker's interface,
+# served by an adapter in ``egoscale_ros.interfaces`` (see its registry).
+ROS_CONTROLLER_TYPES = ("JointState", "Float64MultiArray", "JointTrajectory")
+CONTROLLER_TYPES = ROS_CONTROLLER_TYPES  # kept for callers that only know the ROS types
+# Where the command nodes publish the joints of an output served by an adapter (JointState, named).
+ADAPTER_COMMAND_PREFIX = "command/joints/"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class ArmConfig:
     side: str
     joints: tuple[str, ...]
     ee_frame: str
+    # ee_frame · ee_offset is the common wrist frame every policy and IK target refers to: origin
+    # at the wrist, x toward the fingers, y toward the thumb side (as the hand retargeting defines it).
     ee_offset: Offset
     rest_pose: tuple[float, ...]
     ik: IkWeights
@@ -50,6 +60,9 @@ class HandConfig:
     type: str
     retarget: str  # name in config/hands/ or a path to a hand YAML
     joints: tuple[str, ...]  # actuated joints, in command order
+    # Where the hand model's root frame sits on the same side's arm end-effector link (ee_frame).
+    # None: not stated (the hand is then not placed on the arm, e.g. for visualisation).
+    mount: Offset | None = None
 
 
 @dataclass(frozen=True)
@@ -66,11 +79,55 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class ControllerOutput:
+    """One controller output: a ROS type (ros2_control) or a maker's interface kind.
+
+    ``topic`` is where the robot receives it (``upper_body_controller/commands``, ``rt/arm_sdk``);
+    ``options`` are the interface's own settings, validated by its adapter.
+    """
+
     name: str
     topic: str
-    type: str  # one of CONTROLLER_TYPES
+    type: str  # one of ROS_CONTROLLER_TYPES or an interface kind of the registry
     joints: tuple[str, ...]
     reliable: bool = True
+    rate_hz: float | None = None  # send rate of an adapter (None: the robot's control rate)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_ros(self) -> bool:
+        """True when the command nodes publish this output themselves (no adapter)."""
+        return self.type in ROS_CONTROLLER_TYPES
+
+    @property
+    def ros_topic(self) -> str:
+        """Topic the command nodes publish this output's joints on."""
+        return self.topic if self.is_ros else ADAPTER_COMMAND_PREFIX + self.name
+
+    @property
+    def ros_type(self) -> str:
+        """ROS message type on :attr:`ros_topic`."""
+        return self.type if self.is_ros else "JointState"
+
+
+@dataclass(frozen=True)
+class FeedbackSource:
+    """One declared source of measured joints; together the sources make ``joint_states``.
+
+    Each joint comes from exactly one source. ``joints`` are URDF names in the source's own order
+    (the order unnamed messages are mapped by); ``source_names`` (same length) or ``prefix`` map
+    the names the source uses to URDF names.
+    """
+
+    name: str
+    type: str  # a feedback kind of the interface registry
+    topic: str
+    joints: tuple[str, ...]
+    source_names: tuple[str, ...] = ()
+    prefix: str = ""
+    rate_hz: float = 0.0  # expected rate (0: unknown); preflight warns below half of it
+    timeout_s: float = 0.25  # silent for longer: the source is reported stale
+    reliable: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,6 +171,8 @@ class RobotConfig:
     home: dict[str, float]
     mock: MockHardwareConfig
     extra_urdfs: tuple[Path, ...] = ()  # e.g. hand models when the body URDF has no hands
+    feedback: tuple[FeedbackSource, ...] = ()  # empty: the robot publishes joint_states itself
+    native: NativeSettings = field(default_factory=NativeSettings)
 
     @property
     def arm_joints(self) -> list[str]:
@@ -156,3 +215,12 @@ class RobotConfig:
 
     def home_position(self, joint: str) -> float:
         return self.home.get(joint, 0.0)
+
+    @property
+    def adapter_outputs(self) -> tuple[ControllerOutput, ...]:
+        """Outputs served by an interface adapter (robot_interface_node), not by the command nodes."""
+        return tuple(c for c in self.controllers if not c.is_ros)
+
+    @property
+    def needs_interface_node(self) -> bool:
+        return bool(self.feedback or self.adapter_outputs)

@@ -11,7 +11,9 @@ from rclpy.node import Node
 from std_msgs.msg import Bool, Empty
 from std_srvs.srv import Trigger
 
-from egoscale_ros.nodes.wiring.controllers import controller_publishers
+from egoscale_ros.nodes.wiring.controllers import (
+    controller_publishers,
+)
 from egoscale_ros.nodes.wiring.joint_states import JointStateListener
 from egoscale_ros.nodes.wiring.qos import ESTOP_VOLATILE_QOS, LATCHED_QOS
 from egoscale_ros.robot.limits import joint_limits

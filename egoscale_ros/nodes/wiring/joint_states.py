@@ -14,7 +14,11 @@ from sensor_msgs.msg import JointState
 
 from egoscale_ros.nodes.wiring.params import declare
 from egoscale_ros.nodes.wiring.qos import JOINT_STATE_QOS
-from egoscale_ros.nodes.wiring.stamps import FUTURE_TOLERANCE_S, now_sec, stamp_to_sec
+from egoscale_ros.nodes.wiring.stamps import (
+    FUTURE_TOLERANCE_S,
+    now_sec,
+    stamp_to_sec,
+)
 from egoscale_ros.robot.spec import RobotConfig
 
 

@@ -1,7 +1,6 @@
 """Conversions between ROS stamps/durations and integer nanoseconds or float seconds.
 
-Through integer nanoseconds wherever exactness matters: a float split can round nanosec up to 1e9.
-"""
+Through integer nanoseconds wherever exactness matters: a float split can round nanosec up to 1e9."""
 
 from __future__ import annotations
 
