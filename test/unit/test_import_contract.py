@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("check",),
     ("ik", "policy"),
     ("robot", "chunking", "retarget"),
-    ("kinematics", "safety", "camera", "hardware", "interfaces", "recording"),
+    ("kinematics", "safety", "camera", "interfaces", "recording"),
+    ("hardware",),
     ("schema",),
     ("resources",),
 ]
