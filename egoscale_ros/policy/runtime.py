@@ -1,4 +1,4 @@
-"""Selection among the policy backends (TensorRT, ONNX Runtime, PyTorch).
+"""Selection among the policy backends (TensorRT, ONNX Runtime, PyTorch, remote servers).
 
 :func:`create_runtime` walks the manifest's backend order (or a requested backend first) and
 returns the first that starts, with the reasons the others did not: that text goes to the log
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from egoscale_ros.policy.manifest import BACKENDS, ManifestError, PolicyManifest
+from egoscale_ros.policy.manifest import BACKENDS, SERVER_BACKENDS, ManifestError, PolicyManifest
 from egoscale_ros.policy.runtime_base import BackendUnavailable, PolicyRuntime
 
 
@@ -46,6 +46,10 @@ def _construct(backend: str, manifest: PolicyManifest, device: str, options: dic
         from egoscale_ros.policy.runtime_torch import TorchPolicy
 
         return TorchPolicy(manifest, device=device, **options.get("torch", {}))
+    if backend in SERVER_BACKENDS:
+        from egoscale_ros.remote.client import RemoteRuntime
+
+        return RemoteRuntime(manifest, backend)
     raise ValueError(f"unknown policy backend {backend!r}; choose one of {BACKENDS} or 'auto'")
 
 

@@ -30,6 +30,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("schema",),
     ("resources",),
 ]
+# Parts that belong to another's layer as a whole: the remote policy clients are policy backends
+# (the manifest and the runtime selection reach them, and they build on the policy's pipeline).
+SAME_PART = {"remote": "policy"}
 LAYER_OF = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 SHELL_ONLY = ("rclpy", "rclpy_", "builtin_interfaces", "std_msgs", "sensor_msgs", "geometry_msgs",
               "trajectory_msgs", "diagnostic_msgs", "launch", "launch_ros")
@@ -63,7 +66,9 @@ def imports_of(path: Path) -> set[str]:
 def part_of(module: str) -> str | None:
     """``egoscale_ros.robot.config`` -> ``robot``; None for the package root itself."""
     pieces = module.split(".")
-    return pieces[1] if len(pieces) > 1 and pieces[0] == "egoscale_ros" else None
+    if len(pieces) < 2 or pieces[0] != "egoscale_ros":
+        return None
+    return SAME_PART.get(pieces[1], pieces[1])
 
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
