@@ -85,11 +85,14 @@ def h1_2_config(tmp_path: Path) -> Path:
         joints = [f"{side}_{n}_joint" for n in names]
         arm_joints += joints
         data["arms"][side] = {"joints": joints, "ee_frame": f"{side}_wrist_yaw_link", "rest_pose": [0.0] * 7}
-    data["controllers"][0]["joints"] = arm_joints
     data["home"] = {}
     data["extra_urdfs"] = []
     data["hands"] = {}
-    data["controllers"] = data["controllers"][:1]
+    # The IK bench needs the arms only: a plain forward controller, no native interface.
+    data["controllers"] = [{"name": "arms", "topic": "upper_body_controller/commands", "type": "Float64MultiArray",
+                            "joints": arm_joints}]
+    data.pop("feedback", None)
+    data.pop("native", None)
     path = tmp_path / "h1_2_inspire.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
