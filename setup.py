@@ -16,6 +16,7 @@ NODES = [
     "robot_interface_node",
     "mock_unitree_node",
     "recorder_node",
+    "mock_ros_robot_node",
 ]
 
 

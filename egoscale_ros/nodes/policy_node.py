@@ -112,7 +112,7 @@ class PolicyNode(Node):
         self.kinematics = RobotKinematics(self.config)
         self.camera_config = {c.name: c for c in self.config.cameras}
         layout = self.manifest.layout
-        if layout.representation == "absolute" and layout.frame == "camera" and cameras[0] not in self.camera_config:
+        if layout.frame == "camera" and cameras[0] not in self.camera_config:
             raise ValueError(f"the policy's wrist actions are in the frame of camera '{cameras[0]}', which robot "
                              f"{self.config.name} does not configure (no extrinsics); it has "
                              f"{sorted(self.camera_config)}")
@@ -219,7 +219,7 @@ class PolicyNode(Node):
         if layout.representation == "relative":
             wrists = {s: self.kinematics.wrist_pose(s, positions) for s in layout.sides}
         base_T_camera = None
-        if layout.representation == "absolute" and layout.frame == "camera":
+        if layout.frame == "camera":  # absolute poses or relative steps along the camera's axes
             cam = self.camera_config[self.images.cameras[0]]
             base_T_camera = self.kinematics.frame_pose(cam.parent_frame, positions) @ cam.extrinsics.matrix()
         with self._instruction_lock:

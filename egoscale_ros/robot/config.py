@@ -115,6 +115,8 @@ class ArmConfig:
     side: str
     joints: tuple[str, ...]
     ee_frame: str
+    # ee_frame · ee_offset is the common wrist frame every policy and IK target refers to: origin
+    # at the wrist, x toward the fingers, y toward the thumb side (as the hand retargeting defines it).
     ee_offset: Offset
     rest_pose: tuple[float, ...]
     ik: IkWeights
@@ -126,6 +128,9 @@ class HandConfig:
     type: str
     retarget: str  # name in config/hands/ or a path to a hand YAML
     joints: tuple[str, ...]  # actuated joints, in command order
+    # Where the hand model's root frame sits on the same side's arm end-effector link (ee_frame).
+    # None: not stated (the hand is then not placed on the arm, e.g. for visualisation).
+    mount: Offset | None = None
 
 
 @dataclass(frozen=True)
@@ -335,7 +340,8 @@ def _parse_hand(side: str, f: _Fields) -> HandConfig:
     htype = f.req("type", str)
     if htype not in HAND_TYPES:
         raise ConfigError(f"{f.where}.type: '{htype}' is not one of {', '.join(HAND_TYPES)}")
-    hand = HandConfig(side, htype, f.opt("retarget", str, f"{htype}_{side}"), f.names("joints"))
+    mount = _offset(f, "mount") if f.data.get("mount") is not None else None
+    hand = HandConfig(side, htype, f.opt("retarget", str, f"{htype}_{side}"), f.names("joints"), mount)
     f.done()
     return hand
 

@@ -39,8 +39,8 @@ def _diag_value(diags: list[DiagnosticArray], key: str) -> str | None:
 
 
 @pytest.fixture
-def g1_graph(probe, g1_ros2_control):
-    config = load_robot_config(g1_ros2_control)
+def g1_graph(probe):
+    config = load_robot_config("g1_dex3")
     kin = RobotKinematics(config)
     arms = next(c for c in config.controllers if c.name == "arms")
     got = {"states": [], "commands": [], "diags": []}
@@ -49,8 +49,8 @@ def g1_graph(probe, g1_ros2_control):
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", got["diags"].append, 10)
     pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", common.COMMAND_QOS)
     estop = probe.node.create_publisher(Bool, "safety/estop", common.LATCHED_QOS)
-    probe.start_node("mock_hardware_node", "-p", f"robot:={g1_ros2_control}")
-    ik = probe.start_node("wrist_ik_node", "-p", f"robot:={g1_ros2_control}")
+    probe.start_node("mock_hardware_node", "-p", "robot:=g1_dex3")
+    ik = probe.start_node("wrist_ik_node", "-p", "robot:=g1_dex3")
     assert probe.spin_until(lambda: pub.get_subscription_count() > 0 and len(got["states"]) > 3, 60), (
         "wrist_ik_node or mock_hardware_node did not come up"
     )
@@ -95,7 +95,7 @@ def test_other_robots_per_their_controller_outputs(probe, robot):
     commands: dict[str, list] = {}
     probe.node.create_subscription(JointState, "joint_states", states.append, common.JOINT_STATE_QOS)
     for out in config.controller_for(config.arm_joints):
-        commands[out.ros_topic] = []
+        commands[out.ros_topic] = []  # an adapter's output: its internal command topic (named JointState)
         msg_type = JointState if out.ros_type == "JointState" else Float64MultiArray
         probe.node.create_subscription(msg_type, out.ros_topic, commands[out.ros_topic].append, common.SENSOR_QOS)
     pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", common.COMMAND_QOS)
