@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", action="append", help="robot config name or YAML path (repeatable; default: all)")
     parser.add_argument("--urdf", default="", help="check against this URDF instead of the config's")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    from egoscale_ros import preflight
+
+    preflight.add_arguments(parser)  # --live: listen to the robot's feedback before anything moves
 
 
 def describe(config: RobotConfig) -> dict:
@@ -42,6 +45,10 @@ def describe(config: RobotConfig) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "live", False):
+        from egoscale_ros import preflight
+
+        return preflight.run(args)
     robots = args.robot or resources.available_robots()
     results, errors = {}, {}
     for robot in robots:
