@@ -14,7 +14,7 @@ import sys
 # name -> (module, help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("egoscale_ros.demo", "run the whole graph on mock hardware and summarise it"),
-    "check": ("egoscale_ros.check", "validate a robot config against its URDFs"),
+    "check": ("egoscale_ros.nodes.check_command", "validate a robot config against its URDFs"),
     "estop": ("egoscale_ros.nodes.estop_command", "press, release or reset the e-stop of a running graph"),
     "export-policy": ("egoscale_ros.policy.export", "export the reference policy to ONNX + manifest"),
     "build-engine": ("egoscale_ros.policy.tensorrt_engine", "build TensorRT engines for a manifest"),
