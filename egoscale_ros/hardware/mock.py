@@ -61,21 +61,6 @@ class MockJoints:
             self.command[i] = value
         return ignored
 
-    def reset(self, positions: dict[str, float]) -> list[str]:
-        """Put the joints at ``positions`` (clipped to limits), at rest, commanded to stay there;
-        returns the names that were ignored (unknown or not finite)."""
-        ignored = []
-        for name, value in positions.items():
-            i = self.index.get(name)
-            if i is None or not math.isfinite(value):
-                ignored.append(name)
-                continue
-            self.position[i] = min(max(value, self.lower[i]), self.upper[i])
-        self.velocity[:] = 0.0
-        self.command = self.position.copy()
-        self._apply_mimic()
-        return ignored
-
     def step(self, dt: float) -> None:
         if dt <= 0:
             return

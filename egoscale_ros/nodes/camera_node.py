@@ -26,28 +26,32 @@ from egoscale_ros.camera.factory import create_source
 from egoscale_ros.camera.image_ops import JPEG_FORMAT, encode_jpeg
 from egoscale_ros.camera.reconnect import LOST, ReconnectPolicy, SupervisedSource
 from egoscale_ros.camera.spec import parse_spec
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.log import warning
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare
+from egoscale_ros.nodes.wiring.qos import LATCHED_QOS
 
 
 class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__("camera_node")
-        name = common.declare(self, "camera", "head")
-        spec = common.declare(self, "source", "synthetic")
-        self.frame_id = common.declare(self, "frame_id", f"{name}_camera_optical_frame")
-        width = int(common.declare(self, "width", 640)) or None
-        height = int(common.declare(self, "height", 480)) or None
-        self.rate_hz = float(common.declare(self, "rate_hz", 30.0))
-        self.compressed = bool(common.declare(self, "publish_compressed", False))
-        self.jpeg_quality = int(common.declare(self, "jpeg_quality", 85))
-        stall_s = float(common.declare(self, "stall_timeout_s", 2.0))
+        name = declare(self, "camera", "head")
+        spec = declare(self, "source", "synthetic")
+        self.frame_id = declare(self, "frame_id", f"{name}_camera_optical_frame")
+        width = int(declare(self, "width", 640)) or None
+        height = int(declare(self, "height", 480)) or None
+        self.rate_hz = float(declare(self, "rate_hz", 30.0))
+        self.compressed = bool(declare(self, "publish_compressed", False))
+        self.jpeg_quality = int(declare(self, "jpeg_quality", 85))
+        stall_s = float(declare(self, "stall_timeout_s", 2.0))
         # Reliable, depth 1: large frames sent best effort between processes are mostly lost to
         # fragment drops under load; depth 1 keeps a slow subscriber from ever receiving old frames.
-        reliable = bool(common.declare(self, "reliable", True))
+        reliable = bool(declare(self, "reliable", True))
         if self.rate_hz <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {self.rate_hz}")
 
-        robot = str(common.declare(self, "robot", ""))
+        robot = str(declare(self, "robot", ""))
         self.reach = None
         self.rejected_balls = 0
         if parse_spec(spec).kind == "reach":
@@ -69,7 +73,7 @@ class CameraNode(Node):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._capture_loop, name=f"capture_{name}", daemon=True)
         self._thread.start()
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"camera '{name}': {self.source.describe()} → {topic} at {self.rate_hz:g} Hz")
 
     def _reach_source(self, robot: str, camera: str, spec: str):
@@ -79,16 +83,17 @@ class CameraNode(Node):
 
         if not robot:
             raise ValueError(f"camera source '{spec}' draws through a robot's camera: set the parameter robot")
-        self.base_frame = load_robot_config(robot).base_frame
-        task = ReachTask(load_robot_config(robot), camera=camera)
-        self.create_subscription(PointStamped, "sim/ball", self._on_ball, common.LATCHED_QOS)
+        config = load_robot_config(robot)
+        self.base_frame = config.base_frame
+        task = ReachTask(config, camera=camera)
+        self.create_subscription(PointStamped, "sim/ball", self._on_ball, LATCHED_QOS)
         return ReachSource(task.scene, blank=spec.endswith(":blank"))
 
     def _on_ball(self, msg: PointStamped) -> None:
         if msg.header.frame_id and msg.header.frame_id != self.base_frame:
             self.rejected_balls += 1
-            common.warning(self)(f"sim/ball: frame '{msg.header.frame_id}' is not the base frame "
-                              f"'{self.base_frame}'", throttle_duration_sec=2.0)
+            warning(self)(f"sim/ball: frame '{msg.header.frame_id}' is not the base frame '{self.base_frame}'",
+                          throttle_duration_sec=2.0)
             return
         self.reach.set_ball((msg.point.x, msg.point.y))
 
@@ -148,7 +153,7 @@ class CameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(CameraNode, args)
+    return run(CameraNode, args)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
 """reach_driver: the evaluation's hands on a running graph - it sets episodes up and watches them.
 
-Publishes the ball on ``sim/ball`` (the reaching scene of camera_node), resets and holds the mock
-hardware (``mock/reset``, ``mock/hold``) and presses and releases the e-stop (``safety/estop``,
-``safety/estop_reset``) around a reset, so the command nodes restart from the measured pose as
-they do after any e-stop. Keeps the newest ``joint_states`` message and counts the policy's wrist
-chunks. Spins on its own thread in a private rclpy context (:class:`BackgroundDriver`), so the
-evaluation's main thread can run episodes with plain sleeps.
+Publishes the ball on ``sim/ball`` (the reaching scene of camera_node), keeps the newest
+``joint_states`` message and counts the policy's wrist chunks. Spins on its own thread in a
+private rclpy context (:class:`BackgroundDriver`), so the evaluation's main thread can run
+episodes with plain sleeps.
 """
 
 from __future__ import annotations
@@ -16,10 +14,9 @@ import numpy as np
 from geometry_msgs.msg import PointStamped
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Empty
 from trajectory_msgs.msg import MultiDOFJointTrajectory
 
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS
 from egoscale_ros.robot.config import RobotConfig
 
 
@@ -30,13 +27,9 @@ class ReachDriver(Node):
         self._lock = threading.Lock()
         self._joint_state: JointState | None = None
         self.chunks = 0
-        self.pub_ball = self.create_publisher(PointStamped, "sim/ball", common.LATCHED_QOS)
-        self.pub_reset = self.create_publisher(JointState, "mock/reset", 10)
-        self.pub_hold = self.create_publisher(Bool, "mock/hold", common.LATCHED_QOS)
-        self.pub_estop = self.create_publisher(Bool, "safety/estop", common.LATCHED_QOS)
-        self.pub_estop_reset = self.create_publisher(Empty, "safety/estop_reset", 10)
-        self.create_subscription(JointState, "joint_states", self._on_joint_state, common.JOINT_STATE_QOS)
-        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_chunk, common.COMMAND_QOS)
+        self.pub_ball = self.create_publisher(PointStamped, "sim/ball", LATCHED_QOS)
+        self.create_subscription(JointState, "joint_states", self._on_joint_state, JOINT_STATE_QOS)
+        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_chunk, COMMAND_QOS)
 
     def _on_joint_state(self, msg: JointState) -> None:
         with self._lock:
@@ -64,19 +57,6 @@ class ReachDriver(Node):
         x, y, z = (float("nan"),) * 3 if position is None else (float(v) for v in position)
         msg.point.x, msg.point.y, msg.point.z = x, y, z
         self.pub_ball.publish(msg)
-
-    def reset_mock(self) -> None:
-        """Every mock joint back to its home value, at rest."""
-        self.pub_reset.publish(JointState())
-
-    def hold_mock(self, hold: bool) -> None:
-        self.pub_hold.publish(Bool(data=bool(hold)))
-
-    def estop(self, pressed: bool) -> None:
-        self.pub_estop.publish(Bool(data=bool(pressed)))
-
-    def estop_reset(self) -> None:
-        self.pub_estop_reset.publish(Empty())
 
 
 class BackgroundDriver:

@@ -1,8 +1,9 @@
 """Demonstrations of the reaching task: what the robot would see and feel, and what the expert does.
 
 Each sample: a ball position (from :meth:`ReachTask.sample_balls`), a robot state on the way
-from home toward it (the wrist placed along the straight line plus noise, the arm solved by the
-package's own IK, so postures look like those the graph produces; hands part-way closed), the
+toward it - from home, or from where an earlier reach ended (another ball position): the wrist
+placed along the straight line plus noise, the arm solved by the package's own IK, so postures
+look like those the graph produces; hands part-way closed - the
 camera image the reaching scene renders for that ball, fitted to the policy's input exactly as
 the policy node does, and the expert's action chunk from the wrist poses that state gives.
 """
@@ -61,8 +62,9 @@ def make_demonstrations(task: ReachTask, layout: ActionLayout, state_joints: lis
     for i in range(samples):
         b = i // balls_per_position
         ball = balls[b]
+        start = home_wrist if rng.uniform() < 0.4 else balls[rng.integers(len(balls))]
         along = rng.uniform(-0.2, 1.1)
-        spot = home_wrist + along * (ball - home_wrist) + rng.normal(0.0, [0.03, 0.03, 0.02])
+        spot = start + along * (ball - start) + rng.normal(0.0, [0.03, 0.03, 0.02])
         q, _ = task.solve_wrist(spot)
         arm = task.config.arms[task.side].joints
         for j in arm:

@@ -1,11 +1,12 @@
 """``egoscale-ros eval-synthetic``: the reaching policy in closed loop on the real graph, mock hardware.
 
-The robot's whole graph runs as separate processes (the plan the launch file uses) with the
-camera drawing the reaching scene and the policy trained by ``train-synthetic`` (trained and
-cached on first use). One graph serves every episode: per episode the evaluation presses the
-e-stop, holds and resets the mock hardware to home, moves the ball (``sim/ball``), lets the
-policy see the new scene, then releases the e-stop and the hold and watches the joint states for
-up to :data:`~egoscale_ros.reach.task.EPISODE_S` seconds.
+The robot's whole graph runs as separate processes (the plan the launch file uses, with the
+robot's native mock) with the camera drawing the reaching scene and the policy trained by
+``train-synthetic`` (trained and cached on first use). One graph serves every episode, and
+nothing but the camera is touched between them: an episode moves the ball (``sim/ball``) and
+watches the joint states for up to :data:`~egoscale_ros.reach.task.EPISODE_S` seconds. The first
+reach starts from home, each later one from where the previous ended (the next ball at least
+:data:`MIN_BALL_SEPARATION_M` away), so no reset has to get past the mock's own safety checks.
 
 Two deliberate faults show that the evaluation catches what it exists to catch:
 ``--blank-image`` (the camera shows a uniform grey frame) and ``--flip-frame`` (the policy's
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 STARTUP_TIMEOUT_S = 180.0
+MIN_BALL_SEPARATION_M = 0.08
 # The wrong frame --flip-frame reads relative steps in: for a wrist- or base-frame policy the camera
 # frame (a robot's head camera looks down and sideways: its axes are 130-170 degrees from the
 # wrist's and the base's), for a camera-frame policy the wrist frame. A smaller error, such as wrist
@@ -45,8 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="decode the relative wrist steps in the wrong frame (wrist/base <-> camera)")
     parser.add_argument("--flip-to", choices=("wrist", "base", "camera"), default=None,
                         help="with --flip-frame: the wrong frame to read the steps in")
-    parser.add_argument("--settle", type=float, default=1.2,
-                        help="seconds the policy sees a new scene before the e-stop is released")
     parser.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S)
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
 
@@ -96,11 +96,13 @@ def run(args: argparse.Namespace) -> int:
     if args.flip_frame:
         manifest = str(flipped_manifest(manifest, tmp.name, args.flip_to))
     camera = "reach:blank" if args.blank_image else "reach"
-    plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=camera, instruction=INSTRUCTION)
-    task = ReachTask(plan.robot)
-    balls = task.sample_balls(args.episodes, np.random.default_rng(args.seed))
-
     env = private_ros_environment()
+    # The robot's own DDS side (Unitree) on a private domain over loopback, multicast off, as in the demo.
+    plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=camera, instruction=INSTRUCTION,
+                      native_domain=200 + int(env["ROS_DOMAIN_ID"]) % 30, native_loopback=True)
+    task = ReachTask(plan.robot)
+    balls = episode_balls(task, args.episodes, np.random.default_rng(args.seed))
+
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
         os.environ[key] = env[key]
     from egoscale_ros.nodes.reach_driver import BackgroundDriver
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     background = BackgroundDriver(plan.robot, domain_id=int(env["ROS_DOMAIN_ID"]))
     driver = background.driver
     graph = GraphProcesses(plan, env=env, log_dir=Path(args.log_dir) if args.log_dir else None,
-                           niceness={"mock_hardware_node": 5})
+                           niceness={"mock_hardware_node": 5, "mock_unitree_node": 5, "mock_ros_robot_node": 5})
     started = time.monotonic()
     graph.start()
     result: dict = {"robot": plan.robot.name, "policy": manifest, "camera": camera,
@@ -118,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         result["startup_s"] = None if startup is None else round(startup, 1)
         if startup is None:
             raise RuntimeError("the graph did not come up (no chunks or joint states)")
-        episodes = [_episode(i, ball, task, driver, graph, args.settle) for i, ball in enumerate(balls)]
+        episodes = [_episode(i, ball, task, driver, graph) for i, ball in enumerate(balls)]
         from egoscale_ros.reach.scoring import summarise
 
         result.update(summarise(episodes))
@@ -140,6 +142,21 @@ def run(args: argparse.Namespace) -> int:
     return 0 if "error" not in result and not failed else 1
 
 
+def episode_balls(task, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` ball positions, each at least :data:`MIN_BALL_SEPARATION_M` from the one before
+    (where the wrist waits), the first that far from the wrist's home."""
+    pool = task.sample_balls(8 * n, rng)
+    previous = task.home_wrist[task.side][:3, 3]
+    out = []
+    for ball in pool:
+        if np.linalg.norm(ball - previous) >= MIN_BALL_SEPARATION_M:
+            out.append(ball)
+            previous = ball
+        if len(out) == n:
+            return np.array(out)
+    raise RuntimeError(f"could not draw {n} balls {MIN_BALL_SEPARATION_M} m apart in turn")
+
+
 def _wait_for_graph(driver, graph, timeout_s: float) -> float | None:
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
@@ -151,22 +168,10 @@ def _wait_for_graph(driver, graph, timeout_s: float) -> float | None:
     return None
 
 
-def _episode(index: int, ball: np.ndarray, task, driver, graph, settle_s: float):
+def _episode(index: int, ball: np.ndarray, task, driver, graph):
     from egoscale_ros.reach.scoring import EpisodeScorer
 
-    # Stop the command nodes, put the robot home, show the new ball; old chunks expire meanwhile.
-    driver.estop(True)
-    time.sleep(0.2)
-    driver.hold_mock(True)
-    driver.reset_mock()
     driver.set_ball(ball)
-    time.sleep(settle_s)
-    # Release: the command nodes restart from the measured (home) pose, then the mock follows.
-    driver.estop(False)
-    time.sleep(0.05)
-    driver.estop_reset()
-    time.sleep(0.15)
-    driver.hold_mock(False)
     scorer = EpisodeScorer(task, ball)
     start, chunks = time.monotonic(), driver.chunk_count()
     while not graph.dead():

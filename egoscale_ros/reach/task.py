@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from egoscale_ros.camera.reach_scene import BALL_RADIUS_M, DEFAULT_HFOV_DEG, Pinhole, ReachScene
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
 from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.synthetic import hand_posture
 from egoscale_ros.policy.transforms import ActionChunk, encode_chunk
 from egoscale_ros.robot.config import RobotConfig
+from egoscale_ros.robot.kinematics import RobotKinematics
 
 SUCCESS_RADIUS_M = 0.03
 SUCCESS_CLOSURE = 0.7

@@ -31,8 +31,8 @@ from egoscale_ros.policy.layout import ActionLayout
 class TrainSettings:
     """What a preset trains with; ``steps`` x ``batch_size`` samples are seen in all."""
 
-    samples: int = 6000
-    steps: int = 3000
+    samples: int = 4000
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0

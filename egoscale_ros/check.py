@@ -12,8 +12,10 @@ import math
 import sys
 
 from egoscale_ros import resources
-from egoscale_ros.robot.config import ConfigError, RobotConfig, load_robot_config
-from egoscale_ros.robot.urdf import UrdfError
+from egoscale_ros.kinematics.urdf import UrdfError
+from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.spec import RobotConfig
+from egoscale_ros.schema import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
