@@ -145,7 +145,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
         raise FileNotFoundError(f"policy checkpoint not found: {path}")
     data = torch.load(path, map_location=device, weights_only=True)
     if data["config"].get("architecture") == "reach_keypoints":  # the reaching task's small policy
-        from egoscale_ros.reach.model import ReachPolicy, ReachPolicyConfig
+        from egoscale_ros.policy.reach_model import ReachPolicy, ReachPolicyConfig
 
         policy = ReachPolicy(ReachPolicyConfig.from_dict(data["config"]))
     else:

@@ -1,6 +1,7 @@
 """``egoscale-ros train-synthetic``: train the reaching policy of a robot and export it like any policy.
 
-Demonstrations (:mod:`egoscale_ros.reach.data`) are drawn once, then a :class:`ReachPolicy` is
+Demonstrations (:mod:`egoscale_ros.reach.data`) are drawn once, then a
+:class:`~egoscale_ros.policy.reach_model.ReachPolicy` is
 trained by flow matching on them (seeded: the same arguments give the same weights) and exported
 through :func:`egoscale_ros.policy.export.export_policy` - ONNX graphs, checkpoint, manifest and
 the ONNX Runtime parity check. Results are cached under ``<cache>/reach_policies/`` keyed by
@@ -39,7 +40,8 @@ class TrainSettings:
 
 
 TRAIN_PRESETS = {"tiny": TrainSettings()}
-_CODE = ("policy/transforms.py", "reach/task.py", "reach/data.py", "reach/model.py", "reach/training.py", "camera/reach_scene.py")
+_CODE = ("policy/transforms.py", "policy/reach_model.py", "reach/task.py", "reach/data.py", "reach/training.py",
+         "camera/reach_scene.py")
 
 
 def code_version() -> str:
@@ -59,7 +61,7 @@ def new_reach_policy(preset: str, config, data, layout: ActionLayout, seed: int)
     import torch
 
     from egoscale_ros.policy.manifest import ActionSpec, ImageSpec, PolicyManifest, StateSpec
-    from egoscale_ros.reach.model import PRESETS, ReachPolicy
+    from egoscale_ros.policy.reach_model import PRESETS, ReachPolicy
     from egoscale_ros.reach.task import INSTRUCTION
 
     if preset not in PRESETS:
@@ -142,8 +144,8 @@ def train_and_export(robot: str, preset: str, out: Path, settings: TrainSettings
     from tqdm import tqdm
 
     from egoscale_ros.policy.export import export_policy
+    from egoscale_ros.policy.reach_model import PRESETS
     from egoscale_ros.reach.data import make_demonstrations
-    from egoscale_ros.reach.model import PRESETS
     from egoscale_ros.reach.task import ReachTask
     from egoscale_ros.robot.config import load_robot_config
 

@@ -18,11 +18,12 @@ PACKAGE = Path(__file__).resolve().parents[2] / "egoscale_ros"
 # Highest first. Parts on one line may not import each other.
 LAYERS: list[tuple[str, ...]] = [
     ("cli",),
-    ("demo",),
+    ("demo", "eval_synthetic"),
     ("nodes",),
     ("process_graph", "process_cpu", "cpu_hogs", "interrupt", "status_table"),
     ("graph",),
     ("check", "recording"),
+    ("reach",),
     ("ik", "policy"),
     ("robot", "chunking", "retarget"),
     ("kinematics", "safety", "camera", "interfaces"),

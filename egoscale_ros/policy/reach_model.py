@@ -1,4 +1,4 @@
-"""A small flow-matching policy for the reaching task, with the reference policy's two-graph interface.
+"""A small flow-matching policy for the reaching task (:mod:`egoscale_ros.reach`), exported as two graphs.
 
 The task needs little: where the ball is in the image and where the arm is. So:
 
