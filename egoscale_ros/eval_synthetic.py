@@ -4,9 +4,10 @@ The robot's whole graph runs as separate processes (the plan the launch file use
 robot's native mock) with the camera drawing the reaching scene and the policy trained by
 ``train-synthetic`` (trained and cached on first use). One graph serves every episode, and
 nothing but the camera is touched between them: an episode moves the ball (``sim/ball``) and
-watches the joint states for up to :data:`~egoscale_ros.reach.task.EPISODE_S` seconds. The first
-reach starts from home, each later one from where the previous ended (the next ball at least
-:data:`MIN_BALL_SEPARATION_M` away), so no reset has to get past the mock's own safety checks.
+watches the joint states for up to :data:`~egoscale_ros.reach.task.EPISODE_S` seconds. Each reach
+starts from where the previous ended (the next ball at least :data:`MIN_BALL_SEPARATION_M` away),
+so no reset has to get past the mock's own safety checks; an unscored warm-up reach first lets the
+robot's side take over the arms (the G1's arm_sdk blend weight ramps in over 2 s).
 
 Two deliberate faults show that the evaluation catches what it exists to catch:
 ``--blank-image`` (the camera shows a uniform grey frame) and ``--flip-frame`` (the policy's
@@ -47,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="decode the relative wrist steps in the wrong frame (wrist/base <-> camera)")
     parser.add_argument("--flip-to", choices=("wrist", "base", "camera"), default=None,
                         help="with --flip-frame: the wrong frame to read the steps in")
+    parser.add_argument("--warmup", type=float, default=4.0,
+                        help="seconds of an unscored first reach while the robot's side takes over")
     parser.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S)
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
 
@@ -101,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=camera, instruction=INSTRUCTION,
                       native_domain=200 + int(env["ROS_DOMAIN_ID"]) % 30, native_loopback=True)
     task = ReachTask(plan.robot)
-    balls = episode_balls(task, args.episodes, np.random.default_rng(args.seed))
+    warmup_ball, *balls = episode_balls(task, args.episodes + 1, np.random.default_rng(args.seed))
 
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
         os.environ[key] = env[key]
@@ -120,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
         result["startup_s"] = None if startup is None else round(startup, 1)
         if startup is None:
             raise RuntimeError("the graph did not come up (no chunks or joint states)")
+        driver.set_ball(warmup_ball)
+        time.sleep(max(0.0, args.warmup))
+        result["warmup_s"] = args.warmup
         episodes = [_episode(i, ball, task, driver, graph) for i, ball in enumerate(balls)]
         from egoscale_ros.reach.scoring import summarise
 

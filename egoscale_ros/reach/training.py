@@ -32,8 +32,8 @@ from egoscale_ros.policy.layout import ActionLayout
 class TrainSettings:
     """What a preset trains with; ``steps`` x ``batch_size`` samples are seen in all."""
 
-    samples: int = 4000
-    steps: int = 2000
+    samples: int = 3000
+    steps: int = 1200
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0
@@ -206,6 +206,7 @@ def ensure_reach_policy(robot: str = "g1_dex3", preset: str = "tiny", settings: 
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=root))
         try:
             summary = train_and_export(robot, preset, tmp, settings, progress)
+            summary["manifest"] = str(manifest)  # where it is once renamed into place
             (tmp / "training.json").write_text(json.dumps(summary, indent=2))
             os.rename(tmp, final)
         except BaseException:
@@ -238,8 +239,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         path, trained = ensure_reach_policy(args.robot, args.preset, settings)
         info = path.parent / "training.json"
-        summary = json.loads(info.read_text()) if info.is_file() else {"manifest": str(path)}
-        summary["cached"] = not trained
+        summary = json.loads(info.read_text()) if info.is_file() else {}
+        summary.update(manifest=str(path), cached=not trained)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
