@@ -129,3 +129,12 @@ def test_reach_source_moves_the_ball_and_the_spec_names_it(task):
     source.set_ball(np.array([np.nan, 0.0]))
     assert np.array_equal(source.read(), empty)
     assert parse_spec("reach").kind == "reach" and parse_spec("reach:blank").target == "reach:blank"
+
+
+def test_evaluation_balls_are_apart_from_where_the_wrist_waits(task):
+    from egoscale_ros.eval_synthetic import MIN_BALL_SEPARATION_M, episode_balls
+
+    balls = episode_balls(task, 10, np.random.default_rng(8))
+    previous = np.vstack([task.home_wrist[task.side][None, :3, 3], balls[:-1]])
+    assert len(balls) == 10
+    assert np.all(np.linalg.norm(balls - previous, axis=1) >= MIN_BALL_SEPARATION_M)
