@@ -254,6 +254,9 @@ def _readable(r: dict[str, Any]) -> str:
     ]
     for topic, n in r["commands_published"].items():
         lines.append(f"  controller  {topic}: {n} commands ({_f(r['command_rate_hz'][topic])} Hz)")
+    if "native_errors" in r or r.get("feedback_rate_hz"):
+        rates = ", ".join(f"{t} {_f(v)} Hz" for t, v in (r.get("feedback_rate_hz") or {}).items())
+        lines.append(f"  robot side  native errors {r.get('native_errors')}; feedback {rates or 'n/a'}")
     if r.get("cpu_percent_by_node"):
         per_node = ", ".join(f"{n} {_f(float(v))}" for n, v in r["cpu_percent_by_node"].items())
         load = ", ".join(_f(float(v), 2) for v in r["load_average"]) if r.get("load_average") else "n/a"
