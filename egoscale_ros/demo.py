@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
     parser.add_argument("--record", default="", metavar="RUN.mcap",
                         help="record the whole run into this ROS 2 MCAP file (see `egoscale-ros report`)")
+    parser.add_argument("--inject", default="", metavar="FAULT[:ARG],…",
+                        help="faults to inject into the window (egoscale_ros.faults.spec lists them)")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
 
 
@@ -49,6 +51,8 @@ def _to_float(text: str | None) -> float | None:
 
 def run(args: argparse.Namespace) -> int:
     from egoscale_ros.cpu_hogs import CpuHogs
+    from egoscale_ros.faults.driver import InjectionSession
+    from egoscale_ros.faults.spec import FaultSpecError
     from egoscale_ros.graph import plan_graph
     from egoscale_ros.interrupt import StopRequest
     from egoscale_ros.process_cpu import CpuMeter, load_average
@@ -67,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
                       backend=args.backend, urdf=args.urdf, record=args.record)
+    try:  # faults to inject (and the soak's memory and missed-tick figures): egoscale_ros.faults
+        injection = InjectionSession.create(args.inject, args.seconds, plan)
+    except FaultSpecError as exc:
+        print(f"egoscale-ros demo: {exc}", file=sys.stderr)
+        return 2
+    plan = injection.plan
     env = private_ros_environment()
     # The in-process monitor joins the graph with the same discovery and transport settings.
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
@@ -96,18 +106,23 @@ def run(args: argparse.Namespace) -> int:
                         + (f" beside {args.cpu_hogs} busy process(es)" if args.cpu_hogs else "") + "…")
             meter = CpuMeter({p.spec.name: p.process.pid for p in graph.processes})
             monitor.reset_window()
+            injection.window_started(graph, monitor, stop)
             meter.start()
             deadline = time.monotonic() + args.seconds
             while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.1):
                 pass
             cpu = meter.stop()
+            injection.window_ended(graph)
             if not stop.requested:  # an interrupted run stops at once (no end-of-window sample)
                 monitor.end_window()
+        injection.close()
         snapshot = monitor.snapshot()
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
+        result.update(injection.report(monitor, result["seconds"], snapshot["counts"]))
         result.update(_cpu_figures(cpu, args.cpu_hogs, load_average()))
     finally:
         hogs.stop()
+        injection.close()
         stopping = time.monotonic()
         failed = graph.stop()
         background.close()

@@ -7,10 +7,12 @@ that exists since ROS 2 Humble.
 from __future__ import annotations
 
 import math
+import re
 import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -172,9 +174,20 @@ class Diagnostics:
         self._level = level or (lambda: (DiagnosticStatus.OK, "ok"))
         self._pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = node.create_timer(period_s, self.publish)
+        # A fault must show within a fraction of a second, not at the next periodic report: the
+        # level is watched more often and a change of level or of the kind of message (its
+        # words, numbers aside) is published at once.
+        self._shown: tuple[int, str] | None = None
+        self._watch = node.create_timer(WATCH_PERIOD_S, self._watch_level)
 
-    def publish(self) -> None:
+    def _watch_level(self) -> None:
         level, message = self._level()
+        if (_level_byte(level)[0], _DIGITS.sub("#", message)) != self._shown:
+            self.publish((level, message))
+
+    def publish(self, current: tuple[int, str] | None = None) -> None:
+        level, message = current if current is not None else self._level()
+        self._shown = (_level_byte(level)[0], _DIGITS.sub("#", message))
         status = DiagnosticStatus()
         status.level = _level_byte(level)
         status.name = f"{self._node.get_namespace().rstrip('/')}/{self._node.get_name()}"
@@ -185,6 +198,10 @@ class Diagnostics:
         msg.header.stamp = self._node.get_clock().now().to_msg()
         msg.status = [status]
         self._pub.publish(msg)
+
+
+WATCH_PERIOD_S = 0.05
+_DIGITS = re.compile(r"[-+]?\d[\d.e+-]*")
 
 
 def _level_byte(level: int | bytes) -> bytes:
@@ -319,6 +336,7 @@ class JointStateListener:
         self.filter = FeedbackFilter(joints, speed, future_tolerance_s=FUTURE_TOLERANCE_S)
         self.received_s = -math.inf  # local monotonic time of the last accepted message
         self.source_problem = ""
+        self._arrivals: deque[tuple[float, float]] = deque(maxlen=400)  # (node clock, stamp) accepted
         self._on_update = on_update
         node.create_subscription(JointState, topic, self._callback, JOINT_STATE_QOS)
         node.create_timer(check_period_s, self.check_source)
@@ -345,11 +363,33 @@ class JointStateListener:
                                    now_sec(self._node))
             if ok:
                 self.received_s = time.monotonic()
+                self._arrivals.append((now_sec(self._node), self.filter.stamp_s))
         if not ok:
             self._node.get_logger().warn(f"{self.topic} refused: {self.filter.last_reason}",
                                          throttle_duration_sec=2.0)
         elif self._on_update is not None:
             self._on_update(msg)
+
+    def flow_problem(self, window_s: float = 0.5, late_s: float = 0.05, lost: float = 0.2) -> str:
+        """'' while the feedback flows as usual, else what is wrong with it now: messages arriving
+        late by their own stamps, or a share of them lost (judged against the usual period)."""
+        with self._lock:
+            arrivals = list(self._arrivals)
+        if len(arrivals) < 20:
+            return ""
+        now = now_sec(self._node)
+        recent = [(a, s) for a, s in arrivals if a >= now - window_s]
+        if recent:
+            delay = max(a - s for a, s in recent)
+            if delay > late_s:
+                return f"{self.topic} {delay * 1e3:.0f} ms old on arrival (late)"
+        stamps = np.array([s for _, s in arrivals])
+        period = float(np.percentile(np.diff(stamps), 20)) if len(stamps) > 1 else 0.0
+        if period > 0:
+            expected = window_s / period
+            if expected >= 10 and len(recent) < (1 - lost) * expected:
+                return f"{self.topic}: {100 * (1 - len(recent) / expected):.0f}% lost in the last {window_s:g} s"
+        return ""
 
     @property
     def rejected(self) -> int:
@@ -416,6 +456,8 @@ class GuardedCommands:
         self.last_status = GateStatus(("no_joint_state",))
         self._node = node
         self._last_state_stamp = -math.inf
+        self._last_sent: tuple[float, np.ndarray] | None = None
+        self.max_step_ratio = 0.0
         # Two subscriptions: a transient-local one receives the latched value a late-joining node
         # missed; a volatile one matches every publisher, `ros2 topic pub` defaults included.
         node.create_subscription(Bool, "safety/estop", self._on_estop, LATCHED_QOS)
@@ -467,11 +509,20 @@ class GuardedCommands:
             feedback_problem=js.source_problem,
         )
         if command is not None:
+            self._measure_step(t, command)
             positions = dict(zip(self.joints, command.tolist()))
             velocities = dict(zip(self.joints, self.gate.limiter.velocity.tolist()))
             for pub in self.publishers:
                 pub.publish(positions, velocities)
         return command
+
+    def _measure_step(self, t: float, command: np.ndarray) -> None:
+        """Largest step between two published commands over velocity limit × their real time
+        apart — an independent check of what went out (1 = at the velocity limit)."""
+        if self._last_sent is not None and t > self._last_sent[0]:
+            ratio = float(np.max(np.abs(command - self._last_sent[1]) / (self.limits.velocity * (t - self._last_sent[0]))))
+            self.max_step_ratio = max(self.max_step_ratio, ratio)
+        self._last_sent = (t, command.copy())
 
     def level(self, failures: int, what: str) -> tuple[int, str]:
         """Diagnostic level of a command node: e-stop > holding > ``failures`` of ``what`` > OK."""
@@ -484,6 +535,9 @@ class GuardedCommands:
             stale = {STALE_TARGET, STALE_JOINT_STATE, INVALID_JOINT_STATE, UNTRUSTED_JOINT_STATE}.intersection(
                 self.last_status.reasons)
             return (DiagnosticStatus.ERROR if stale else DiagnosticStatus.WARN), text
+        flow = self.joint_states.flow_problem()
+        if flow:
+            return DiagnosticStatus.WARN, f"tracking; {flow}"
         if failures:
             return DiagnosticStatus.WARN, f"tracking; {failures} {what} so far"
         return DiagnosticStatus.OK, "tracking"
@@ -492,6 +546,7 @@ class GuardedCommands:
         values: dict[str, Any] = {f"gate_{k}": v for k, v in self.gate.counts.items()}
         values["estop"] = self.gate.estop.engaged
         values["holding"] = ",".join(self.last_status.reasons) or "no"
+        values["max_step_ratio"] = self.max_step_ratio
         values.update(self.joint_states.diagnostics())
         return values
 

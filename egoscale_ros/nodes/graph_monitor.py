@@ -41,6 +41,10 @@ class GraphMonitor(Node):
         self.first_joint_state: dict[str, float] = {}
         self.last_joint_state: dict[str, float] = {}
         self.first_command_time: float | None = None
+        # For judging injected faults: every status (stamp, node, level, message) and every
+        # command (receive time on the ROS clock, joint names, positions) per controller topic.
+        self.diag_events: list[tuple[float, str, int, str]] = []
+        self.commands: dict[str, list[tuple[float, tuple[str, ...], np.ndarray]]] = defaultdict(list)
         self._diag_history: dict[str, list[tuple[float, dict[str, str]]]] = defaultdict(list)
         self._limits = {}
         self._limit_cache: dict = {}
@@ -60,6 +64,14 @@ class GraphMonitor(Node):
             self.create_subscription(
                 MSG_TYPES[out.ros_type], out.ros_topic, lambda m, o=out: self._on_command(m, o), common.controller_qos(out)
             )
+
+    def announce_window_start(self, wall_s: float) -> None:
+        """Tell a fault injector when the window started (latched ``faults/start``, wall time)."""
+        from std_msgs.msg import Float64
+
+        pub = self.create_publisher(Float64, "faults/start", common.LATCHED_QOS)
+        pub.publish(Float64(data=float(wall_s)))
+        self._start_pub = pub  # keep it: the latched sample lives with the publisher
 
     # -- window ---------------------------------------------------------------------------------
     def reset_window(self) -> None:
@@ -146,6 +158,7 @@ class GraphMonitor(Node):
         lower, upper = self._limit_arrays(output, names)
         outside = (q < lower - LIMIT_TOL) | (q > upper + LIMIT_TOL)
         with self._lock:
+            self.commands[output.ros_topic].append((common.now_sec(self), names, q))
             if self.first_command_time is None:
                 self.first_command_time = time.monotonic()
             for i in np.flatnonzero(outside):
@@ -162,7 +175,9 @@ class GraphMonitor(Node):
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         with self._lock:
             now = time.monotonic()
+            stamp = common.stamp_to_sec(msg.header.stamp)
             for status in msg.status:
+                self.diag_events.append((stamp, status.name, common.diagnostic_level(status), status.message))
                 self.diagnostics[status.name] = {kv.key: kv.value for kv in status.values}
                 self._diag_history[status.name].append((now, self.diagnostics[status.name]))
                 self.diagnostic_levels[status.name] = common.diagnostic_level(status)

@@ -19,6 +19,8 @@ from trajectory_msgs.msg import JointTrajectory
 from egoscale_ros.hardware.mock import MimicLink, MockJoints
 from egoscale_ros.nodes import common
 
+COMMAND_SILENCE_S = 0.2  # a controller input quiet for longer is reported as an error
+
 MSG_TYPES = {"JointState": JointState, "Float64MultiArray": Float64MultiArray, "JointTrajectory": JointTrajectory}
 
 
@@ -45,6 +47,7 @@ class MockHardwareNode(Node):
         )
         self.received: dict[str, int] = {}
         self.rejected: dict[str, int] = {}
+        self.last_command: dict[str, float] = {}  # topic -> monotonic time of its last command
         for out in self.config.controllers:
             self.received[out.ros_topic] = 0
             self.rejected[out.ros_topic] = 0
@@ -71,6 +74,7 @@ class MockHardwareNode(Node):
             self.rejected[output.ros_topic] += 1
             return
         self.received[output.ros_topic] += 1
+        self.last_command[output.ros_topic] = time.monotonic()
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -89,6 +93,12 @@ class MockHardwareNode(Node):
         return values
 
     def _diag_level(self) -> tuple[int, str]:
+        # Like a robot's own command timeout: a controller input that went quiet is reported.
+        now = time.monotonic()
+        silent = {t: now - last for t, last in self.last_command.items() if now - last > COMMAND_SILENCE_S}
+        if silent:
+            return DiagnosticStatus.ERROR, "commands silent: " + ", ".join(
+                f"{t} for {age:.2f} s" for t, age in silent.items()) + " (holding the last)"
         if any(self.rejected.values()):
             return DiagnosticStatus.WARN, "some commands were rejected"
         return DiagnosticStatus.OK, "ok"
