@@ -14,6 +14,7 @@ NODES = [
     "hand_retarget_node",
     "mock_hardware_node",
     "recorder_node",
+    "mock_ros_robot_node",
 ]
 
 

@@ -23,12 +23,17 @@ class Kind:
 _UNITREE = "egoscale_ros.interfaces.unitree"
 _MOCK_UNITREE = "mock_unitree_node"
 _MOCK_ROS = "mock_hardware_node"
+_GALAXEA = "egoscale_ros.interfaces.galaxea"
+_SHARPA = "egoscale_ros.interfaces.sharpa"
+_MOCK_MAKER_TOPICS = "mock_ros_robot_node"  # the far side of makers' ROS-topic interfaces
 
 OUTPUTS: dict[str, Kind] = {
     "unitree_hg_arm_sdk": Kind(_UNITREE, "HgArmSdkOutput", _MOCK_UNITREE),
     "unitree_go_lowcmd": Kind(_UNITREE, "GoLowCmdOutput", _MOCK_UNITREE),
     "unitree_dex3": Kind(_UNITREE, "Dex3Output", _MOCK_UNITREE),
     "unitree_inspire": Kind(_UNITREE, "InspireOutput", _MOCK_UNITREE),
+    "galaxea_joint_target": Kind(_GALAXEA, "GalaxeaJointTargetOutput", _MOCK_MAKER_TOPICS),
+    "sharpa_joint_commands": Kind(_SHARPA, "SharpaCommandOutput", _MOCK_MAKER_TOPICS),
 }
 FEEDBACK: dict[str, Kind] = {
     "joint_state": Kind("egoscale_ros.interfaces.feedback", "JointStateFeedback", _MOCK_ROS),
@@ -36,6 +41,8 @@ FEEDBACK: dict[str, Kind] = {
     "unitree_go_lowstate": Kind(_UNITREE, "GoLowStateFeedback", _MOCK_UNITREE),
     "unitree_dex3_state": Kind(_UNITREE, "Dex3StateFeedback", _MOCK_UNITREE),
     "unitree_inspire_state": Kind(_UNITREE, "InspireStateFeedback", _MOCK_UNITREE),
+    "galaxea_feedback": Kind(_GALAXEA, "GalaxeaFeedback", _MOCK_MAKER_TOPICS),
+    "sharpa_joint_states": Kind(_SHARPA, "SharpaFeedback", _MOCK_MAKER_TOPICS),
 }
 
 

@@ -51,8 +51,8 @@ def _graph(probe, robot: str):
     got = {"states": [], "diags": [], **{side: [] for side in outputs}}
     probe.node.create_subscription(JointState, "joint_states", got["states"].append, common.JOINT_STATE_QOS)
     for side, out in outputs.items():
-        assert out.type == "JointState"
-        probe.node.create_subscription(JointState, out.topic, got[side].append, common.COMMAND_QOS)
+        assert out.ros_type == "JointState"  # named JointState, or an adapter's internal command topic
+        probe.node.create_subscription(JointState, out.ros_topic, got[side].append, common.COMMAND_QOS)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", got["diags"].append, 10)
     pub = probe.node.create_publisher(JointState, "command/hand_targets", common.COMMAND_QOS)
     estop = probe.node.create_publisher(Bool, "safety/estop", common.LATCHED_QOS)

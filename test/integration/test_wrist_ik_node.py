@@ -95,9 +95,9 @@ def test_other_robots_per_their_controller_outputs(probe, robot):
     commands: dict[str, list] = {}
     probe.node.create_subscription(JointState, "joint_states", states.append, common.JOINT_STATE_QOS)
     for out in config.controller_for(config.arm_joints):
-        commands[out.topic] = []
-        msg_type = JointState if out.type == "JointState" else Float64MultiArray
-        probe.node.create_subscription(msg_type, out.topic, commands[out.topic].append, common.SENSOR_QOS)
+        commands[out.ros_topic] = []  # an adapter's output: its internal command topic (named JointState)
+        msg_type = JointState if out.ros_type == "JointState" else Float64MultiArray
+        probe.node.create_subscription(msg_type, out.ros_topic, commands[out.ros_topic].append, common.SENSOR_QOS)
     pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", common.COMMAND_QOS)
     probe.start_node("mock_hardware_node", "-p", f"robot:={robot}")
     ik = probe.start_node("wrist_ik_node", "-p", f"robot:={robot}")
