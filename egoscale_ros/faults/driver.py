@@ -73,7 +73,7 @@ class FaultDriver:
             t.join(timeout=5.0)
         for p in self.graph.processes:  # never leave a node stopped
             if p.process.poll() is None:
-                p.process.send_signal(signal.SIGCONT)
+                _signal_group(p, signal.SIGCONT)
 
     def _wait_until(self, offset_s: float) -> bool:
         return not self._halt.wait(max(0.0, self.window_wall + offset_s - time.time()))
@@ -95,11 +95,11 @@ class FaultDriver:
         elif f.name == "policy_kill":
             for p in self._procs("policy_node"):
                 p.injected = True
-                p.process.kill()
+                _signal_group(p, signal.SIGKILL)
         elif f.name == "node_restart":
             for p in self._procs(str(f.arg)):
                 p.injected = True
-                p.process.kill()
+                _signal_group(p, signal.SIGKILL)
                 p.process.wait()
                 self.graph.restart(p.spec.name)
                 self.notes[f.name] = f"{p.spec.name} killed and started again"
@@ -111,10 +111,18 @@ class FaultDriver:
 
     def _pause(self, procs, seconds: float) -> None:
         for p in procs:
-            p.process.send_signal(signal.SIGSTOP)
+            _signal_group(p, signal.SIGSTOP)
         self._halt.wait(seconds)
         for p in procs:
-            p.process.send_signal(signal.SIGCONT)
+            _signal_group(p, signal.SIGCONT)
+
+
+def _signal_group(p, sig: int) -> None:
+    """Signal a node's whole process group (each node starts its own session)."""
+    try:
+        os.killpg(p.process.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def fault_report(faults: list[Fault], driver: FaultDriver | None, monitor, plan) -> dict[str, Any]:
