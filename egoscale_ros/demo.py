@@ -222,7 +222,8 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "command_rate_vs_ticks": {c.topic: round(rate(c.topic) / smoother_rate, 3) if smoother_rate else None
                                   for c in robot.controllers},
         "ik_failures": int(ik_failures) if ik_failures is not None else None,
-        "nan_count": snap["nan_count"],
+        "nan_count": snap["nan_count"],  # in commands
+        "nan_in_chunks": snap["nan_in_chunks"],
         "limit_violations": sum(snap["limit_violations"].values()),
         "limit_violations_by_joint": snap["limit_violations"],
         "arm_motion_rad": round(monitor.joint_motion(robot.arm_joints), 4),

@@ -160,9 +160,13 @@ def fault_report(faults: list[Fault], driver: FaultDriver | None, monitor, plan)
 
 def step_ratios(monitor, plan) -> dict[str, float | None]:
     """``max_cmd_step_ratio``: the largest |Δq| / (velocity limit in force × time between the two
-    commands) — as sent (the command nodes' own measure on their clock, on diagnostics) and as
-    received here (receive times carry the transport's jitter, so this one reads high)."""
+    commands), as the command nodes sent them (their own measure on their clock, on
+    diagnostics). ``max_cmd_step_received_ratio``: the largest step between two commands as
+    received here over velocity limit × the limiter's longest step time (``max_dt``): receive
+    times carry the transport's bursts, so this one is judged against the longest tick a command
+    may cover; it still catches a jump across a restarted node (≤ 1 when none)."""
     from egoscale_ros.robot.limits import joint_limits
+    from egoscale_ros.safety.gate import DEFAULT_MAX_DT_S
 
     sent = []
     for node in ("wrist_ik_node", "hand_retarget_node"):
@@ -170,16 +174,16 @@ def step_ratios(monitor, plan) -> dict[str, float | None]:
         if value is not None:
             sent.append(float(value))
     received = 0.0
-    for cmds in monitor.commands.values():
+    for cmds in list(monitor.commands.values()):
         if len(cmds) < 2:
             continue
         names = cmds[-1][1]
         velocity = joint_limits(plan.robot, list(names)).velocity
-        for (ta, na, qa), (tb, nb, qb) in zip(cmds, cmds[1:]):
-            if na == nb == names and tb > ta:
-                received = max(received, float(np.max(np.abs(qb - qa) / (velocity * (tb - ta)))))
+        for (_, na, qa), (_, nb, qb) in zip(cmds, cmds[1:]):
+            if na == nb == names:
+                received = max(received, float(np.max(np.abs(qb - qa) / (velocity * DEFAULT_MAX_DT_S))))
     return {"max_cmd_step_ratio": round(max(sent), 4) if sent else None,
-            "max_cmd_step_ratio_received": round(received, 4)}
+            "max_cmd_step_received_ratio": round(received, 4)}
 
 
 class InjectionSession:

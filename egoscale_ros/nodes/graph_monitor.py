@@ -34,6 +34,7 @@ class GraphMonitor(Node):
         self.window_start = time.monotonic()
         self.counts: dict[str, int] = defaultdict(int)
         self.nan_count = 0
+        self.nan_in_chunks = 0
         self.limit_violations: dict[str, int] = defaultdict(int)
         self.diagnostics: dict[str, dict[str, str]] = {}
         self.diagnostic_levels: dict[str, int] = {}
@@ -80,6 +81,7 @@ class GraphMonitor(Node):
             self.window_start = time.monotonic()
             self.counts.clear()
             self.nan_count = 0
+            self.nan_in_chunks = 0
             self.limit_violations.clear()
             self.chunk_latency_ms.clear()
             self.first_joint_state = first
@@ -115,7 +117,12 @@ class GraphMonitor(Node):
         bad = int(np.count_nonzero(~np.isfinite(np.asarray(values, dtype=float)))) if len(values) else 0
         with self._lock:
             self.counts[key] += 1
-            self.nan_count += bad
+            # NaN in what the policy proposes (a fault the smoother must refuse) is counted apart
+            # from NaN in what reaches the robot (a safety failure).
+            if key.startswith("policy/"):
+                self.nan_in_chunks += bad
+            else:
+                self.nan_count += bad
 
     def _on_wrist_chunk(self, msg: MultiDOFJointTrajectory) -> None:
         latency = (common.now_sec(self) - common.stamp_to_sec(msg.header.stamp)) * 1e3
@@ -215,6 +222,7 @@ class GraphMonitor(Node):
                 "elapsed_s": self.elapsed(),
                 "counts": dict(self.counts),
                 "nan_count": self.nan_count,
+                "nan_in_chunks": self.nan_in_chunks,
                 "limit_violations": dict(self.limit_violations),
                 "chunk_age_ms_p50": float(np.percentile(lat, 50)) if lat is not None else None,
                 "chunk_age_ms_p99": float(np.percentile(lat, 99)) if lat is not None else None,

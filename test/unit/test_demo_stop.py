@@ -33,7 +33,8 @@ def test_a_first_sigint_is_a_stop_request_not_an_exception():
     assert signal.getsignal(signal.SIGINT) is before  # the previous handler is back
 
 
-def test_a_second_sigint_falls_through_to_the_default():
+def test_a_second_sigint_falls_through_to_the_previous_handler():
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, whatever ran before
     stop = StopRequest().install()
     try:
         os.kill(os.getpid(), signal.SIGINT)
@@ -42,6 +43,7 @@ def test_a_second_sigint_falls_through_to_the_default():
             stop.sleep(1.0)
     finally:
         stop.restore()
+        signal.signal(signal.SIGINT, outer)
 
 
 def test_sigterm_is_a_stop_request_too():
