@@ -24,6 +24,8 @@ from egoscale_ros.faults import judge
 from egoscale_ros.faults.spec import DETECT_WITHIN_S, Fault
 
 RELAYED = ("joint_states_drop", "joint_states_delay")
+# The graph's nodes that publish joint_states (the mock, or the interface node's assembled view).
+JOINT_STATE_PUBLISHERS = ("mock_hardware_node", "robot_interface_node")
 MESSAGE_LEVEL = ("camera_garbage", "joint_states_drop", "joint_states_delay", "joint_states_foreign", "chunk_nan",
                  "chunk_future", "chunk_names_shuffled", "estop_at")
 
@@ -37,7 +39,7 @@ def prepare_plan(plan, faults: list[Fault]):
     relay = any(f.name in RELAYED for f in faults)
     nodes = []
     for spec in plan.nodes:
-        if relay and spec.executable == "mock_hardware_node":
+        if relay and spec.executable in JOINT_STATE_PUBLISHERS:
             spec = dataclasses.replace(spec, remappings=(*spec.remappings, ("joint_states", "joint_states_raw")))
         nodes.append(spec)
     schedule = [{"name": f.name, "arg": f.arg, "start_s": f.start_s, "duration_s": f.duration_s} for f in faults]

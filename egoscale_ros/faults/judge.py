@@ -41,7 +41,7 @@ SIGNALS: dict[str, tuple[tuple[str, ...], str]] = {
     "policy_slow": (("chunk_smoother_node",), r"late|silent"),
     "policy_kill": (("chunk_smoother_node",), r"policy_node gone"),
     "node_restart": (("wrist_ik_node", "hand_retarget_node", "chunk_smoother_node", "policy_node",
-                      "mock_hardware_node"), r"silent|stale|gone"),
+                      "mock_hardware_node", "robot_interface_node"), r"silent|stale|gone"),
     "estop_at": (("wrist_ik_node", "hand_retarget_node"), r"e-stop"),
 }
 
