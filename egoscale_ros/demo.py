@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         injection.close()
         snapshot = monitor.snapshot()
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
-        result.update(injection.report(monitor, result["seconds"], snapshot["counts"]))
+        result.update(injection.report(monitor, result["seconds"], snapshot["counts"], result["commands_published"]))
         result.update(_cpu_figures(cpu, args.cpu_hogs, load_average()))
     finally:
         hogs.stop()

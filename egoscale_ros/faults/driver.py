@@ -220,7 +220,7 @@ class InjectionSession:
         if self.driver is not None:
             self.driver.close()
 
-    def report(self, monitor, window_s: float, counts: dict[str, int]) -> dict[str, Any]:
+    def report(self, monitor, window_s: float, counts: dict[str, int], published: dict[str, int]) -> dict[str, Any]:
         from egoscale_ros.process_memory import growth
 
         out: dict[str, Any] = {}
@@ -230,12 +230,15 @@ class InjectionSession:
         out["rss_mib_start"] = self.memory_start
         out["rss_mib_end"] = self.memory_end
         out["rss_growth_percent"] = growth(self.memory_start, self.memory_end)
-        rate = self.plan.robot.control_rate_hz
+        # Per command topic the command nodes publish (one per control tick) and, where the robot
+        # speaks its own interface, per native output (at the output's own rate).
         missed = {}
         for c in self.plan.robot.controllers:
-            expected = window_s * rate
-            got = counts.get(c.ros_topic, 0)
-            missed[c.ros_topic] = round(100.0 * max(0.0, expected - got) / expected, 3) if expected > 0 else None
+            for topic, rate in {c.ros_topic: self.plan.robot.control_rate_hz,
+                                c.topic: getattr(c, "rate_hz", None) or self.plan.robot.control_rate_hz}.items():
+                expected = window_s * rate
+                got = counts.get(topic, published.get(topic, 0))
+                missed[topic] = round(100.0 * max(0.0, expected - got) / expected, 3) if expected > 0 else None
         out["missed_ticks_percent"] = missed
         return out
 
