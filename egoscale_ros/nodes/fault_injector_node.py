@@ -22,7 +22,10 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory
 
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+from egoscale_ros.nodes.wiring.stamps import now_sec, ns_to_stamp, sec_to_stamp, stamp_to_ns
 
 PERIOD_S = 0.01
 
@@ -30,9 +33,9 @@ PERIOD_S = 0.01
 class FaultInjectorNode(Node):
     def __init__(self) -> None:
         super().__init__("fault_injector")
-        self.config = common.robot_config_from_parameters(self)
-        self.faults = {f["name"]: f for f in json.loads(str(common.declare(self, "faults", "[]")))}
-        relay = bool(common.declare(self, "relay_joint_states", False))
+        self.config = robot_config_from_parameters(self)
+        self.faults = {f["name"]: f for f in json.loads(str(declare(self, "faults", "[]")))}
+        relay = bool(declare(self, "relay_joint_states", False))
         self.rng = random.Random(7)
         self.start_wall: float | None = None
         self.counts: dict[str, int] = {n: 0 for n in self.faults}
@@ -44,20 +47,20 @@ class FaultInjectorNode(Node):
         self._done: set[str] = set()
         self._next_due: dict[str, float] = {}
 
-        self.create_subscription(Float64, "faults/start", self._on_start, common.LATCHED_QOS)
+        self.create_subscription(Float64, "faults/start", self._on_start, LATCHED_QOS)
         if relay:
-            self.pub_states = self.create_publisher(JointState, "joint_states", common.COMMAND_QOS)
-            self.create_subscription(JointState, "joint_states_raw", self._on_raw_state, common.COMMAND_QOS)
+            self.pub_states = self.create_publisher(JointState, "joint_states", COMMAND_QOS)
+            self.create_subscription(JointState, "joint_states_raw", self._on_raw_state, COMMAND_QOS)
         if {"chunk_nan", "chunk_future", "chunk_names_shuffled"} & set(self.faults):
-            self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "policy/wrist_chunk", common.COMMAND_QOS)
-            self.pub_hand = self.create_publisher(JointTrajectory, "policy/hand_chunk", common.COMMAND_QOS)
+            self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "policy/wrist_chunk", COMMAND_QOS)
+            self.pub_hand = self.create_publisher(JointTrajectory, "policy/hand_chunk", COMMAND_QOS)
             self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk",
-                                     lambda m: self._on_chunk("wrist", m), common.COMMAND_QOS)
+                                     lambda m: self._on_chunk("wrist", m), COMMAND_QOS)
             self.create_subscription(JointTrajectory, "policy/hand_chunk",
-                                     lambda m: self._on_chunk("hand", m), common.COMMAND_QOS)
+                                     lambda m: self._on_chunk("hand", m), COMMAND_QOS)
         if "camera_garbage" in self.faults:
             cams = [c.name for c in self.config.cameras] or ["head"]
-            self.pub_images = [self.create_publisher(Image, f"camera/{c}/image_raw", common.SENSOR_QOS) for c in cams]
+            self.pub_images = [self.create_publisher(Image, f"camera/{c}/image_raw", SENSOR_QOS) for c in cams]
         if "estop_at" in self.faults:
             volatile = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)  # `ros2 topic pub` defaults
             self.pub_estop = self.create_publisher(Bool, "safety/estop", volatile)
@@ -85,7 +88,7 @@ class FaultInjectorNode(Node):
         return True
 
     def _tick(self) -> None:
-        now = common.now_sec(self)
+        now = now_sec(self)
         while self._delayed and self._delayed[0][0] <= now:
             _, _, msg = heapq.heappop(self._delayed)
             self.pub_states.publish(msg)
@@ -109,7 +112,7 @@ class FaultInjectorNode(Node):
 
     # -- joint states -------------------------------------------------------------------------------
     def _on_raw_state(self, msg: JointState) -> None:
-        now = common.now_sec(self)
+        now = now_sec(self)
         if self._active("joint_states_drop", now) and self.rng.random() < float(self.faults["joint_states_drop"]["arg"]):
             self.counts["joint_states_drop"] += 1
             return
@@ -128,7 +131,7 @@ class FaultInjectorNode(Node):
     def _foreign(self, now: float) -> None:
         active = self._active("joint_states_foreign", now)
         if active and self._foreign_pub is None:
-            self._foreign_pub = self.create_publisher(JointState, "joint_states", common.COMMAND_QOS)
+            self._foreign_pub = self.create_publisher(JointState, "joint_states", COMMAND_QOS)
         elif not active and self._foreign_pub is not None:
             self.destroy_publisher(self._foreign_pub)
             self._foreign_pub = None
@@ -141,12 +144,12 @@ class FaultInjectorNode(Node):
 
     # -- chunks -----------------------------------------------------------------------------------
     def _on_chunk(self, part: str, msg) -> None:
-        key = common.stamp_to_ns(msg.header.stamp)
+        key = stamp_to_ns(msg.header.stamp)
         entry = self._last_chunks.setdefault(key, {})
         entry[part] = msg
         while len(self._last_chunks) > 4:
             self._last_chunks.pop(min(self._last_chunks))
-        now = common.now_sec(self)
+        now = now_sec(self)
         if ("wrist" in entry and "hand" in entry and self._active("chunk_names_shuffled", now)
                 and not entry.get("ours")):
             self._republish_shuffled(entry)
@@ -163,7 +166,7 @@ class FaultInjectorNode(Node):
         if pair is None:
             return
         wrist, hand = _copy(pair["wrist"]), _copy(pair["hand"])
-        wrist.header.stamp = hand.header.stamp = common.sec_to_stamp(stamp_s)
+        wrist.header.stamp = hand.header.stamp = sec_to_stamp(stamp_s)
         if nan:
             wrist.points[-1].transforms[0].translation.x = float("nan")
         self._mark_ours(wrist)
@@ -172,8 +175,8 @@ class FaultInjectorNode(Node):
 
     def _republish_shuffled(self, pair: dict) -> None:
         wrist, hand = _copy(pair["wrist"]), _copy(pair["hand"])
-        stamp = common.stamp_to_ns(wrist.header.stamp) + 1_000_000  # 1 ms newer: taken instead
-        wrist.header.stamp = hand.header.stamp = common.ns_to_stamp(stamp)
+        stamp = stamp_to_ns(wrist.header.stamp) + 1_000_000  # 1 ms newer: taken instead
+        wrist.header.stamp = hand.header.stamp = ns_to_stamp(stamp)
         order = list(range(len(hand.joint_names)))
         self.rng.shuffle(order)
         hand.joint_names = [hand.joint_names[i] for i in order]
@@ -186,7 +189,7 @@ class FaultInjectorNode(Node):
         self.counts["chunk_names_shuffled"] += 1
 
     def _mark_ours(self, wrist) -> None:
-        self._last_chunks.setdefault(common.stamp_to_ns(wrist.header.stamp), {})["ours"] = True
+        self._last_chunks.setdefault(stamp_to_ns(wrist.header.stamp), {})["ours"] = True
 
 
 def _copy(msg):
@@ -196,7 +199,7 @@ def _copy(msg):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(FaultInjectorNode, args)
+    return run(FaultInjectorNode, args)
 
 
 if __name__ == "__main__":
