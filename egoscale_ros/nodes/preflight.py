@@ -80,7 +80,7 @@ def _sources(config):
     """Declared feedback sources, or the robot's own ``joint_states`` when it declares none."""
     if config.feedback:
         return list(config.feedback)
-    from egoscale_ros.robot.config import FeedbackSource
+    from egoscale_ros.robot.spec import FeedbackSource
 
     return [FeedbackSource("joint_states", "joint_state", "joint_states", tuple(config.movable_joints()))]
 
@@ -148,8 +148,8 @@ class _RosListener:
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import JointState
 
-        from egoscale_ros.nodes import common
         from egoscale_ros.nodes.robot_interface_node import to_plain
+        from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, SENSOR_QOS
 
         self._rclpy = rclpy
         self.context = rclpy.Context()
@@ -157,7 +157,7 @@ class _RosListener:
         self.node = rclpy.create_node("egoscale_preflight", context=self.context)
         for name, d in decoders.items():
             if d.transport != "dds":
-                qos = common.COMMAND_QOS if d.source.reliable else common.SENSOR_QOS
+                qos = COMMAND_QOS if d.source.reliable else SENSOR_QOS
                 self.node.create_subscription(JointState, d.source.topic,
                                               lambda m, n=name: offer(n, to_plain(m)), qos)
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -182,7 +182,8 @@ def native_settings_from_args(config, args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from egoscale_ros.robot.config import ConfigError, load_robot_config
+    from egoscale_ros.robot.config import load_robot_config
+    from egoscale_ros.schema import ConfigError
 
     robots = args.robot or []
     if len(robots) != 1:
