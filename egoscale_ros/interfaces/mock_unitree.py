@@ -123,8 +123,10 @@ class _HgArmSdkCheck(_Check):
         return errors
 
     def report(self) -> dict[str, Any]:
+        # released: the weight is back at 0 (or was never raised); handed_back: it went to 1 and back.
         return {"blend_weight_max": self.weight_max, "blend_weight_last": self.weight,
-                "released": bool(self.weight_max >= 1.0 and self.weight == 0.0)}
+                "released": self.weight is None or self.weight == 0.0,
+                "handed_back": bool(self.weight_max >= 1.0 and self.weight == 0.0)}
 
 
 class _GoLowCmdCheck(_Check):

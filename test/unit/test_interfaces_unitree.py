@@ -91,7 +91,7 @@ def test_g1_arm_sdk_hands_over_and_back_with_a_monotone_rate_limited_blend_and_v
         assert [msg.motor_cmd[i].kp for i in (15, 18, 19, 22)] == [80, 80, 40, 80]
         assert msg.motor_cmd[15].mode == 1
     assert loop.mock.native_errors() == 0, loop.mock.errors
-    assert loop.mock.report()["blend rt/arm_sdk"]["released"]
+    assert loop.mock.report()["blend rt/arm_sdk"]["handed_back"]
 
 
 def test_nothing_is_sent_before_the_robot_has_reported_its_state():
@@ -171,7 +171,7 @@ def test_options_are_checked_at_load_naming_the_field(tmp_path):
     import yaml
 
     from egoscale_ros import resources
-    from egoscale_ros.robot.config import ConfigError
+    from egoscale_ros.schema import ConfigError
 
     src = resources.robot_config_path("g1_dex3")
     data = yaml.safe_load(src.read_text())
@@ -182,3 +182,17 @@ def test_options_are_checked_at_load_naming_the_field(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match=r"controller 'arms'.options.kp: expected 14 numbers"):
         load_robot_config(path)
+
+
+def test_the_mock_refuses_a_short_hand_command_and_inspire_values_outside_zero_to_one():
+    from egoscale_ros.interfaces import unitree_idl as idl
+
+    g1 = Loop("g1_dex3")
+    assert not g1.mock.on_message("rt/dex3/left/cmd", idl.HgHandCmd(motor_cmd=[idl.HgMotorCmd()] * 5), 0.0)
+    assert g1.mock.errors == {"wrong_length": 1}
+    h1 = Loop("h1_inspire")
+    cmds = [idl.GoMotorCmd(q=1.0) for _ in range(12)]
+    cmds[3].q = 1.4
+    assert not h1.mock.on_message("rt/inspire/cmd", idl.GoMotorCmds(cmds=cmds), 0.0)
+    assert not h1.mock.on_message("rt/inspire/cmd", idl.GoMotorCmds(cmds=cmds[:6]), 0.0)
+    assert h1.mock.errors == {"out_of_range": 1, "wrong_length": 1}
