@@ -17,7 +17,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import JointState
 
 from egoscale_ros.interfaces.sharpa import SHARPA_WAVE_ORDER
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, SENSOR_QOS
 from egoscale_ros.robot.config import load_robot_config
 
 ROBOT = "r1pro_sharpa"
@@ -39,12 +39,12 @@ def _diag(diags: list, node: str, key: str):
 def r1pro(probe, tmp_path):
     config = load_robot_config(ROBOT)
     got = {"states": [], "arm": [], "hand": [], "diags": []}
-    probe.node.create_subscription(JointState, "joint_states", got["states"].append, common.JOINT_STATE_QOS)
+    probe.node.create_subscription(JointState, "joint_states", got["states"].append, JOINT_STATE_QOS)
     # What the robot's side receives, subscribed as the robot does (best effort).
-    probe.node.create_subscription(JointState, ARM_TOPIC, got["arm"].append, common.SENSOR_QOS)
-    probe.node.create_subscription(JointState, HAND_TOPIC, got["hand"].append, common.SENSOR_QOS)
+    probe.node.create_subscription(JointState, ARM_TOPIC, got["arm"].append, SENSOR_QOS)
+    probe.node.create_subscription(JointState, HAND_TOPIC, got["hand"].append, SENSOR_QOS)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", got["diags"].append, 50)
-    pubs = {name: probe.node.create_publisher(JointState, f"command/joints/{name}", common.COMMAND_QOS)
+    pubs = {name: probe.node.create_publisher(JointState, f"command/joints/{name}", COMMAND_QOS)
             for name in ("left_arm", "left_hand")}
     report = tmp_path / "mock_report.json"
     mock = probe.start_node("mock_ros_robot_node", "-p", f"robot:={ROBOT}", "-p", f"report_path:={report}")
@@ -117,7 +117,7 @@ def test_the_maker_side_receives_positions_from_the_measured_pose_and_the_sharpa
 
 def test_feedback_naming_an_unknown_joint_is_refused_and_counted(r1pro, probe):
     config, got, pubs, mock, iface, report = r1pro
-    bad = probe.node.create_publisher(JointState, "wave/left/joint_states", common.SENSOR_QOS)
+    bad = probe.node.create_publisher(JointState, "wave/left/joint_states", SENSOR_QOS)
     msg = JointState()
     msg.name, msg.position = ["wrist_flex"], [0.1]
     deadline = time.monotonic() + 20
@@ -130,3 +130,27 @@ def test_feedback_naming_an_unknown_joint_is_refused_and_counted(r1pro, probe):
     probe.spin_until(counted, 25)
     assert _diag(got["diags"], "robot_interface_node", "feedback left_hand rejected unknown_joint") not in (None, "0")
     assert iface.poll() is None and mock.poll() is None
+
+
+@pytest.mark.parametrize("placed", ["", "left_arm_joint4=0.6"])
+def test_preflight_listens_to_the_makers_feedback_and_names_a_joint_outside_its_limits(probe, monkeypatch, capsys,
+                                                                                       placed):
+    """``check --live`` against the mock: passes as it is; fails naming arm joint 4 past its 0.3491 limit."""
+    from egoscale_ros import cli
+
+    for key, value in probe.env.items():
+        if key.startswith(("ROS_", "RMW_", "FASTDDS_")):
+            monkeypatch.setenv(key, value)  # the preflight joins this test's private ROS graph
+    seen: list[JointState] = []
+    probe.node.create_subscription(JointState, "wave/right/joint_states", seen.append, SENSOR_QOS)
+    probe.start_node("mock_ros_robot_node", "-p", f"robot:={ROBOT}", *(["-p", f"place:={placed}"] if placed else []))
+    assert probe.spin_until(lambda: len(seen) > 2, 60), "mock_ros_robot_node not up"
+    rc = cli.main(["check", "--robot", ROBOT, "--live", "--seconds", "4", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["sources"]["left_arm"]["received"] > 0 and report["sources"]["right_hand"]["received"] > 0, report
+    if not placed:
+        assert rc == 0, report["problems"]
+        return
+    assert rc == 1
+    assert report["joints"]["left_arm_joint4"]["status"] == "outside_limits"
+    assert any(p.startswith("left_arm_joint4:") for p in report["problems"]), report["problems"]
