@@ -7,6 +7,7 @@ two can never drift apart. No rclpy or launch import here: the plan is data.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -17,6 +18,11 @@ from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.spec import RobotConfig
 
 HARDWARE_MODES = ("mock", "real")
+EXIT_POLICIES = ("respawn", "shutdown")
+# Exit policy per executable (README, "When a node dies"); anything else shuts the graph down.
+EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smoother_node": "respawn",
+               "recorder_node": "respawn"}
+RESPAWN_DELAY_S = 2.0
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 
 
@@ -28,6 +34,10 @@ class NodeSpec:
     executable: str
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: tuple[tuple[str, str], ...] = ()
+    #: what the launch does when this node exits: ``respawn`` it (the stages upstream of the
+    #: command path; meanwhile the command nodes hold, judging their inputs by stamp) or
+    #: ``shutdown`` the graph (the command path and the hardware: a crash there is not papered over)
+    exit_policy: str = "shutdown"
 
     @property
     def module(self) -> str:
@@ -165,4 +175,5 @@ def plan_graph(
             nodes.append(NodeSpec(executable, executable, params))
     if record:
         nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
+    nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
     return GraphPlan(config, hardware, namespace, tuple(nodes))

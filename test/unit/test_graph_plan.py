@@ -80,3 +80,16 @@ def test_record_adds_the_recorder_and_makes_the_policy_publish_its_observations(
     assert recorder.parameters["path"] == str(tmp_path / "run.mcap")
     assert recorder.parameters["robot"] == "g1_dex3"
     assert plan.node("policy_node").parameters["publish_observation"] is True
+
+
+def test_every_node_has_an_exit_policy_and_the_command_path_shuts_the_graph_down():
+    plan = plan_graph("g1_dex3", hardware="mock")
+    policies = {s.executable: s.exit_policy for s in plan.nodes}
+    assert set(policies.values()) <= {"respawn", "shutdown"}
+    # Upstream stages come back by themselves; the command nodes hold meanwhile.
+    assert policies["policy_node"] == policies["camera_node"] == policies["chunk_smoother_node"] == "respawn"
+    # A crash in the command path or at the robot's edge brings everything down, for an operator to see.
+    edge = [e for e in policies if e.startswith(("mock_", "robot_interface"))]
+    assert edge
+    for executable in ("wrist_ik_node", "hand_retarget_node", *edge):
+        assert policies[executable] == "shutdown", executable
