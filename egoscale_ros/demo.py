@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     # On a small machine the stand-ins compete with the graph under test: the mock hardware (a
     # robot's controllers run on their own computer) and this process's monitor yield the CPU.
     graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args), niceness={"mock_hardware_node": 5,
-                                                                                "mock_unitree_node": 5})
+                                                                                "mock_unitree_node": 5,
+                                                                                "mock_ros_robot_node": 5})
     names = ", ".join(s.name for s in plan.nodes)
     _say(quiet, f"starting {len(plan.nodes)} nodes on ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}: {names}")
     hogs = CpuHogs(args.cpu_hogs)
