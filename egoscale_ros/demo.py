@@ -70,11 +70,14 @@ def run(args: argparse.Namespace) -> int:
         _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
     env = private_ros_environment()
-    # The robot's own DDS side (Unitree) stays on a private domain over loopback, multicast off.
+    # The robot's own DDS side (Unitree) stays on a private domain over loopback, multicast off,
+    # with a discovery tag no other run shares.
+    from egoscale_ros.interfaces.settings import private_tag
+
     native_domain = 200 + int(env["ROS_DOMAIN_ID"]) % 30
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
                       backend=args.backend, urdf=args.urdf, record=args.record,
-                      native_domain=native_domain, native_loopback=True)
+                      native_domain=native_domain, native_loopback=True, native_tag=private_tag())
     try:  # faults to inject (and the soak's memory and missed-tick figures): egoscale_ros.faults
         injection = InjectionSession.create(args.inject, args.seconds, plan)
     except FaultSpecError as exc:
@@ -92,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     # On a small machine the stand-ins compete with the graph under test: the mock hardware (a
     # robot's controllers run on their own computer) and this process's monitor yield the CPU.
     graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args), niceness={"mock_hardware_node": 5,
-                                                                                "mock_unitree_node": 5})
+                                                                                "mock_unitree_node": 5,
+                                                                                "mock_ros_robot_node": 5})
     names = ", ".join(s.name for s in plan.nodes)
     _say(quiet, f"starting {len(plan.nodes)} nodes on ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}: {names}")
     hogs = CpuHogs(args.cpu_hogs)
@@ -270,6 +274,9 @@ def _readable(r: dict[str, Any]) -> str:
     ]
     for topic, n in r["commands_published"].items():
         lines.append(f"  controller  {topic}: {n} commands ({_f(r['command_rate_hz'][topic])} Hz)")
+    if "native_errors" in r or r.get("feedback_rate_hz"):
+        rates = ", ".join(f"{t} {_f(v)} Hz" for t, v in (r.get("feedback_rate_hz") or {}).items())
+        lines.append(f"  robot side  native errors {r.get('native_errors')}; feedback {rates or 'n/a'}")
     if r.get("cpu_percent_by_node"):
         per_node = ", ".join(f"{n} {_f(float(v))}" for n, v in r["cpu_percent_by_node"].items())
         load = ", ".join(_f(float(v), 2) for v in r["load_average"]) if r.get("load_average") else "n/a"
