@@ -15,6 +15,7 @@ NODES = [
     "mock_hardware_node",
     "recorder_node",
     "mock_ros_robot_node",
+    "viz_node",
 ]
 
 

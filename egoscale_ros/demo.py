@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
     parser.add_argument("--record", default="", metavar="RUN.mcap",
                         help="record the whole run into this ROS 2 MCAP file (see `egoscale-ros report`)")
+    parser.add_argument("--viz", action="store_true", help="serve the graph live to Foxglove while it runs")
+    parser.add_argument("--viz-port", type=int, default=8765, help="port of the live view")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
 
 
@@ -66,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
-                      backend=args.backend, urdf=args.urdf, record=args.record)
+                      backend=args.backend, urdf=args.urdf, record=args.record,
+                      viz=args.viz, viz_port=args.viz_port)
     env = private_ros_environment()
     # The in-process monitor joins the graph with the same discovery and transport settings.
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):

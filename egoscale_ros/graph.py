@@ -47,6 +47,17 @@ class NodeSpec:
         return [python, "-m", self.module, *self.ros_arguments(namespace)]
 
 
+def _flag(value: bool | str, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"{name}:='{value}' is not true or false")
+
+
 def _param_text(value: Any) -> str:
     # rcl parses -p values as YAML, and JSON is YAML: strings come out quoted, so "1.0" or "true"
     # stay strings, and lists of names stay lists.
@@ -78,6 +89,8 @@ def plan_graph(
     instruction: str = DEFAULT_INSTRUCTION,
     ik_solver: str = "dls",
     record: str = "",
+    viz: bool | str = False,
+    viz_port: int | str = 8765,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 
@@ -87,7 +100,8 @@ def plan_graph(
     ('' = each camera's configured source; ``none`` = no camera_node, images come from the robot's
     driver). ``backend``: force a policy backend ('' = the manifest's order). ``record``: an MCAP
     path to record the run into ('' = no recording); the policy then also publishes the
-    observations it acted on, so the recording can be replayed offline.
+    observations it acted on, so the recording can be replayed offline. ``viz``: serve the graph
+    live to Foxglove on ``viz_port`` (launch arguments arrive as text: 'true'/'false').
     """
     if hardware not in HARDWARE_MODES:
         raise ValueError(f"hardware:='{hardware}' is not one of {', '.join(HARDWARE_MODES)}")
@@ -129,4 +143,6 @@ def plan_graph(
         nodes.append(NodeSpec("mock_hardware_node", "mock_hardware_node", dict(common)))
     if record:
         nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
+    if _flag(viz, "viz"):
+        nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
     return GraphPlan(config, hardware, namespace, tuple(nodes))

@@ -23,6 +23,8 @@ ARGUMENTS = {
     "instruction": ("pick up the red cube and place it on the plate", "initial language instruction"),
     "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
     "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
+    "viz": ("false", "serve the graph live to Foxglove (ws://localhost:viz_port)"),
+    "viz_port": ("8765", "port of the live view"),
 }
 
 
