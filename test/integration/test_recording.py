@@ -105,13 +105,14 @@ def test_report_figures_match_the_recording(recorded, tmp_path):
 
 
 def test_replaying_with_the_same_policy_reproduces_the_recorded_chunks(recorded, tmp_path):
-    from egoscale_ros.policy.export import ensure_default_policy
     from egoscale_ros.recording.reader import open_recording
-    from egoscale_ros.recording.replay import plot, replay
+    from egoscale_ros.recording.replay import plot, recorded_policy, replay
 
     path, _ = recorded
-    manifest = ensure_default_policy(preset="tiny", robot="g1_dex3")  # what the demo ran (cached)
-    result = replay(open_recording(path), str(manifest), backend="onnxruntime")
+    rec = open_recording(path)
+    manifest = recorded_policy(rec)  # what the demo ran, as policy_node reported it
+    assert manifest.endswith("manifest.yaml")
+    result = replay(rec, manifest, backend="onnxruntime")
     summary = result["summary"]
     assert summary["compared"] >= 10 and summary["without_recorded_chunk"] <= 1
     for key in ("wrist_translation_m", "wrist_rotation_rad", "hand_rad"):
