@@ -14,7 +14,7 @@ from launch_ros.actions import Node
 
 ARGUMENTS = {
     "robot": ("g1_dex3", "robot config: a name in config/robots/ or a YAML path"),
-    "hardware": ("mock", "mock: add mock_hardware_node; real: the robot's own drivers are running"),
+    "hardware": ("mock", "mock: add the robot's mock (the far side of its interfaces); real: the robot"),
     "policy": ("", "policy manifest.yaml ('' = the reference policy, exported on first use)"),
     "backend": ("", "force a policy backend: tensorrt, onnxruntime or torch ('' = manifest order)"),
     "camera": ("", "frame source for every camera ('' = config; none = images come from the robot's driver)"),
@@ -25,6 +25,9 @@ ARGUMENTS = {
     "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
     "viz": ("false", "serve the graph live to Foxglove (ws://localhost:viz_port)"),
     "viz_port": ("8765", "port of the live view"),
+    "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
+    "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
+    "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
 }
 
 

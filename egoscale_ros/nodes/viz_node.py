@@ -18,7 +18,12 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from trajectory_msgs.msg import MultiDOFJointTrajectory
 
-from egoscale_ros.nodes import common, topic_discovery
+from egoscale_ros.nodes import topic_discovery
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
+from egoscale_ros.nodes.wiring.stamps import stamp_to_ns
 from egoscale_ros.policy.transforms import ImageRejected
 from egoscale_ros.recording.live import LiveView
 from egoscale_ros.recording.msgdefs import MessageDefinitionNotFound
@@ -36,22 +41,22 @@ DISCOVERY_PERIOD_S = 0.5
 class VizNode(Node):
     def __init__(self) -> None:
         super().__init__("viz_node")
-        self.config = common.robot_config_from_parameters(self)
-        host = str(common.declare(self, "host", "127.0.0.1"))
-        port = int(common.declare(self, "port", 8765))
-        rate = float(common.declare(self, "image_rate_hz", 10.0))
+        self.config = robot_config_from_parameters(self)
+        host = str(declare(self, "host", "127.0.0.1"))
+        port = int(declare(self, "port", 8765))
+        rate = float(declare(self, "image_rate_hz", 10.0))
         self.image_period_s = 1.0 / rate if rate > 0 else 0.0
-        self.jpeg_quality = int(common.declare(self, "jpeg_quality", 70))
-        self.exclude = compile_patterns([p for p in common.declare(self, "exclude", [""]) if p])
+        self.jpeg_quality = int(declare(self, "jpeg_quality", 70))
+        self.exclude = compile_patterns([p for p in declare(self, "exclude", [""]) if p])
         self.view = LiveView(host, port)
         self.subscribed: set[str] = set()
         self.skipped: dict[str, str] = {}
         self._last_image: dict[str, float] = {}
         for topic, out in (("command/wrist_targets", "/viz/wrist_targets"), ("policy/wrist_chunk", "/viz/wrist_chunk")):
             self.create_subscription(MultiDOFJointTrajectory, topic, lambda msg, o=out: self._on_wrists(o, msg),
-                                     common.COMMAND_QOS)
+                                     COMMAND_QOS)
         self.create_timer(DISCOVERY_PERIOD_S, self._discover)
-        self.diagnostics = common.Diagnostics(self, self._diag_values)
+        self.diagnostics = Diagnostics(self, self._diag_values)
         self.get_logger().info(f"live view for Foxglove on ws://{host}:{self.view.port}")
 
     def _discover(self) -> None:
@@ -95,7 +100,7 @@ class VizNode(Node):
                 positions.append((tf.translation.x, tf.translation.y, tf.translation.z))
                 quats.append((tf.rotation.x, tf.rotation.y, tf.rotation.z, tf.rotation.w))
         if positions:
-            self.view.log_poses(out, common.stamp_to_ns(msg.header.stamp), msg.header.frame_id or self.config.base_frame,
+            self.view.log_poses(out, stamp_to_ns(msg.header.stamp), msg.header.frame_id or self.config.base_frame,
                                 np.array(positions), np.array(quats))
 
     def _diag_values(self) -> dict:
@@ -107,7 +112,7 @@ class VizNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(VizNode, args)
+    return run(VizNode, args)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,17 @@ import math
 import sys
 
 from egoscale_ros import resources
-from egoscale_ros.robot.config import ConfigError, RobotConfig, load_robot_config
-from egoscale_ros.robot.urdf import UrdfError
+from egoscale_ros.kinematics.urdf import UrdfError
+from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.spec import RobotConfig
+from egoscale_ros.schema import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", action="append", help="robot config name or YAML path (repeatable; default: all)")
     parser.add_argument("--urdf", default="", help="check against this URDF instead of the config's")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--policy", default="", help="also check this policy manifest against each robot")
 
 
 def describe(config: RobotConfig) -> dict:
@@ -46,8 +49,13 @@ def run(args: argparse.Namespace) -> int:
     results, errors = {}, {}
     for robot in robots:
         try:
-            results[robot] = describe(load_robot_config(robot, urdf_override=args.urdf or None))
-        except (ConfigError, UrdfError) as exc:
+            config = load_robot_config(robot, urdf_override=args.urdf or None)
+            results[robot] = describe(config)
+            if getattr(args, "policy", ""):
+                from egoscale_ros.policy.fit import check_policy
+
+                results[robot]["policy"] = check_policy(args.policy, config)
+        except (ConfigError, UrdfError, ValueError) as exc:
             errors[robot] = str(exc)
     if args.json:
         print(json.dumps({"ok": results, "errors": errors}, indent=2))
