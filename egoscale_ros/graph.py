@@ -7,6 +7,7 @@ two can never drift apart. No rclpy or launch import here: the plan is data.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -17,6 +18,11 @@ from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.spec import RobotConfig
 
 HARDWARE_MODES = ("mock", "real")
+EXIT_POLICIES = ("respawn", "shutdown")
+# Exit policy per executable (README, "When a node dies"); anything else shuts the graph down.
+EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smoother_node": "respawn",
+               "recorder_node": "respawn"}
+RESPAWN_DELAY_S = 2.0
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 
 
@@ -28,6 +34,10 @@ class NodeSpec:
     executable: str
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: tuple[tuple[str, str], ...] = ()
+    #: what the launch does when this node exits: ``respawn`` it (the stages upstream of the
+    #: command path; meanwhile the command nodes hold, judging their inputs by stamp) or
+    #: ``shutdown`` the graph (the command path and the hardware: a crash there is not papered over)
+    exit_policy: str = "shutdown"
 
     @property
     def module(self) -> str:
@@ -113,6 +123,7 @@ def plan_graph(
     native_domain: str | int = "",
     native_interface: str = "",
     native_loopback: str | bool = "",
+    native_tag: str = "",
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 
@@ -130,7 +141,7 @@ def plan_graph(
     with ``mock`` the native mocks of its interface kinds (e.g. mock_unitree_node) instead of the
     generic mock_hardware_node. ``native_domain`` / ``native_interface`` override the config's
     native DDS settings; ``native_loopback`` keeps the native side on the loopback interface with
-    multicast off (tests, demo).
+    multicast off (tests, demo); ``native_tag`` gives that side a discovery tag of its own.
     """
     if hardware not in HARDWARE_MODES:
         raise ValueError(f"hardware:='{hardware}' is not one of {', '.join(HARDWARE_MODES)}")
@@ -169,6 +180,8 @@ def plan_graph(
     if config.hands:
         nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", dict(common)))
     native = _native_parameters(native_domain, native_interface, native_loopback)
+    if native_tag:
+        native["native_tag"] = str(native_tag)
     if config.needs_interface_node:
         nodes.append(NodeSpec("robot_interface_node", "robot_interface_node", {**common, **native}))
     if hardware == "mock":
@@ -181,4 +194,5 @@ def plan_graph(
         nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
     if _flag(viz, "viz"):
         nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
+    nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
     return GraphPlan(config, hardware, namespace, tuple(nodes))
