@@ -107,6 +107,17 @@ def _native_parameters(domain: str | int, interface: str, loopback: str | bool) 
     return out
 
 
+def _speed_scale(value: str | float) -> float:
+    """``speed_scale:=`` as a number in (0, 1]: it may only lower the velocity limits in force."""
+    try:
+        scale = float(value) if value != "" else 1.0
+    except ValueError:
+        raise ValueError(f"speed_scale:='{value}' is not a number") from None
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"speed_scale:={value} must be in (0, 1]: it can only lower the configured limits")
+    return scale
+
+
 def plan_graph(
     robot: str = "g1_dex3",
     hardware: str = "mock",
@@ -124,6 +135,7 @@ def plan_graph(
     native_interface: str = "",
     native_loopback: str | bool = "",
     native_tag: str = "",
+    speed_scale: str | float = 1.0,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 
@@ -141,7 +153,8 @@ def plan_graph(
     with ``mock`` the native mocks of its interface kinds (e.g. mock_unitree_node) instead of the
     generic mock_hardware_node. ``native_domain`` / ``native_interface`` override the config's
     native DDS settings; ``native_loopback`` keeps the native side on the loopback interface with
-    multicast off (tests, demo); ``native_tag`` gives that side a discovery tag of its own.
+    multicast off (tests, demo); ``native_tag`` gives that side a discovery tag of its own. ``speed_scale``
+    (0, 1] lowers every velocity limit in force in the command nodes.
     """
     if hardware not in HARDWARE_MODES:
         raise ValueError(f"hardware:='{hardware}' is not one of {', '.join(HARDWARE_MODES)}")
@@ -176,9 +189,10 @@ def plan_graph(
         )
     )
     nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, "rate_hz": config.control_rate_hz}))
-    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node", {**common, "solver": ik_solver}))
+    scale = _speed_scale(speed_scale)
+    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node", {**common, "solver": ik_solver, "speed_scale": scale}))
     if config.hands:
-        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", dict(common)))
+        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", {**common, "speed_scale": scale}))
     native = _native_parameters(native_domain, native_interface, native_loopback)
     if native_tag:
         native["native_tag"] = str(native_tag)

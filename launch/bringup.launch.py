@@ -21,6 +21,7 @@ ARGUMENTS = {
     "urdf": ("", "override the robot config's URDF (e.g. the maker's full-body file)"),
     "namespace": ("", "namespace of the whole graph (one per robot)"),
     "instruction": ("pick up the red cube and place it on the plate", "initial language instruction"),
+    "speed_scale": ("1.0", "in (0, 1]: lowers every velocity limit in force (first runs of a new policy)"),
     "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
     "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
     "viz": ("false", "serve the graph live to Foxglove (ws://localhost:viz_port)"),
