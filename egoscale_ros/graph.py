@@ -58,6 +58,17 @@ class NodeSpec:
         return [python, "-m", self.module, *self.ros_arguments(namespace)]
 
 
+def _flag(value: bool | str, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"{name}:='{value}' is not true or false")
+
+
 def _param_text(value: Any) -> str:
     # rcl parses -p values as YAML, and JSON is YAML: strings come out quoted, so "1.0" or "true"
     # stay strings, and lists of names stay lists.
@@ -118,6 +129,8 @@ def plan_graph(
     instruction: str = DEFAULT_INSTRUCTION,
     ik_solver: str = "dls",
     record: str = "",
+    viz: bool | str = False,
+    viz_port: int | str = 8765,
     native_domain: str | int = "",
     native_interface: str = "",
     native_loopback: str | bool = "",
@@ -132,7 +145,8 @@ def plan_graph(
     ('' = each camera's configured source; ``none`` = no camera_node, images come from the robot's
     driver). ``backend``: force a policy backend ('' = the manifest's order). ``record``: an MCAP
     path to record the run into ('' = no recording); the policy then also publishes the
-    observations it acted on, so the recording can be replayed offline.
+    observations it acted on, so the recording can be replayed offline. ``viz``: serve the graph
+    live to Foxglove on ``viz_port`` (launch arguments arrive as text: 'true'/'false').
 
     A robot whose config declares feedback sources or maker-interface outputs gets
     robot_interface_node (with ``hardware:=real`` and ``mock`` alike: the same adapters run), and
@@ -192,5 +206,7 @@ def plan_graph(
             nodes.append(NodeSpec(executable, executable, params))
     if record:
         nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
+    if _flag(viz, "viz"):
+        nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
     nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
     return GraphPlan(config, hardware, namespace, tuple(nodes))

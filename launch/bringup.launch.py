@@ -24,6 +24,8 @@ ARGUMENTS = {
     "speed_scale": ("1.0", "in (0, 1]: lowers every velocity limit in force (first runs of a new policy)"),
     "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
     "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
+    "viz": ("false", "serve the graph live to Foxglove (ws://localhost:viz_port)"),
+    "viz_port": ("8765", "port of the live view"),
     "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
     "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
     "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
