@@ -17,6 +17,7 @@ NODES = [
     "mock_unitree_node",
     "recorder_node",
     "mock_ros_robot_node",
+    "viz_node",
 ]
 
 

@@ -8,7 +8,7 @@ The nodes and their parameters come from ``egoscale_ros.graph.plan_graph`` — t
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -21,8 +21,11 @@ ARGUMENTS = {
     "urdf": ("", "override the robot config's URDF (e.g. the maker's full-body file)"),
     "namespace": ("", "namespace of the whole graph (one per robot)"),
     "instruction": ("pick up the red cube and place it on the plate", "initial language instruction"),
+    "speed_scale": ("1.0", "in (0, 1]: lowers every velocity limit in force (first runs of a new policy)"),
     "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
     "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
+    "viz": ("false", "serve the graph live to Foxglove (ws://localhost:viz_port)"),
+    "viz_port": ("8765", "port of the live view"),
     "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
     "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
     "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
@@ -34,19 +37,28 @@ def _plan_nodes(context):
 
     values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
     plan = plan_graph(**values)
-    return [
-        Node(
-            package="egoscale_ros",
-            executable=spec.executable,
-            name=spec.name,
-            namespace=plan.namespace,
-            parameters=[spec.parameters],
-            remappings=list(spec.remappings),
-            output="screen",
-            emulate_tty=True,
-        )
-        for spec in plan.nodes
-    ]
+    return [_node(spec, plan.namespace) for spec in plan.nodes]
+
+
+def _node(spec, namespace: str) -> Node:
+    """One node with its exit policy: respawned after a delay, or the whole graph shut down."""
+    from egoscale_ros.graph import RESPAWN_DELAY_S
+
+    if spec.exit_policy == "respawn":
+        policy = {"respawn": True, "respawn_delay": RESPAWN_DELAY_S}
+    else:
+        policy = {"on_exit": Shutdown(reason=f"{spec.name} exited: a node of the command path is required")}
+    return Node(
+        package="egoscale_ros",
+        executable=spec.executable,
+        name=spec.name,
+        namespace=namespace,
+        parameters=[spec.parameters],
+        remappings=list(spec.remappings),
+        output="screen",
+        emulate_tty=True,
+        **policy,
+    )
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--native-domain", type=int, default=-1, help="the robot's DDS domain (default: config)")
     parser.add_argument("--native-interface", default="", help="network interface wired to the robot")
     parser.add_argument("--native-loopback", action="store_true", help="native DDS on loopback, multicast off")
+    parser.add_argument("--native-tag", default="", help="Cyclone DDS discovery tag of the native side (tests)")
 
 
 def evaluate(config, assembly, seconds: float, limits: dict[str, tuple[float, float]], native: str,
@@ -148,8 +149,8 @@ class _RosListener:
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import JointState
 
-        from egoscale_ros.nodes import common
         from egoscale_ros.nodes.robot_interface_node import to_plain
+        from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, SENSOR_QOS
 
         self._rclpy = rclpy
         self.context = rclpy.Context()
@@ -157,7 +158,7 @@ class _RosListener:
         self.node = rclpy.create_node("egoscale_preflight", context=self.context)
         for name, d in decoders.items():
             if d.transport != "dds":
-                qos = common.COMMAND_QOS if d.source.reliable else common.SENSOR_QOS
+                qos = COMMAND_QOS if d.source.reliable else SENSOR_QOS
                 self.node.create_subscription(JointState, d.source.topic,
                                               lambda m, n=name: offer(n, to_plain(m)), qos)
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -175,10 +176,11 @@ class _RosListener:
 def native_settings_from_args(config, args: argparse.Namespace):
     from egoscale_ros.interfaces import settings
 
+    tag = getattr(args, "native_tag", "")
     if args.native_loopback:
-        return settings.loopback(args.native_domain if args.native_domain >= 0 else config.native.domain_id)
+        return settings.loopback(args.native_domain if args.native_domain >= 0 else config.native.domain_id, tag)
     return settings.with_overrides(config.native, domain_id=args.native_domain,
-                                   network_interface=args.native_interface or None)
+                                   network_interface=args.native_interface or None, tag=tag or None)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -41,9 +41,10 @@ def native_settings_from_parameters(node: Node, config) -> Any:
     """The native DDS settings: the config's, overridden by launch arguments."""
     domain = int(declare(node, "native_domain_id", -1))
     nic = str(declare(node, "native_interface", ""))
+    tag = str(declare(node, "native_tag", ""))
     if bool(declare(node, "native_loopback", False)):
-        return settings.loopback(domain if domain >= 0 else config.native.domain_id)
-    return settings.with_overrides(config.native, domain_id=domain, network_interface=nic or None)
+        return settings.loopback(domain if domain >= 0 else config.native.domain_id, tag)
+    return settings.with_overrides(config.native, domain_id=domain, network_interface=nic or None, tag=tag or None)
 
 
 def mimic_links(config) -> list[tuple[str, str, float, float]]:
@@ -58,6 +59,9 @@ def mimic_links(config) -> list[tuple[str, str, float, float]]:
 def to_plain(msg: JointState) -> RosJointState:
     return RosJointState(tuple(msg.name), tuple(msg.position), tuple(msg.velocity), tuple(msg.effort),
                          stamp_to_sec(msg.header.stamp))
+
+
+COMMAND_SILENCE_S = 0.2  # a command input quiet for longer is reported as an error
 
 
 class RobotInterfaceNode(Node):
@@ -87,6 +91,7 @@ class RobotInterfaceNode(Node):
         self._due = {id(a): 0.0 for a in self.adapters}
         self.sent: dict[str, int] = {}
         self.rejected_commands: dict[str, int] = {}
+        self.last_command: dict[str, float] = {}  # ROS command topic -> monotonic time of its last
         for adapter in self.adapters:
             out = adapter.output
             for topic, idl_type in adapter.topics().items():
@@ -126,6 +131,7 @@ class RobotInterfaceNode(Node):
             self.get_logger().warn(f"rejected command: {exc}", throttle_duration_sec=2.0)
             return
         adapter.set_target(positions, time.monotonic())
+        self.last_command[adapter.output.ros_topic] = time.monotonic()
 
     def _on_ros_feedback(self, msg: JointState, name: str) -> None:
         self._offer(name, to_plain(msg))
@@ -158,21 +164,30 @@ class RobotInterfaceNode(Node):
         self._tick_outputs(time.monotonic())
 
     def _tick_outputs(self, now: float, force: bool = False) -> None:
+        stamp = self.get_clock().now().to_msg()  # one stamp per tick: the time the steps were computed for
         for adapter in self.adapters:
             key = id(adapter)
             if not force and now < self._due[key]:
                 continue
+            if not self._listening(adapter):
+                continue  # nobody on the robot's side yet: start no motion it would only partly see
             self._due[key] = max(self._due[key] + self._period[key], now - self._period[key])
             for packet in adapter.tick(now):
-                self._send(adapter, packet)
+                self._send(adapter, packet, stamp)
 
-    def _send(self, adapter, packet) -> None:
+    def _listening(self, adapter) -> bool:
+        """A ROS output is served once its topic has a subscriber (DDS writers do not wait)."""
+        if adapter.transport == DDS:
+            return True
+        return all(self._ros_pubs[t].get_subscription_count() > 0 for t in adapter.topics())
+
+    def _send(self, adapter, packet, stamp) -> None:
         if adapter.transport == DDS:
             self.bus.write(packet.topic, packet.message)
         else:
             m = packet.message
             msg = JointState()
-            msg.header.stamp = self.get_clock().now().to_msg()
+            msg.header.stamp = stamp
             msg.name, msg.position, msg.velocity = list(m.name), list(m.position), list(m.velocity)
             self._ros_pubs[packet.topic].publish(msg)
         self.sent[packet.topic] += 1
@@ -226,6 +241,12 @@ class RobotInterfaceNode(Node):
             heard = any(self.assembly.status[s].received for s in silent)
             what = "went silent" if heard else "never heard (wrong domain or interface?)"
             return DiagnosticStatus.ERROR, f"feedback {topics} {what}{where}: commands hold"
+        # A command input that went quiet (its node died or stalled): the adapter holds the last.
+        now = time.monotonic()
+        quiet = {t: now - last for t, last in self.last_command.items() if now - last > COMMAND_SILENCE_S}
+        if quiet:
+            return DiagnosticStatus.ERROR, "commands silent: " + ", ".join(
+                f"{t} for {age:.2f} s" for t, age in quiet.items()) + " (holding the last)"
         rejected = {n: s.rejected_total for n, s in self.assembly.status.items() if s.rejected_total}
         if rejected or any(self.rejected_commands.values()):
             return DiagnosticStatus.WARN, f"refused messages: feedback {rejected}, commands " \

@@ -19,7 +19,6 @@ from egoscale_ros.interfaces import settings
 from egoscale_ros.interfaces.dds import NativeBus
 from egoscale_ros.interfaces.fixed_cdr import pack
 from egoscale_ros.interfaces.unitree import MAX_DT
-from egoscale_ros.interfaces.unitree_idl import HgLowState
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS
 from egoscale_ros.robot.config import load_robot_config
 
@@ -37,8 +36,13 @@ def reference_crc(packed: bytes) -> int:
     return crc
 
 
-def native_args(domain: int, robot: str, *extra: str) -> list[str]:
-    return ["-p", f"robot:={robot}", "-p", f"native_domain_id:={domain}", "-p", "native_loopback:=true", *extra]
+# Every test's native side has a discovery tag of its own: runs side by side never cross.
+TAG = settings.private_tag()
+
+
+def native_args(domain: int, robot: str, *extra: str, tag: str = TAG) -> list[str]:
+    return ["-p", f"robot:={robot}", "-p", f"native_domain_id:={domain}", "-p", "native_loopback:=true",
+            "-p", f"native_tag:={tag}", *extra]
 
 
 def status(diags, node: str):
@@ -58,7 +62,7 @@ def value(diags, node: str, key: str):
 def test_the_maker_side_receives_valid_commands_and_feedback_becomes_joint_states(probe, robot, tmp_path):
     config = load_robot_config(robot)
     domain = random.randint(200, 230)
-    listener = NativeBus(settings.loopback(domain))
+    listener = NativeBus(settings.loopback(domain, TAG))
     adapters = {o.topic: o for o in config.adapter_outputs}
     from egoscale_ros.interfaces import registry
 
@@ -165,7 +169,7 @@ def test_bad_feedback_and_a_silent_robot_are_named_and_commands_hold(probe, tmp_
     states: list[JointState] = []
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 50)
     probe.node.create_subscription(JointState, "joint_states", states.append, JOINT_STATE_QOS)
-    probe.start_node("mock_unitree_node", *native_args(domain, "g1_dex3", "-p", "corrupt_crc_every:=3"))
+    mock = probe.start_node("mock_unitree_node", *native_args(domain, "g1_dex3", "-p", "corrupt_crc_every:=3"))
     iface = probe.start_node("robot_interface_node", *native_args(domain, "g1_dex3"))
     # A second interface on the wrong native domain hears nothing and says so.
     lost = probe.start_node("robot_interface_node", *native_args(domain + 15, "g1_dex3"),
@@ -182,30 +186,45 @@ def test_bad_feedback_and_a_silent_robot_are_named_and_commands_hold(probe, tmp_
     assert iface.poll() is None and lost.poll() is None
     # the good two in three still make whole joint_states
     assert len(states[-1].name) >= 17
+    # The robot stops talking: named on diagnostics, the interface keeps running (commands hold).
+    mock.send_signal(2)
+    mock.wait(30)
+
+    def silent() -> bool:
+        s = status(diags, "/robot_interface_node")
+        return s is not None and "went silent" in s.message and "rt/lowstate" in s.message
+
+    assert probe.spin_until(silent, 30), status(diags, "/robot_interface_node")
+    assert iface.poll() is None
 
 
-def test_preflight_passes_against_the_mock_and_names_a_joint_placed_outside_its_limits(probe, capsys):
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_preflight_passes_against_the_mock_and_names_a_joint_placed_outside_its_limits(probe, capsys, robot):
     from egoscale_ros import cli
+    from egoscale_ros.interfaces import registry
 
+    config = load_robot_config(robot)
+    lowstate = next(s for s in config.feedback if s.topic == "rt/lowstate")
+    state_type = registry.feedback_decoder(lowstate, config).message_type()
     good, bad = random.randint(200, 215), random.randint(216, 230)
-    probe.start_node("mock_unitree_node", *native_args(good, "h1_2_inspire"))
-    probe.start_node("mock_unitree_node", *native_args(bad, "h1_2_inspire", "-p", "place:=left_elbow_joint=3.5"))
+    probe.start_node("mock_unitree_node", *native_args(good, robot))
+    probe.start_node("mock_unitree_node", *native_args(bad, robot, "-p", "place:=left_elbow_joint=3.5"))
     for domain in (good, bad):  # wait until each mock publishes (start-up takes seconds on a busy machine)
-        bus = NativeBus(settings.loopback(domain))
-        bus.reader("rt/lowstate", HgLowState)
+        bus = NativeBus(settings.loopback(domain, TAG))
+        bus.reader("rt/lowstate", state_type)
         try:
             assert probe.spin_until(lambda b=bus: bool(b.take("rt/lowstate")), 90), "mock_unitree_node not up"
         finally:
             bus.close()
 
     def check(domain: int) -> tuple[int, dict]:
-        rc = cli.main(["check", "--robot", "h1_2_inspire", "--live", "--seconds", "2",
-                       "--native-domain", str(domain), "--native-loopback", "--json"])
+        rc = cli.main(["check", "--robot", robot, "--live", "--seconds", "2",
+                       "--native-domain", str(domain), "--native-loopback", "--native-tag", TAG, "--json"])
         return rc, json.loads(capsys.readouterr().out)
 
     rc, report = check(good)
     assert rc == 0, report["problems"]
-    assert report["sources"]["lowstate"]["received"] > 0 and report["sources"]["hand_state"]["received"] > 0
+    assert all(s["received"] > 0 for s in report["sources"].values()), report["sources"]
     rc, report = check(bad)
     assert rc == 1
     assert report["joints"]["left_elbow_joint"]["status"] == "outside_limits"

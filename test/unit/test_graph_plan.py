@@ -29,11 +29,12 @@ def test_mock_plan_runs_every_stage_with_the_robot_config(robot):
 @pytest.mark.parametrize("robot", ["g1_dex3", "h1_inspire"])
 def test_real_and_mock_run_the_same_robot_interface_with_native_settings(robot):
     real = plan_graph(robot=robot, hardware="real", native_domain="3", native_interface="enp3s0")
-    mock = plan_graph(robot=robot, hardware="mock", native_domain=211, native_loopback="true")
+    mock = plan_graph(robot=robot, hardware="mock", native_domain=211, native_loopback="true", native_tag="t1")
     assert real.node("robot_interface_node").parameters == {"robot": robot, "native_domain_id": 3,
                                                            "native_interface": "enp3s0"}
     assert mock.node("robot_interface_node").parameters == {"robot": robot, "native_domain_id": 211,
-                                                           "native_loopback": True}
+                                                           "native_loopback": True, "native_tag": "t1"}
+    assert mock.node("mock_unitree_node").parameters == mock.node("robot_interface_node").parameters
     assert not [s for s in real.nodes if s.executable.startswith("mock_")]
     with pytest.raises(ValueError, match="native_domain:='zero'"):
         plan_graph(robot=robot, native_domain="zero")
@@ -80,3 +81,24 @@ def test_record_adds_the_recorder_and_makes_the_policy_publish_its_observations(
     assert recorder.parameters["path"] == str(tmp_path / "run.mcap")
     assert recorder.parameters["robot"] == "g1_dex3"
     assert plan.node("policy_node").parameters["publish_observation"] is True
+
+
+def test_viz_adds_the_live_view_on_its_port_and_reads_launch_text():
+    assert "viz_node" not in [s.executable for s in plan_graph(robot="g1_dex3", viz="false").nodes]
+    plan = plan_graph(robot="g1_dex3", viz="true", viz_port="9001")
+    assert plan.node("viz_node").parameters["port"] == 9001
+    with pytest.raises(ValueError, match="viz:='maybe' is not true or false"):
+        plan_graph(robot="g1_dex3", viz="maybe")
+
+
+def test_every_node_has_an_exit_policy_and_the_command_path_shuts_the_graph_down():
+    plan = plan_graph("g1_dex3", hardware="mock")
+    policies = {s.executable: s.exit_policy for s in plan.nodes}
+    assert set(policies.values()) <= {"respawn", "shutdown"}
+    # Upstream stages come back by themselves; the command nodes hold meanwhile.
+    assert policies["policy_node"] == policies["camera_node"] == policies["chunk_smoother_node"] == "respawn"
+    # A crash in the command path or at the robot's edge brings everything down, for an operator to see.
+    edge = [e for e in policies if e.startswith(("mock_", "robot_interface"))]
+    assert edge
+    for executable in ("wrist_ik_node", "hand_retarget_node", *edge):
+        assert policies[executable] == "shutdown", executable

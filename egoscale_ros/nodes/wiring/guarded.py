@@ -16,6 +16,7 @@ from egoscale_ros.nodes.wiring.controllers import (
 )
 from egoscale_ros.nodes.wiring.joint_states import JointStateListener
 from egoscale_ros.nodes.wiring.log import warning
+from egoscale_ros.nodes.wiring.params import declare
 from egoscale_ros.nodes.wiring.qos import ESTOP_VOLATILE_QOS, LATCHED_QOS
 from egoscale_ros.robot.limits import joint_limits
 from egoscale_ros.robot.spec import RobotConfig
@@ -41,7 +42,8 @@ class GuardedCommands:
 
     def __init__(self, node: Node, config: RobotConfig, joints: list[str], joint_states: JointStateListener):
         self.joints = list(joints)
-        self.limits = joint_limits(config, self.joints)
+        # speed_scale (launch argument, (0, 1]) lowers every velocity limit in force, never raises one.
+        self.limits = joint_limits(config, self.joints, float(declare(node, "speed_scale", 1.0)))
         self.gate = SafetyGate(
             self.limits,
             target_timeout_s=config.safety.target_timeout_s,
@@ -52,6 +54,9 @@ class GuardedCommands:
         self.last_status = GateStatus(("no_joint_state",))
         self._node = node
         self._last_state_stamp = -math.inf
+        self._last_sent: tuple[float, np.ndarray] | None = None
+        self.max_step_ratio = 0.0
+        self.estop_moving_ticks = 0
         # Two subscriptions: a transient-local one receives the latched value a late-joining node
         # missed; a volatile one matches every publisher, `ros2 topic pub` defaults included.
         node.create_subscription(Bool, "safety/estop", self._on_estop, LATCHED_QOS)
@@ -103,11 +108,23 @@ class GuardedCommands:
             feedback_problem=js.source_problem,
         )
         if command is not None:
+            self._measure_step(t, command)
             positions = dict(zip(self.joints, command.tolist()))
             velocities = dict(zip(self.joints, self.gate.limiter.velocity.tolist()))
             for pub in self.publishers:
                 pub.publish(positions, velocities)
         return command
+
+    def _measure_step(self, t: float, command: np.ndarray) -> None:
+        """Largest step between two published commands over velocity limit × their real time
+        apart — an independent check of what went out (1 = at the velocity limit) — and, while
+        the e-stop is engaged, how many published commands still moved (0 = frozen at once)."""
+        if self.gate.estop.engaged and self._last_sent is not None and np.any(command != self._last_sent[1]):
+            self.estop_moving_ticks += 1
+        if self._last_sent is not None and t > self._last_sent[0]:
+            ratio = float(np.max(np.abs(command - self._last_sent[1]) / (self.limits.velocity * (t - self._last_sent[0]))))
+            self.max_step_ratio = max(self.max_step_ratio, ratio)
+        self._last_sent = (t, command.copy())
 
     def level(self, failures: int, what: str) -> tuple[int, str]:
         """Diagnostic level of a command node: e-stop > holding > ``failures`` of ``what`` > OK."""
@@ -120,6 +137,9 @@ class GuardedCommands:
             stale = {STALE_TARGET, STALE_JOINT_STATE, INVALID_JOINT_STATE, UNTRUSTED_JOINT_STATE}.intersection(
                 self.last_status.reasons)
             return (DiagnosticStatus.ERROR if stale else DiagnosticStatus.WARN), text
+        flow = self.joint_states.flow_problem()
+        if flow:
+            return DiagnosticStatus.WARN, f"tracking; {flow}"
         if failures:
             return DiagnosticStatus.WARN, f"tracking; {failures} {what} so far"
         return DiagnosticStatus.OK, "tracking"
@@ -128,5 +148,7 @@ class GuardedCommands:
         values: dict[str, Any] = {f"gate_{k}": v for k, v in self.gate.counts.items()}
         values["estop"] = self.gate.estop.engaged
         values["holding"] = ",".join(self.last_status.reasons) or "no"
+        values["max_step_ratio"] = self.max_step_ratio
+        values["estop_moving_ticks"] = self.estop_moving_ticks
         values.update(self.joint_states.diagnostics())
         return values
