@@ -183,8 +183,8 @@ def ensure_reach_policy(robot: str = "g1_dex3", preset: str = "tiny", settings: 
     Cached under ``<cache>/reach_policies/<preset>-<robot>-<key>/``; built in a temporary sibling
     folder and renamed into place under a lock, as the reference policy is.
     """
+    from egoscale_ros import resources
     from egoscale_ros.policy.export import _file_lock
-    from egoscale_ros.policy.paths import default_cache_dir
     from egoscale_ros.robot.config import load_robot_config
 
     if preset not in TRAIN_PRESETS:
@@ -194,7 +194,7 @@ def ensure_reach_policy(robot: str = "g1_dex3", preset: str = "tiny", settings: 
     spec = {"robot": config.name, "joints": list(config.policy_state_joints), "preset": preset,
             "settings": settings.__dict__, "code": code_version()}
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    root = Path(cache_dir) if cache_dir else default_cache_dir() / "reach_policies"
+    root = Path(cache_dir) if cache_dir else resources.cache_dir("reach_policies")
     final = root / f"{preset}-{config.name}-{key}"
     manifest = final / "manifest.yaml"
     if manifest.is_file():
