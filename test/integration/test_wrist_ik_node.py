@@ -40,8 +40,8 @@ def _diag_value(diags: list[DiagnosticArray], key: str) -> str | None:
 
 
 @pytest.fixture
-def g1_graph(probe):
-    config = load_robot_config("g1_dex3")
+def g1_graph(probe, g1_ros2_control):
+    config = load_robot_config(g1_ros2_control)  # the arms on a ros2_control forward controller
     kin = RobotKinematics(config)
     arms = next(c for c in config.controllers if c.name == "arms")
     got = {"states": [], "commands": [], "diags": []}
@@ -50,8 +50,8 @@ def g1_graph(probe):
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", got["diags"].append, 10)
     pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", COMMAND_QOS)
     estop = probe.node.create_publisher(Bool, "safety/estop", LATCHED_QOS)
-    probe.start_node("mock_hardware_node", "-p", "robot:=g1_dex3")
-    ik = probe.start_node("wrist_ik_node", "-p", "robot:=g1_dex3")
+    probe.start_node("mock_hardware_node", "-p", f"robot:={g1_ros2_control}")
+    ik = probe.start_node("wrist_ik_node", "-p", f"robot:={g1_ros2_control}")
     assert probe.spin_until(lambda: pub.get_subscription_count() > 0 and len(got["states"]) > 3, 60), (
         "wrist_ik_node or mock_hardware_node did not come up"
     )
