@@ -22,7 +22,7 @@ HARDWARE_MODES = ("mock", "real")
 EXIT_POLICIES = ("respawn", "shutdown")
 # Exit policy per executable (README, "When a node dies"); anything else shuts the graph down.
 EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smoother_node": "respawn",
-               "recorder_node": "respawn"}
+               "recorder_node": "respawn", "viz_node": "respawn"}
 RESPAWN_DELAY_S = 2.0
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 # Launch arguments: name -> (default as launch text, description). The one source of their
