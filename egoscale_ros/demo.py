@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", default="", metavar="RUN.mcap",
                         help="record the whole run into this ROS 2 MCAP file (see `egoscale-ros report`)")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
+    from egoscale_ros.remote import scenario
+
+    scenario.add_arguments(parser)
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -65,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
 
         _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
+    server = None
+    if getattr(args, "policy_server", ""):  # the reference policy behind a mock GR00T/openpi server
+        from egoscale_ros.remote.scenario import ServerScenario
+
+        server = ServerScenario(args, say=lambda text: _say(quiet, text))
+        manifest = server.setup(args.robot, manifest)
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
                       backend=args.backend, urdf=args.urdf, record=args.record)
     env = private_ros_environment()
@@ -97,17 +106,24 @@ def run(args: argparse.Namespace) -> int:
             meter = CpuMeter({p.spec.name: p.process.pid for p in graph.processes})
             monitor.reset_window()
             meter.start()
+            if server is not None:
+                server.begin(monitor)
             deadline = time.monotonic() + args.seconds
-            while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.1):
-                pass
+            while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.05):
+                if server is not None:
+                    server.step()
             cpu = meter.stop()
             if not stop.requested:  # an interrupted run stops at once (no end-of-window sample)
                 monitor.end_window()
         snapshot = monitor.snapshot()
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
         result.update(_cpu_figures(cpu, args.cpu_hogs, load_average()))
+        if server is not None:
+            result.update(server.summary(monitor, plan))
     finally:
         hogs.stop()
+        if server is not None:
+            server.close()
         stopping = time.monotonic()
         failed = graph.stop()
         background.close()

@@ -361,7 +361,7 @@ class PolicyNode(Node):
             return DiagnosticStatus.WARN, "waiting for joint_states"
         if not self.loop.running:
             return DiagnosticStatus.ERROR, "inference thread stopped"
-        if self.remote and self.remote.silent_s > self.remote.options["timeout_s"]:
+        if self.remote and not self.remote.answering:
             return DiagnosticStatus.ERROR, (f"policy server {self.remote.endpoint} silent for "
                                             f"{self.remote.silent_s:.2f} s ({self.remote.last_error or 'no reply yet'})")
         rate = self.loop.stats.rate_hz()
