@@ -93,7 +93,8 @@ class ServerProcess:
 
             transport = ZmqTransport("127.0.0.1", self.port, 1.0)
             try:
-                return gr00t_unpackb(transport.request(gr00t_packb({"endpoint": "ping"}))).get("status") == "ok"
+                # Any reply means it is up (one that wants a token answers the ping with an error).
+                return isinstance(gr00t_unpackb(transport.request(gr00t_packb({"endpoint": "ping"}))), dict)
             except TransportError:
                 return False
             finally:
