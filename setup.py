@@ -13,8 +13,11 @@ NODES = [
     "wrist_ik_node",
     "hand_retarget_node",
     "mock_hardware_node",
+    "robot_interface_node",
+    "mock_unitree_node",
     "recorder_node",
     "mock_ros_robot_node",
+    "viz_node",
 ]
 
 

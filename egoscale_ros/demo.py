@@ -32,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
     parser.add_argument("--record", default="", metavar="RUN.mcap",
                         help="record the whole run into this ROS 2 MCAP file (see `egoscale-ros report`)")
+    parser.add_argument("--viz", action="store_true", help="serve the graph live to Foxglove while it runs")
+    parser.add_argument("--viz-port", type=int, default=8765, help="port of the live view")
+    parser.add_argument("--inject", default="", metavar="FAULT[:ARG],…",
+                        help="faults to inject into the window (egoscale_ros.faults.spec lists them)")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
     from egoscale_ros.remote import scenario
 
@@ -52,10 +56,17 @@ def _to_float(text: str | None) -> float | None:
 
 def run(args: argparse.Namespace) -> int:
     from egoscale_ros.cpu_hogs import CpuHogs
+    from egoscale_ros.faults.driver import InjectionSession
+    from egoscale_ros.faults.spec import FaultSpecError
     from egoscale_ros.graph import plan_graph
     from egoscale_ros.interrupt import StopRequest
     from egoscale_ros.process_cpu import CpuMeter, load_average
     from egoscale_ros.process_graph import GraphProcesses, private_ros_environment
+
+    if args.record and os.path.exists(args.record):
+        print(f"egoscale-ros demo: {args.record} exists; record into a new file (recordings are never "
+              "overwritten)", file=sys.stderr)
+        return 2
 
     quiet = False
     if not (args.seconds > 0 and math.isfinite(args.seconds)):
@@ -74,9 +85,22 @@ def run(args: argparse.Namespace) -> int:
 
         server = ServerScenario(args, say=lambda text: _say(quiet, text))
         manifest = server.setup(args.robot, manifest)
-    plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
-                      backend=args.backend, urdf=args.urdf, record=args.record)
     env = private_ros_environment()
+    # The robot's own DDS side (Unitree) stays on a private domain over loopback, multicast off,
+    # with a discovery tag no other run shares.
+    from egoscale_ros.interfaces.settings import private_tag
+
+    native_domain = 200 + int(env["ROS_DOMAIN_ID"]) % 30
+    plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
+                      backend=args.backend, urdf=args.urdf, record=args.record,
+                      native_domain=native_domain, native_loopback=True, native_tag=private_tag(),
+                      viz=args.viz, viz_port=args.viz_port)
+    try:  # faults to inject (and the soak's memory and missed-tick figures): egoscale_ros.faults
+        injection = InjectionSession.create(args.inject, args.seconds, plan)
+    except FaultSpecError as exc:
+        print(f"egoscale-ros demo: {exc}", file=sys.stderr)
+        return 2
+    plan = injection.plan
     # The in-process monitor joins the graph with the same discovery and transport settings.
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
         os.environ[key] = env[key]
@@ -87,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
 
     # On a small machine the stand-ins compete with the graph under test: the mock hardware (a
     # robot's controllers run on their own computer) and this process's monitor yield the CPU.
-    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args), niceness={"mock_hardware_node": 5})
+    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args), niceness={"mock_hardware_node": 5,
+                                                                                "mock_unitree_node": 5,
+                                                                                "mock_ros_robot_node": 5})
     names = ", ".join(s.name for s in plan.nodes)
     _say(quiet, f"starting {len(plan.nodes)} nodes on ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}: {names}")
     hogs = CpuHogs(args.cpu_hogs)
@@ -105,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
                         + (f" beside {args.cpu_hogs} busy process(es)" if args.cpu_hogs else "") + "…")
             meter = CpuMeter({p.spec.name: p.process.pid for p in graph.processes})
             monitor.reset_window()
+            injection.window_started(graph, monitor, stop)
             meter.start()
             if server is not None:
                 server.begin(monitor)
@@ -112,11 +139,20 @@ def run(args: argparse.Namespace) -> int:
             while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.05):
                 if server is not None:
                     server.step()
-            cpu = meter.stop()
-            if not stop.requested:  # an interrupted run stops at once (no end-of-window sample)
+            if stop.requested:  # the nodes first: an operator's Ctrl-C must not wait for the report
+                stopping = time.monotonic()
+                failed = graph.stop()
+            else:
+                cpu = meter.stop()
+                injection.window_ended(graph)
                 monitor.end_window()
+        if stop.requested and not graph.exit_s:
+            stopping = time.monotonic()
+            failed = graph.stop()
+        injection.close()
         snapshot = monitor.snapshot()
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
+        result.update(injection.report(monitor, result["seconds"], snapshot["counts"], result["commands_published"]))
         result.update(_cpu_figures(cpu, args.cpu_hogs, load_average()))
         if server is not None:
             result.update(server.summary(monitor, plan))
@@ -124,13 +160,22 @@ def run(args: argparse.Namespace) -> int:
         hogs.stop()
         if server is not None:
             server.close()
-        stopping = time.monotonic()
-        failed = graph.stop()
+        injection.close()
+        if not graph.exit_s:
+            stopping = time.monotonic()
+            failed = graph.stop()
         background.close()
         stop.restore()
+    from egoscale_ros.interfaces.figures import native_reports
+
+    result.update(native_reports(graph.processes))  # the mocks' final word, hand-back included
     result["interrupted"] = stop.signal_name or None
     # From the stop request (or the window's end) until every node process has exited.
     result["stop_s"] = round(time.monotonic() - (stop.at if stop.at is not None else stopping), 2)
+    # Per node: seconds from its SIGINT until its process had exited (robot_interface_node first
+    # hands the robot back as the maker requires, e.g. Unitree's arm_sdk blend ramped out).
+    result["node_exit_s"] = dict(graph.exit_s)
+    result["nodes_stopped_within_s"] = max(graph.exit_s.values(), default=None)
     result["node_failures"] = len(failed)
     result["failed_nodes"] = {p.spec.name: p.log_tail(15) for p in failed}
     result["log_dir"] = str(graph.log_dir)
@@ -181,7 +226,7 @@ def _cpu_figures(cpu: dict[str, float], hogs: int, load: tuple[float, float, flo
 def _wait_for_commands(monitor, graph, plan, timeout_s: float, stop) -> float | None:
     """Seconds until every controller topic has received a command (None on timeout, death or stop)."""
     start = time.monotonic()
-    topics = [c.topic for c in plan.robot.controllers]
+    topics = [c.ros_topic for c in plan.robot.controllers]
     while time.monotonic() - start < timeout_s:
         if graph.dead() or stop.requested:
             return None
@@ -204,6 +249,9 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
     inference_p99 = _to_float(monitor.diagnostic_value("policy_node", "latency_ms_p99", "inference_ms_p99"))
     smoother_ticks, smoother_rate = monitor.counter_rate("chunk_smoother_node", "ticks")
     ik_failures = _to_float(monitor.diagnostic_value("wrist_ik_node", "ik_failures", "failures"))
+    from egoscale_ros.interfaces.figures import command_counts, native_figures
+
+    published, command_rate = command_counts(plan, monitor, counts, elapsed)
     return {
         "robot": robot.name,
         "seconds": round(elapsed, 2),
@@ -217,20 +265,24 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "policy_backend": monitor.diagnostic_value("policy_node", "backend"),
         "smoother_ticks": smoother_ticks,
         "smoother_rate_hz": round(smoother_rate, 2),
-        "commands_published": {c.topic: counts.get(c.topic, 0) for c in robot.controllers},
-        "command_rate_hz": {c.topic: rate(c.topic) for c in robot.controllers},
-        # Each controller output against the smoother's ticks: below 1, a stage is missing ticks.
-        "command_rate_vs_ticks": {c.topic: round(rate(c.topic) / smoother_rate, 3) if smoother_rate else None
-                                  for c in robot.controllers},
+        "commands_published": published,
+        "command_rate_hz": command_rate,
+        # Each controller output against the smoother's ticks: below 1, a stage is missing ticks
+        # (an adapter sending at its own configured rate shows that rate's ratio).
+        "command_rate_vs_ticks": {t: round(r / smoother_rate, 3) if smoother_rate else None
+                                  for t, r in command_rate.items()},
+        **native_figures(plan, monitor),
         "ik_failures": int(ik_failures) if ik_failures is not None else None,
-        "nan_count": snap["nan_count"],
+        "nan_count": snap["nan_count"],  # in commands
+        "nan_in_chunks": snap["nan_in_chunks"],
         "limit_violations": sum(snap["limit_violations"].values()),
         "limit_violations_by_joint": snap["limit_violations"],
         "arm_motion_rad": round(monitor.joint_motion(robot.arm_joints), 4),
         "hand_motion_rad": round(monitor.joint_motion(robot.hand_joints), 4),
         "wall_s": round(wall_s, 2),
         "diagnostics": {n: monitor.node_diagnostics(n) for n in ("policy_node", "chunk_smoother_node",
-                                                                  "wrist_ik_node", "hand_retarget_node")},
+                                                                  "wrist_ik_node", "hand_retarget_node",
+                                                                  "robot_interface_node")},
     }
 
 
@@ -257,6 +309,9 @@ def _readable(r: dict[str, Any]) -> str:
     ]
     for topic, n in r["commands_published"].items():
         lines.append(f"  controller  {topic}: {n} commands ({_f(r['command_rate_hz'][topic])} Hz)")
+    if "native_errors" in r or r.get("feedback_rate_hz"):
+        rates = ", ".join(f"{t} {_f(v)} Hz" for t, v in (r.get("feedback_rate_hz") or {}).items())
+        lines.append(f"  robot side  native errors {r.get('native_errors')}; feedback {rates or 'n/a'}")
     if r.get("cpu_percent_by_node"):
         per_node = ", ".join(f"{n} {_f(float(v))}" for n, v in r["cpu_percent_by_node"].items())
         load = ", ".join(_f(float(v), 2) for v in r["load_average"]) if r.get("load_average") else "n/a"

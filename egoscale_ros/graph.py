@@ -7,16 +7,45 @@ two can never drift apart. No rclpy or launch import here: the plan is data.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from egoscale_ros.robot.config import RobotConfig, load_robot_config
+from egoscale_ros.policy.hand_space import policy_hand_type
+from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.spec import RobotConfig
 
 HARDWARE_MODES = ("mock", "real")
+EXIT_POLICIES = ("respawn", "shutdown")
+# Exit policy per executable (README, "When a node dies"); anything else shuts the graph down.
+EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smoother_node": "respawn",
+               "recorder_node": "respawn", "viz_node": "respawn"}
+RESPAWN_DELAY_S = 2.0
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
+# Launch arguments: name -> (default as launch text, description). The one source of their
+# defaults: bringup.launch.py declares these, and plan_graph's keyword defaults are the same values
+# (a unit spec holds the two together).
+LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
+    "robot": ("g1_dex3", "robot config: a name in config/robots/ or a YAML path"),
+    "hardware": ("mock", "mock: add the robot's mock (the far side of its interfaces); real: the robot"),
+    "policy": ("", "policy manifest.yaml ('' = the reference policy, exported on first use)"),
+    "backend": ("", "force a policy backend: tensorrt, onnxruntime or torch ('' = manifest order)"),
+    "camera": ("", "frame source for every camera ('' = config; none = images come from the robot's driver)"),
+    "urdf": ("", "override the robot config's URDF (e.g. the maker's full-body file)"),
+    "namespace": ("", "namespace of the whole graph (one per robot)"),
+    "instruction": (DEFAULT_INSTRUCTION, "initial language instruction"),
+    "speed_scale": ("1.0", "in (0, 1]: lowers every velocity limit in force (first runs of a new policy)"),
+    "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
+    "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
+    "viz": ("false", "serve the graph live to Foxglove (ws://localhost:viz_port)"),
+    "viz_port": ("8765", "port of the live view"),
+    "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
+    "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
+    "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +56,10 @@ class NodeSpec:
     executable: str
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: tuple[tuple[str, str], ...] = ()
+    #: what the launch does when this node exits: ``respawn`` it (the stages upstream of the
+    #: command path; meanwhile the command nodes hold, judging their inputs by stamp) or
+    #: ``shutdown`` the graph (the command path and the hardware: a crash there is not papered over)
+    exit_policy: str = "shutdown"
 
     @property
     def module(self) -> str:
@@ -45,6 +78,17 @@ class NodeSpec:
 
     def command(self, namespace: str = "", python: str = sys.executable) -> list[str]:
         return [python, "-m", self.module, *self.ros_arguments(namespace)]
+
+
+def _flag(value: bool | str, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"{name}:='{value}' is not true or false")
 
 
 def _param_text(value: Any) -> str:
@@ -67,6 +111,35 @@ class GraphPlan:
         raise KeyError(executable)
 
 
+def _native_parameters(domain: str | int, interface: str, loopback: str | bool) -> dict[str, Any]:
+    """Parameters of the nodes on the native side (launch arguments arrive as strings)."""
+    out: dict[str, Any] = {}
+    if str(domain).strip():
+        try:
+            out["native_domain_id"] = int(domain)
+        except ValueError:
+            raise ValueError(f"native_domain:='{domain}' is not an integer") from None
+    if interface:
+        out["native_interface"] = str(interface)
+    flag = str(loopback).strip().lower()
+    if flag in ("true", "1", "yes"):
+        out["native_loopback"] = True
+    elif flag not in ("", "false", "0", "no"):
+        raise ValueError(f"native_loopback:='{loopback}' is not true or false")
+    return out
+
+
+def _speed_scale(value: str | float) -> float:
+    """``speed_scale:=`` as a number in (0, 1]: it may only lower the velocity limits in force."""
+    try:
+        scale = float(value) if value != "" else 1.0
+    except ValueError:
+        raise ValueError(f"speed_scale:='{value}' is not a number") from None
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"speed_scale:={value} must be in (0, 1]: it can only lower the configured limits")
+    return scale
+
+
 def plan_graph(
     robot: str = "g1_dex3",
     hardware: str = "mock",
@@ -78,6 +151,13 @@ def plan_graph(
     instruction: str = DEFAULT_INSTRUCTION,
     ik_solver: str = "dls",
     record: str = "",
+    viz: bool | str = False,
+    viz_port: int | str = 8765,
+    native_domain: str | int = "",
+    native_interface: str = "",
+    native_loopback: str | bool = "",
+    native_tag: str = "",
+    speed_scale: str | float = 1.0,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 
@@ -87,7 +167,16 @@ def plan_graph(
     ('' = each camera's configured source; ``none`` = no camera_node, images come from the robot's
     driver). ``backend``: force a policy backend ('' = the manifest's order). ``record``: an MCAP
     path to record the run into ('' = no recording); the policy then also publishes the
-    observations it acted on, so the recording can be replayed offline.
+    observations it acted on, so the recording can be replayed offline. ``viz``: serve the graph
+    live to Foxglove on ``viz_port`` (launch arguments arrive as text: 'true'/'false').
+
+    A robot whose config declares feedback sources or maker-interface outputs gets
+    robot_interface_node (with ``hardware:=real`` and ``mock`` alike: the same adapters run), and
+    with ``mock`` the native mocks of its interface kinds (e.g. mock_unitree_node) instead of the
+    generic mock_hardware_node. ``native_domain`` / ``native_interface`` override the config's
+    native DDS settings; ``native_loopback`` keeps the native side on the loopback interface with
+    multicast off (tests, demo); ``native_tag`` gives that side a discovery tag of its own. ``speed_scale``
+    (0, 1] lowers every velocity limit in force in the command nodes.
     """
     if hardware not in HARDWARE_MODES:
         raise ValueError(f"hardware:='{hardware}' is not one of {', '.join(HARDWARE_MODES)}")
@@ -121,12 +210,31 @@ def plan_graph(
              **({"publish_observation": True} if record else {})},
         )
     )
-    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, "rate_hz": config.control_rate_hz}))
-    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node", {**common, "solver": ik_solver}))
+    # Every node of the command path ticks at the robot's control rate, and reads the policy's
+    # hand space from the manifest (not from a default of its own).
+    tick = {"rate_hz": config.control_rate_hz}
+    hands = {"hand_source": policy_hand_type(policy)} if config.hands else {}
+    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, **tick, **hands}))
+    scale = _speed_scale(speed_scale)
+    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node",
+                          {**common, **tick, "solver": ik_solver, "speed_scale": scale}))
     if config.hands:
-        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", dict(common)))
+        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node",
+                              {**common, **tick, "source": hands["hand_source"], "speed_scale": scale}))
+    native = _native_parameters(native_domain, native_interface, native_loopback)
+    if native_tag:
+        native["native_tag"] = str(native_tag)
+    if config.needs_interface_node:
+        nodes.append(NodeSpec("robot_interface_node", "robot_interface_node", {**common, **native}))
     if hardware == "mock":
-        nodes.append(NodeSpec("mock_hardware_node", "mock_hardware_node", dict(common)))
+        from egoscale_ros.interfaces.registry import mock_nodes
+
+        for executable in mock_nodes(config):
+            params = dict(common) if executable == "mock_hardware_node" else {**common, **native}
+            nodes.append(NodeSpec(executable, executable, params))
     if record:
         nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
+    if _flag(viz, "viz"):
+        nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
+    nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
     return GraphPlan(config, hardware, namespace, tuple(nodes))

@@ -44,6 +44,7 @@ class NodeProcess:
     process: subprocess.Popen
     log_path: Path
     stopped_by_us: bool = False
+    injected: bool = False  # killed on purpose by fault injection: its exit is not a failure
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -63,6 +64,8 @@ class GraphProcesses:
     #: executable -> nice increment (e.g. let a mock yield the CPU to the nodes under test)
     niceness: dict[str, int] = field(default_factory=dict)
     processes: list[NodeProcess] = field(default_factory=list)
+    #: node name -> seconds from the SIGINT of :meth:`stop` until its process had exited
+    exit_s: dict[str, float] = field(default_factory=dict)
 
     def start(self) -> GraphProcesses:
         if self.log_dir is None:
@@ -83,9 +86,23 @@ class GraphProcesses:
             self.processes.append(NodeProcess(spec, proc, log_path))
         return self
 
+    def restart(self, name: str) -> NodeProcess:
+        """Start node ``name`` again (its old process must have exited); the rest keeps running."""
+        old = next(p for p in reversed(self.processes) if p.spec.name == name)
+        if old.process.poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        with open(old.log_path, "a") as log:
+            proc = subprocess.Popen(old.spec.command(self.plan.namespace, self.python), env=self.env, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=_niceness(self.niceness.get(old.spec.executable, 0)))
+        new = NodeProcess(old.spec, proc, old.log_path)
+        self.processes.append(new)
+        return new
+
     def dead(self) -> list[NodeProcess]:
         """Processes that exited without being asked to."""
-        return [p for p in self.processes if p.process.poll() is not None and not p.stopped_by_us]
+        return [p for p in self.processes
+                if p.process.poll() is not None and not p.stopped_by_us and not p.injected]
 
     def stop(self, timeout_s: float = 10.0) -> list[NodeProcess]:
         """SIGINT every node (rclpy shuts down cleanly on it), escalate after ``timeout_s``.
@@ -97,17 +114,24 @@ class GraphProcesses:
             if p.process.poll() is None:
                 p.stopped_by_us = True
                 p.process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + timeout_s
+        start = time.monotonic()
+        deadline = start + timeout_s
+        # Poll them together, so each one's exit time is known (seconds after the SIGINT).
+        running = [p for p in self.processes if p.process.poll() is None]
+        while running and time.monotonic() < deadline:
+            time.sleep(0.02)
+            for p in [p for p in running if p.process.poll() is not None]:
+                self.exit_s.setdefault(p.spec.name, round(time.monotonic() - start, 3))
+                running.remove(p)
+        for p in running:
+            p.process.kill()
+            p.process.wait()
+            self.exit_s[p.spec.name] = round(time.monotonic() - start, 3)
+            if p not in failed:
+                failed.append(p)
         for p in self.processes:
-            try:
-                p.process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.process.kill()
-                p.process.wait()
-                if p not in failed:
-                    failed.append(p)
-        for p in self.processes:
-            if p.stopped_by_us and p.process.returncode not in (0, -signal.SIGINT) and p not in failed:
+            if (p.stopped_by_us and not p.injected and p.process.returncode not in (0, -signal.SIGINT)
+                    and p not in failed):
                 failed.append(p)
         return failed
 

@@ -8,47 +8,45 @@ The nodes and their parameters come from ``egoscale_ros.graph.plan_graph`` — t
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-ARGUMENTS = {
-    "robot": ("g1_dex3", "robot config: a name in config/robots/ or a YAML path"),
-    "hardware": ("mock", "mock: add mock_hardware_node; real: the robot's own drivers are running"),
-    "policy": ("", "policy manifest.yaml ('' = the reference policy, exported on first use)"),
-    "backend": ("", "force a policy backend: tensorrt, onnxruntime or torch ('' = manifest order)"),
-    "camera": ("", "frame source for every camera ('' = config; none = images come from the robot's driver)"),
-    "urdf": ("", "override the robot config's URDF (e.g. the maker's full-body file)"),
-    "namespace": ("", "namespace of the whole graph (one per robot)"),
-    "instruction": ("pick up the red cube and place it on the plate", "initial language instruction"),
-    "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
-    "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
-}
-
 
 def _plan_nodes(context):
-    from egoscale_ros.graph import plan_graph
+    from egoscale_ros.graph import LAUNCH_ARGUMENTS, plan_graph
 
-    values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
+    values = {name: LaunchConfiguration(name).perform(context) for name in LAUNCH_ARGUMENTS}
     plan = plan_graph(**values)
-    return [
-        Node(
-            package="egoscale_ros",
-            executable=spec.executable,
-            name=spec.name,
-            namespace=plan.namespace,
-            parameters=[spec.parameters],
-            remappings=list(spec.remappings),
-            output="screen",
-            emulate_tty=True,
-        )
-        for spec in plan.nodes
-    ]
+    return [_node(spec, plan.namespace) for spec in plan.nodes]
+
+
+def _node(spec, namespace: str) -> Node:
+    """One node with its exit policy: respawned after a delay, or the whole graph shut down."""
+    from egoscale_ros.graph import RESPAWN_DELAY_S
+
+    if spec.exit_policy == "respawn":
+        policy = {"respawn": True, "respawn_delay": RESPAWN_DELAY_S}
+    else:
+        policy = {"on_exit": Shutdown(reason=f"{spec.name} exited: a node of the command path is required")}
+    return Node(
+        package="egoscale_ros",
+        executable=spec.executable,
+        name=spec.name,
+        namespace=namespace,
+        parameters=[spec.parameters],
+        remappings=list(spec.remappings),
+        output="screen",
+        emulate_tty=True,
+        **policy,
+    )
 
 
 def generate_launch_description() -> LaunchDescription:
+    from egoscale_ros.graph import LAUNCH_ARGUMENTS  # the one table of arguments and their defaults
+
     declared = [
         DeclareLaunchArgument(name, default_value=default, description=text)
-        for name, (default, text) in ARGUMENTS.items()
+        for name, (default, text) in LAUNCH_ARGUMENTS.items()
     ]
     return LaunchDescription([*declared, OpaqueFunction(function=_plan_nodes)])

@@ -1,6 +1,6 @@
 """The maker's DDS side through the Cyclone DDS Python binding: one participant, writers, readers.
 
-Cyclone DDS is configured per participant from :class:`~egoscale_ros.robot.config.NativeSettings`
+Cyclone DDS is configured per participant from :class:`~egoscale_ros.interfaces.settings.NativeSettings`
 (network interface, multicast, unicast peers), never through the process environment, so it
 cannot disturb the ROS side (Fast DDS) running in the same process. Readers keep only the newest
 sample of a topic (``take_latest``): a state stream at 500 Hz is worth its last value.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
-from egoscale_ros.robot.config import NativeSettings
+from egoscale_ros.interfaces.settings import NativeSettings
 
 
 def cyclone_config(settings: NativeSettings) -> str:
@@ -21,10 +21,15 @@ def cyclone_config(settings: NativeSettings) -> str:
         parts.append(f"<Interfaces><NetworkInterface name=\"{escape(settings.network_interface)}\"/></Interfaces>")
     parts.append(f"<AllowMulticast>{'true' if settings.multicast else 'false'}</AllowMulticast>")
     parts.append("</General>")
+    discovery = []
     if not settings.multicast:
         peers = "".join(f"<Peer address=\"{escape(p)}\"/>" for p in (settings.peers or ("127.0.0.1",)))
-        parts.append(f"<Discovery><ParticipantIndex>auto</ParticipantIndex>"
-                     f"<MaxAutoParticipantIndex>60</MaxAutoParticipantIndex><Peers>{peers}</Peers></Discovery>")
+        discovery.append(f"<ParticipantIndex>auto</ParticipantIndex>"
+                         f"<MaxAutoParticipantIndex>60</MaxAutoParticipantIndex><Peers>{peers}</Peers>")
+    if settings.tag:
+        discovery.append(f"<Tag>{escape(settings.tag)}</Tag>")  # only equal tags discover each other
+    if discovery:
+        parts.append("<Discovery>" + "".join(discovery) + "</Discovery>")
     parts.append("</Domain></CycloneDDS>")
     return "".join(parts)
 

@@ -24,11 +24,20 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory, MultiDOFJointTrajectoryPoint
 
-from egoscale_ros.chunking.chunk import ChunkError
+from egoscale_ros.chunking.chunk import STEP_TOLERANCE_NS, ChunkError, step_spacing
 from egoscale_ros.chunking.hand_names import order_hand_columns
 from egoscale_ros.chunking.smoother import STARVED, ChunkSmoother
-from egoscale_ros.nodes import common, liveness
+from egoscale_ros.nodes import liveness
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
+from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, stamp_to_ns, stamp_to_sec
+from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform, transforms_to_matrices
 from egoscale_ros.retarget.config import load_hand_config
+
+RECENT_S = 2.0  # how long a refusal, reordering or late chunk stays on diagnostics
+LATE_S = 0.25  # a chunk arriving later than this after its observation is reported
 
 # Halves of a chunk waiting for their partner, at most this many stamps.
 MAX_PENDING = 8
@@ -37,16 +46,16 @@ MAX_PENDING = 8
 class ChunkSmootherNode(Node):
     def __init__(self) -> None:
         super().__init__("chunk_smoother_node")
-        self.config = common.robot_config_from_parameters(self)
-        rate = float(common.declare(self, "rate_hz", self.config.control_rate_hz))
+        self.config = robot_config_from_parameters(self)
+        rate = float(declare(self, "rate_hz", self.config.control_rate_hz))
         # rtc: smoothest output in `egoscale-ros bench chunking` (ACT's ensemble steps when a chunk joins)
-        mode = common.declare(self, "mode", "rtc")
-        crossfade = float(common.declare(self, "crossfade_s", 0.1))
-        self.expect_hands = bool(common.declare(self, "expect_hands", bool(self.config.hands)))
-        hand_source = str(common.declare(self, "hand_source", "sharpa_wave"))
-        future_tolerance = float(common.declare(self, "future_tolerance_s", 0.1))
+        mode = declare(self, "mode", "rtc")
+        crossfade = float(declare(self, "crossfade_s", 0.1))
+        self.expect_hands = bool(declare(self, "expect_hands", bool(self.config.hands)))
+        hand_source = str(declare(self, "hand_source", "sharpa_wave"))
+        future_tolerance = float(declare(self, "future_tolerance_s", 0.1))
         # How long without a new chunk before the policy counts as silent (an ERROR).
-        self.chunk_timeout_s = float(common.declare(self, "chunk_timeout_s", 0.5))
+        self.chunk_timeout_s = float(declare(self, "chunk_timeout_s", 0.3))
         if rate <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         if not self.chunk_timeout_s > 0:
@@ -59,24 +68,33 @@ class ChunkSmootherNode(Node):
         } if self.expect_hands else {}
         self.last_chunk_s: float | None = None  # node clock at the last accepted chunk
         self.policy_watch = liveness.UpstreamWatch(self, "policy/wrist_chunk", self.chunk_timeout_s)
+        # Shown on diagnostics for RECENT_S after it happened: a refusal, a reordered hand chunk,
+        # a chunk that arrived later than LATE_S after its observation.
+        self._recent: dict[str, tuple[float, str]] = {}
+        self.hand_chunks_reordered = 0
+        self.late_chunks = 0
         self.published_ticks = 0
         self._pending: dict[int, dict] = {}
         self.rejected_messages = 0
         self.last_status = "waiting"
 
-        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist, common.COMMAND_QOS)
-        self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand, common.COMMAND_QOS)
-        self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", common.COMMAND_QOS)
-        self.pub_hand = self.create_publisher(JointState, "command/hand_targets", common.COMMAND_QOS)
+        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist, COMMAND_QOS)
+        self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand, COMMAND_QOS)
+        self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", COMMAND_QOS)
+        self.pub_hand = self.create_publisher(JointState, "command/hand_targets", COMMAND_QOS)
         self.create_timer(1.0 / rate, self._tick)
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"chunk smoother: mode {mode}, {rate:g} Hz")
 
     # -- input ----------------------------------------------------------------------------------
     def _on_wrist(self, msg: MultiDOFJointTrajectory) -> None:
         try:
-            sides = [common.SIDE_OF_WRIST[n] for n in msg.joint_names]
-            poses = common.transforms_to_matrices(msg.points, len(sides))
+            # Targets are passed on in the frame they came in; a chunk in any other frame than
+            # the robot's base is refused here, never relabelled (the IK node checks it too).
+            if msg.header.frame_id != self.base_frame:
+                raise ValueError(f"frame_id '{msg.header.frame_id}' is not the base frame '{self.base_frame}'")
+            sides = [SIDE_OF_WRIST[n] for n in msg.joint_names]
+            poses = transforms_to_matrices(msg.points, len(sides))
         except (KeyError, ValueError) as exc:
             self._reject(f"policy/wrist_chunk: {exc}")
             return
@@ -92,34 +110,55 @@ class ChunkSmootherNode(Node):
         except (ValueError, ChunkError) as exc:
             self._reject(f"policy/hand_chunk: {exc}")
             return
+        declared = [n for side in hand for n in self.hand_names[side]]
+        if list(msg.joint_names) != declared:
+            self.hand_chunks_reordered += 1
+            self._note("reordered", "hand chunk joint names reordered (mapped by name)")
         self._merge(msg, "hand", hand)
 
     def _merge(self, msg, part: str, arrays: dict) -> None:
-        key = common.stamp_to_ns(msg.header.stamp)
-        entry = self._pending.setdefault(key, {"stamp": common.stamp_to_sec(msg.header.stamp), "dt": None})
+        topic = f"policy/{part}_chunk"
+        try:
+            dt = step_spacing([duration_to_ns(p.time_from_start) for p in msg.points])
+        except ChunkError as exc:
+            self._reject(f"{topic}: {exc}")
+            return
+        key = stamp_to_ns(msg.header.stamp)
+        entry = self._pending.setdefault(key, {"stamp": stamp_to_sec(msg.header.stamp), "dt": dt})
+        if abs(entry["dt"] - dt) * 1e9 > STEP_TOLERANCE_NS:
+            del self._pending[key]
+            self._reject(f"{topic}: step {dt:.6g} s but its other half's is {entry['dt']:.6g} s")
+            return
         entry[part] = arrays
-        if len(msg.points) > 1:
-            entry["dt"] = common.duration_to_sec(msg.points[1].time_from_start) - common.duration_to_sec(
-                msg.points[0].time_from_start)
         if "wrist" in entry and ("hand" in entry or not self.expect_hands):
             del self._pending[key]
-            result = self.smoother.offer(entry["stamp"], entry["dt"] or 1.0 / 30.0, entry.get("wrist"),
-                                         entry.get("hand"), common.now_sec(self))
+            result = self.smoother.offer(entry["stamp"], entry["dt"], entry.get("wrist"),
+                                         entry.get("hand"), now_sec(self))
+            now = now_sec(self)
             if result.accepted:
-                self.last_chunk_s = common.now_sec(self)
+                self.last_chunk_s = now
+                late = now - entry["stamp"]
+                if late > LATE_S:
+                    self.late_chunks += 1
+                    self._note("late", f"chunk arrived {late:.2f} s after its observation (late)")
             else:
+                self._note("refused", f"refused chunk: {result.reason}")
                 self.get_logger().warn(f"chunk refused: {result.reason}", throttle_duration_sec=2.0)
         while len(self._pending) > MAX_PENDING:  # a half whose partner never came
             self._pending.pop(min(self._pending))
             self.rejected_messages += 1
 
+    def _note(self, kind: str, text: str) -> None:
+        self._recent[kind] = (now_sec(self), text)
+
     def _reject(self, reason: str) -> None:
+        self._note("refused", f"refused {reason}")
         self.rejected_messages += 1
         self.get_logger().warn(f"rejected {reason}", throttle_duration_sec=2.0)
 
     # -- output ---------------------------------------------------------------------------------
     def _tick(self) -> None:
-        sample = self.smoother.sample(common.now_sec(self))
+        sample = self.smoother.sample(now_sec(self))
         self.last_status = sample.status
         targets = sample.targets
         # Only targets a chunk covers go out: republishing a held target with a fresh stamp
@@ -135,7 +174,7 @@ class ChunkSmootherNode(Node):
             sides = [s for s in ("left", "right") if s in targets.wrist]
             msg.joint_names = [f"{s}_wrist" for s in sides]
             msg.points = [MultiDOFJointTrajectoryPoint(
-                transforms=[common.matrix_to_transform(targets.wrist[s]) for s in sides])]
+                transforms=[matrix_to_transform(targets.wrist[s]) for s in sides])]
             self.pub_wrist.publish(msg)
         if targets.hand:
             hand = JointState()
@@ -152,22 +191,28 @@ class ChunkSmootherNode(Node):
         values["published_ticks"] = self.published_ticks
         values["chunk_age_s"] = self._chunk_age()
         values["policy_silent_events"] = self.policy_watch.silent_events
+        values["hand_chunks_reordered"] = self.hand_chunks_reordered
+        values["late_chunks"] = self.late_chunks
         return values
 
     def _chunk_age(self) -> float:
-        return -1.0 if self.last_chunk_s is None else common.now_sec(self) - self.last_chunk_s
+        return -1.0 if self.last_chunk_s is None else now_sec(self) - self.last_chunk_s
 
     def _diag_level(self) -> tuple[int, str]:
         silent = self.policy_watch.check(None if self.last_chunk_s is None else self._chunk_age())
         if silent:
             return DiagnosticStatus.ERROR, f"{silent}; not publishing targets (commands hold)"
+        now = now_sec(self)
+        recent = [text for t, text in self._recent.values() if now - t < RECENT_S]
+        if recent:
+            return DiagnosticStatus.WARN, "; ".join(sorted(recent))
         if self.last_status == STARVED:
             return DiagnosticStatus.WARN, "starved: no chunk covers now, not publishing targets"
         return DiagnosticStatus.OK, self.last_status
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(ChunkSmootherNode, args)
+    return run(ChunkSmootherNode, args)
 
 
 if __name__ == "__main__":

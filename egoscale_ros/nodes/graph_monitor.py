@@ -18,9 +18,12 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory
 
-from egoscale_ros.nodes import common
 from egoscale_ros.nodes.mock_hardware_node import MSG_TYPES
-from egoscale_ros.robot.config import RobotConfig
+from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
+from egoscale_ros.nodes.wiring.diagnostics import diagnostic_level
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS
+from egoscale_ros.nodes.wiring.stamps import now_sec, stamp_to_sec
+from egoscale_ros.robot.spec import RobotConfig
 
 # Tolerance on limit checks: commands are floats that went through a clip.
 LIMIT_TOL = 1e-6
@@ -34,6 +37,7 @@ class GraphMonitor(Node):
         self.window_start = time.monotonic()
         self.counts: dict[str, int] = defaultdict(int)
         self.nan_count = 0
+        self.nan_in_chunks = 0
         self.limit_violations: dict[str, int] = defaultdict(int)
         self.diagnostics: dict[str, dict[str, str]] = {}
         self.diagnostic_levels: dict[str, int] = {}
@@ -41,6 +45,10 @@ class GraphMonitor(Node):
         self.first_joint_state: dict[str, float] = {}
         self.last_joint_state: dict[str, float] = {}
         self.first_command_time: float | None = None
+        # For judging injected faults: every status (stamp, node, level, message) and every
+        # command (receive time on the ROS clock, joint names, positions) per controller topic.
+        self.diag_events: list[tuple[float, str, int, str]] = []
+        self.commands: dict[str, list[tuple[float, tuple[str, ...], np.ndarray]]] = defaultdict(list)
         self._diag_history: dict[str, list[tuple[float, dict[str, str]]]] = defaultdict(list)
         # Opt-in traces (fault scenarios): (monotonic time, values) per controller topic and per-tick
         # wrist targets; off by default so the monitor stays cheap beside the graph it measures.
@@ -54,7 +62,7 @@ class GraphMonitor(Node):
                 info = config.joint_info(j)
                 self._limits[j] = (info.lower, info.upper)
 
-        q = common.COMMAND_QOS
+        q = COMMAND_QOS
         self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist_chunk, q)
         self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand_chunk, q)
         # Per-tick targets (100 Hz) and joint states (200 Hz) are not subscribed for the whole run:
@@ -63,14 +71,14 @@ class GraphMonitor(Node):
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
         for out in config.controllers:
             self.create_subscription(
-                MSG_TYPES[out.ros_type], out.ros_topic, lambda m, o=out: self._on_command(m, o), common.controller_qos(out)
+                MSG_TYPES[out.ros_type], out.ros_topic, lambda m, o=out: self._on_command(m, o), controller_qos(out)
             )
 
     def start_tracing(self) -> None:
         """Record every controller command and every per-tick wrist target from now on."""
         self.tracing = True
         self.create_subscription(MultiDOFJointTrajectory, "command/wrist_targets", self._on_wrist_targets,
-                                 common.COMMAND_QOS)
+                                 COMMAND_QOS)
 
     def _on_wrist_targets(self, msg: MultiDOFJointTrajectory) -> None:
         if not msg.points:
@@ -88,6 +96,14 @@ class GraphMonitor(Node):
         with self._lock:
             return next((list(h) for n, h in self._diag_history.items() if n.rstrip("/").endswith(node_name)), [])
 
+    def announce_window_start(self, wall_s: float) -> None:
+        """Tell a fault injector when the window started (latched ``faults/start``, wall time)."""
+        from std_msgs.msg import Float64
+
+        pub = self.create_publisher(Float64, "faults/start", LATCHED_QOS)
+        pub.publish(Float64(data=float(wall_s)))
+        self._start_pub = pub  # keep it: the latched sample lives with the publisher
+
     # -- window ---------------------------------------------------------------------------------
     def reset_window(self) -> None:
         first = self.sample_joint_states()
@@ -95,6 +111,7 @@ class GraphMonitor(Node):
             self.window_start = time.monotonic()
             self.counts.clear()
             self.nan_count = 0
+            self.nan_in_chunks = 0
             self.limit_violations.clear()
             self.chunk_latency_ms.clear()
             self.first_joint_state = first
@@ -130,10 +147,15 @@ class GraphMonitor(Node):
         bad = int(np.count_nonzero(~np.isfinite(np.asarray(values, dtype=float)))) if len(values) else 0
         with self._lock:
             self.counts[key] += 1
-            self.nan_count += bad
+            # NaN in what the policy proposes (a fault the smoother must refuse) is counted apart
+            # from NaN in what reaches the robot (a safety failure).
+            if key.startswith("policy/"):
+                self.nan_in_chunks += bad
+            else:
+                self.nan_count += bad
 
     def _on_wrist_chunk(self, msg: MultiDOFJointTrajectory) -> None:
-        latency = (common.now_sec(self) - common.stamp_to_sec(msg.header.stamp)) * 1e3
+        latency = (now_sec(self) - stamp_to_sec(msg.header.stamp)) * 1e3
         # Translations suffice to catch a NaN chunk: rotations are decoded from the same tensor.
         values = [v for p in msg.points for t in p.transforms
                   for v in (t.translation.x, t.translation.y, t.translation.z)]
@@ -155,14 +177,14 @@ class GraphMonitor(Node):
                 got.update(zip(msg.name, msg.position))
                 done.set()
 
-        sub = self.create_subscription(JointState, "joint_states", on_message, common.JOINT_STATE_QOS)
+        sub = self.create_subscription(JointState, "joint_states", on_message, JOINT_STATE_QOS)
         done.wait(timeout_s)
         self.destroy_subscription(sub)
         return got
 
     def _on_command(self, msg: Any, output) -> None:
         try:
-            positions = common.decode_controller_message(msg, output)
+            positions = decode_controller_message(msg, output)
         except ValueError:
             with self._lock:
                 self.counts[f"malformed {output.ros_topic}"] += 1
@@ -173,6 +195,7 @@ class GraphMonitor(Node):
         lower, upper = self._limit_arrays(output, names)
         outside = (q < lower - LIMIT_TOL) | (q > upper + LIMIT_TOL)
         with self._lock:
+            self.commands[output.ros_topic].append((now_sec(self), names, q))
             if self.first_command_time is None:
                 self.first_command_time = time.monotonic()
             if self.tracing:
@@ -191,10 +214,12 @@ class GraphMonitor(Node):
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         with self._lock:
             now = time.monotonic()
+            stamp = stamp_to_sec(msg.header.stamp)
             for status in msg.status:
+                self.diag_events.append((stamp, status.name, diagnostic_level(status), status.message))
                 self.diagnostics[status.name] = {kv.key: kv.value for kv in status.values}
                 self._diag_history[status.name].append((now, self.diagnostics[status.name]))
-                self.diagnostic_levels[status.name] = common.diagnostic_level(status)
+                self.diagnostic_levels[status.name] = diagnostic_level(status)
 
     # -- results --------------------------------------------------------------------------------
     def diagnostic_value(self, node_name: str, *keys: str) -> str | None:
@@ -229,6 +254,7 @@ class GraphMonitor(Node):
                 "elapsed_s": self.elapsed(),
                 "counts": dict(self.counts),
                 "nan_count": self.nan_count,
+                "nan_in_chunks": self.nan_in_chunks,
                 "limit_violations": dict(self.limit_violations),
                 "chunk_age_ms_p50": float(np.percentile(lat, 50)) if lat is not None else None,
                 "chunk_age_ms_p99": float(np.percentile(lat, 99)) if lat is not None else None,

@@ -24,7 +24,14 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
-from egoscale_ros.nodes import common
+from egoscale_ros.check import robot_hand_configs
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.guarded import GuardedCommands
+from egoscale_ros.nodes.wiring.joint_states import joint_state_listener
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
+from egoscale_ros.nodes.wiring.stamps import FUTURE_TOLERANCE_S, now_sec, stamp_to_sec
 from egoscale_ros.retarget.retargeter import Retargeter
 
 
@@ -35,12 +42,6 @@ class _Side:
         self.side = side
         self.retargeter = retargeter
         self.robot_joints = list(robot_joints)
-        missing = [j for j in robot_joints if j not in retargeter.joint_names]
-        if missing:
-            raise ValueError(
-                f"hands.{side}.joints: {missing} are not joints of the hand config "
-                f"{retargeter.config.path} ({', '.join(retargeter.joint_names)})"
-            )
         self.to_robot = np.array([retargeter.joint_names.index(j) for j in robot_joints], dtype=int)
         self.source_names = set(retargeter.source_joint_names)
         self.target: dict[str, float] | None = None
@@ -59,11 +60,11 @@ class _Side:
 class HandRetargetNode(Node):
     def __init__(self) -> None:
         super().__init__("hand_retarget_node")
-        self.config = common.robot_config_from_parameters(self)
-        rate = float(common.declare(self, "rate_hz", float(self.config.control_rate_hz)))
-        source = str(common.declare(self, "source", "sharpa_wave"))
-        alpha = float(common.declare(self, "lowpass_alpha", -1.0))
-        solver = str(common.declare(self, "solver", ""))
+        self.config = robot_config_from_parameters(self)
+        rate = float(declare(self, "rate_hz", float(self.config.control_rate_hz)))
+        source = str(declare(self, "source", "sharpa_wave"))
+        alpha = float(declare(self, "lowpass_alpha", -1.0))
+        solver = str(declare(self, "solver", ""))
         if not rate > 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         if alpha >= 0 and not 0 < alpha <= 1:
@@ -74,21 +75,23 @@ class HandRetargetNode(Node):
             raise ValueError(f"robot config {self.config.path.name} has no hands")
         self.dt = 1.0 / rate
         self.sides: dict[str, _Side] = {}
+        hand_configs = robot_hand_configs(self.config)  # the same cross-check as `egoscale-ros check`
         for side, hand in self.config.hands.items():
-            retargeter = Retargeter.from_config(hand.retarget, side, source=source, solver=solver or None, rate_hz=rate)
+            retargeter = Retargeter.from_config(hand_configs[side], side, source=source, solver=solver or None,
+                                                rate_hz=rate)
             if alpha >= 0:
                 retargeter.lowpass_alpha = alpha
             self.sides[side] = _Side(side, retargeter, hand.joints)
         self.known_names = set().union(*(s.source_names for s in self.sides.values()))
         self.joint_names = [j for s in self.sides.values() for j in s.robot_joints]
 
-        self.joint_states = common.joint_state_listener(self, self.config, self.joint_names)
-        self.guard = common.GuardedCommands(self, self.config, self.joint_names, self.joint_states)
+        self.joint_states = joint_state_listener(self, self.config, self.joint_names)
+        self.guard = GuardedCommands(self, self.config, self.joint_names, self.joint_states)
         self.rejected_messages = 0
         self._target_time: float | None = None
-        self.create_subscription(JointState, "command/hand_targets", self._on_targets, common.COMMAND_QOS)
+        self.create_subscription(JointState, "command/hand_targets", self._on_targets, COMMAND_QOS)
         self.create_timer(self.dt, self._tick)
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         modes = ", ".join(
             f"{s}: {'pass-through' if x.retargeter.passthrough else x.retargeter.solver_name} "
             f"{source} -> {x.retargeter.config.name}"
@@ -122,9 +125,9 @@ class HandRetargetNode(Node):
                 updates[side] = {n: values[n] for n in s.source_names}
             if not updates:
                 raise ValueError("no joint of any hand")
-            stamp = common.stamp_to_sec(msg.header.stamp)
-            ahead = stamp - common.now_sec(self)
-            if ahead > common.FUTURE_TOLERANCE_S:
+            stamp = stamp_to_sec(msg.header.stamp)
+            ahead = stamp - now_sec(self)
+            if ahead > FUTURE_TOLERANCE_S:
                 raise ValueError(f"stamped {ahead:.3f} s in the future")
         except ValueError as exc:
             self.rejected_messages += 1
@@ -137,7 +140,7 @@ class HandRetargetNode(Node):
 
     # -- tick -----------------------------------------------------------------------------------
     def _tick(self) -> None:
-        t = common.now_sec(self)
+        t = now_sec(self)
         measured = self.joint_states.snapshot()
         if self.guard.gate.estop.engaged:
             for s in self.sides.values():
@@ -209,7 +212,7 @@ class HandRetargetNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(HandRetargetNode, args)
+    return run(HandRetargetNode, args)
 
 
 if __name__ == "__main__":

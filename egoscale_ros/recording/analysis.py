@@ -137,12 +137,19 @@ def decode_command(msg: Any, joints: tuple[str, ...]) -> dict[str, float]:
     return {}
 
 
+def command_topic(output) -> str:
+    """The ROS topic carrying a controller output's commands: the output's own topic, or for a
+    maker's interface (sent natively by robot_interface_node) its internal ``command/joints/<name>``."""
+    return getattr(output, "ros_topic", output.topic)
+
+
 def _commands(rec: Recording, controllers) -> dict[str, Series]:
     out = {}
     for ctl in controllers:
-        samples = [(t, decode_command(msg, tuple(ctl.joints))) for t, msg in rec.decode(ctl.topic)]
+        topic = command_topic(ctl)
+        samples = [(t, decode_command(msg, tuple(ctl.joints))) for t, msg in rec.decode(topic)]
         if samples:
-            out[ctl.topic] = _series(samples)
+            out[topic] = _series(samples)
     return out
 
 
@@ -162,7 +169,7 @@ def load_run(rec: Recording, config) -> RunData:
     """Decode what the report needs; ``config`` (a RobotConfig) names the controller topics."""
     estop = rec.decode(ESTOP)
     log_times = {}
-    for name in (CHUNKS, HAND_CHUNKS, WRIST_TARGETS, JOINT_STATES, *[c.topic for c in config.controllers]):
+    for name in (CHUNKS, HAND_CHUNKS, WRIST_TARGETS, JOINT_STATES, *[command_topic(c) for c in config.controllers]):
         if rec.topic(name):
             log_times[name] = np.array(rec.log_times(name), np.int64)
     return RunData(
@@ -238,6 +245,21 @@ def safety_events(run: RunData) -> dict[str, Any]:
         nodes[name] = {"samples": len(samples), "holding": len(holding), "estop": len(estop), "reasons": reasons}
     presses = int(np.sum(np.diff(np.concatenate([[0.0], run.estop[1]])) > 0)) if run.estop[1].size else 0
     return {"by_node": nodes, "estop_presses": presses}
+
+
+def problems(run: RunData) -> list[dict[str, Any]]:
+    """Every distinct non-OK diagnostic (node, level, message): how often and when first seen."""
+    found: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for name, samples in run.diagnostics.items():
+        for s in samples:
+            if s.level == 0:
+                continue
+            entry = found.setdefault((name, s.level, s.message), {
+                "node": name, "level": {1: "WARN", 2: "ERROR", 3: "STALE"}.get(s.level, str(s.level)),
+                "message": s.message, "count": 0,
+                "first_s": round((s.log_ns - run.recording.start_ns) * 1e-9, 2)})
+            entry["count"] += 1
+    return sorted(found.values(), key=lambda e: (e["first_s"], e["node"]))
 
 
 def cpu_by_node(run: RunData) -> dict[str, float]:

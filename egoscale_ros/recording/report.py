@@ -28,6 +28,7 @@ from egoscale_ros.recording import analysis as an
 from egoscale_ros.recording.reader import Recording, RecordingError, open_recording
 
 AXES = ("x", "y", "z")
+MAX_PROBLEM_ROWS = 25  # of the summary page; report.json lists every one
 LEVEL_COLOURS = {0: "#4caf50", 1: "#ff9800", 2: "#f44336", 3: "#9e9e9e"}
 
 
@@ -71,7 +72,7 @@ def make_report(rec: Recording, out: Path, robot: str = "", urdf: str = "", fan_
     config = robot_config(rec, robot, urdf)
     out.mkdir(parents=True, exist_ok=True)
     run = an.load_run(rec, config)
-    first_controller = config.controllers[0].topic if config.controllers else ""
+    first_controller = an.command_topic(config.controllers[0]) if config.controllers else ""
     figures = summarise(run, config, first_controller)
     files: list[str] = []
     files += _plot_chunk_fan(run, config, out, fan_window_s)
@@ -113,6 +114,7 @@ def summarise(run: an.RunData, config, controller_topic: str) -> dict[str, Any]:
         },
         "tracking": tracking,
         "safety": an.safety_events(run),
+        "problems": an.problems(run),
         "cpu_percent_by_node": an.cpu_by_node(run),
     }
 
@@ -173,7 +175,7 @@ def _plot_chunk_fan(run: an.RunData, config, out: Path, window_s: float) -> list
 
 
 def _measured_wrists(run: an.RunData, config, sides: list[str], lo: float, hi: float) -> dict:
-    from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
+    from egoscale_ros.robot.kinematics import RobotKinematics
 
     js = run.joint_states
     if js.t_ns.size == 0:
@@ -356,6 +358,13 @@ def markdown(r: dict[str, Any]) -> str:
               "| node | diagnostics | holding | e-stop | hold reasons |", "| --- | ---: | ---: | ---: | --- |"]
     for node, s in r["safety"]["by_node"].items():
         lines.append(f"| {node} | {s['samples']} | {s['holding']} | {s['estop']} | {', '.join(s['reasons']) or '–'} |")
+    if r.get("problems"):
+        lines += ["", "## Warnings and errors (from /diagnostics)", "",
+                  "| first at s | node | level | message | times |", "| ---: | --- | --- | --- | ---: |"]
+        lines += [f"| {p['first_s']:.2f} | {p['node']} | {p['level']} | {p['message']} | {p['count']} |"
+                  for p in r["problems"][:MAX_PROBLEM_ROWS]]
+        if len(r["problems"]) > MAX_PROBLEM_ROWS:
+            lines.append(f"\n{len(r['problems']) - MAX_PROBLEM_ROWS} more in report.json.")
     if r["cpu_percent_by_node"]:
         lines += ["", "## CPU (% of one core, mean)", "", "| node | CPU % |", "| --- | ---: |"]
         lines += [f"| {n} | {v:.1f} |" for n, v in sorted(r["cpu_percent_by_node"].items())]

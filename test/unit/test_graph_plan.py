@@ -6,17 +6,38 @@ import pytest
 
 from egoscale_ros.graph import plan_graph
 
-ALL_NODES = ["camera_node", "policy_node", "chunk_smoother_node", "wrist_ik_node", "hand_retarget_node",
-             "mock_hardware_node"]
+STAGES = ["camera_node", "policy_node", "chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"]
+# What plays the robot in mock mode, per robot: the far side of the robot's own interfaces.
+ROBOT_SIDE = {"g1_dex3": ["robot_interface_node", "mock_unitree_node"],
+              "h1_inspire": ["robot_interface_node", "mock_unitree_node"]}
 
 
 @pytest.mark.parametrize("robot", ["g1_dex3", "h1_inspire", "r1pro_sharpa"])
 def test_mock_plan_runs_every_stage_with_the_robot_config(robot):
     plan = plan_graph(robot=robot, hardware="mock")
-    assert sorted(s.executable for s in plan.nodes) == sorted(ALL_NODES)
+    robot_side = [s.executable for s in plan.nodes if s.executable not in STAGES]
+    assert sorted(s.executable for s in plan.nodes if s.executable in STAGES) == sorted(STAGES)
+    if robot in ROBOT_SIDE:
+        assert robot_side == ROBOT_SIDE[robot]
+    else:
+        assert robot_side, "no stand-in for the robot"
     for spec in plan.nodes:
         if spec.executable != "camera_node":
             assert spec.parameters["robot"] == robot
+
+
+@pytest.mark.parametrize("robot", ["g1_dex3", "h1_inspire"])
+def test_real_and_mock_run_the_same_robot_interface_with_native_settings(robot):
+    real = plan_graph(robot=robot, hardware="real", native_domain="3", native_interface="enp3s0")
+    mock = plan_graph(robot=robot, hardware="mock", native_domain=211, native_loopback="true", native_tag="t1")
+    assert real.node("robot_interface_node").parameters == {"robot": robot, "native_domain_id": 3,
+                                                           "native_interface": "enp3s0"}
+    assert mock.node("robot_interface_node").parameters == {"robot": robot, "native_domain_id": 211,
+                                                           "native_loopback": True, "native_tag": "t1"}
+    assert mock.node("mock_unitree_node").parameters == mock.node("robot_interface_node").parameters
+    assert not [s for s in real.nodes if s.executable.startswith("mock_")]
+    with pytest.raises(ValueError, match="native_domain:='zero'"):
+        plan_graph(robot=robot, native_domain="zero")
 
 
 def test_real_hardware_has_no_mock_and_camera_none_has_no_camera_node():
@@ -26,11 +47,11 @@ def test_real_hardware_has_no_mock_and_camera_none_has_no_camera_node():
     assert "camera_node" not in names
 
 
-def test_launch_arguments_reach_node_parameters():
-    plan = plan_graph(policy="/models/m/manifest.yaml", backend="onnxruntime", camera="v4l2:0",
+def test_launch_arguments_reach_node_parameters(exported):
+    plan = plan_graph(policy=str(exported), backend="onnxruntime", camera="v4l2:0",
                       instruction="fold the towel", ik_solver="casadi", urdf="")
     policy = plan.node("policy_node").parameters
-    assert policy["manifest"] == "/models/m/manifest.yaml"
+    assert policy["manifest"] == str(exported)
     assert policy["backend"] == "onnxruntime"
     assert policy["instruction"] == "fold the towel"
     assert plan.node("camera_node").parameters["source"] == "v4l2:0"
@@ -60,3 +81,63 @@ def test_record_adds_the_recorder_and_makes_the_policy_publish_its_observations(
     assert recorder.parameters["path"] == str(tmp_path / "run.mcap")
     assert recorder.parameters["robot"] == "g1_dex3"
     assert plan.node("policy_node").parameters["publish_observation"] is True
+
+
+def test_viz_adds_the_live_view_on_its_port_and_reads_launch_text():
+    assert "viz_node" not in [s.executable for s in plan_graph(robot="g1_dex3", viz="false").nodes]
+    plan = plan_graph(robot="g1_dex3", viz="true", viz_port="9001")
+    assert plan.node("viz_node").parameters["port"] == 9001
+    with pytest.raises(ValueError, match="viz:='maybe' is not true or false"):
+        plan_graph(robot="g1_dex3", viz="maybe")
+
+
+def test_every_node_has_an_exit_policy_and_the_command_path_shuts_the_graph_down():
+    plan = plan_graph("g1_dex3", hardware="mock")
+    policies = {s.executable: s.exit_policy for s in plan.nodes}
+    assert set(policies.values()) <= {"respawn", "shutdown"}
+    # Upstream stages come back by themselves; the command nodes hold meanwhile.
+    assert policies["policy_node"] == policies["camera_node"] == policies["chunk_smoother_node"] == "respawn"
+    # A crash in the command path or at the robot's edge brings everything down, for an operator to see.
+    edge = [e for e in policies if e.startswith(("mock_", "robot_interface"))]
+    assert edge
+    for executable in ("wrist_ik_node", "hand_retarget_node", *edge):
+        assert policies[executable] == "shutdown", executable
+
+
+def test_launch_arguments_and_the_plan_share_one_table_of_defaults():
+    import inspect
+
+    from egoscale_ros.graph import LAUNCH_ARGUMENTS
+
+    params = inspect.signature(plan_graph).parameters
+    for name, (default, _text) in LAUNCH_ARGUMENTS.items():
+        assert name in params, f"launch argument {name} is not a plan_graph parameter"
+        assert str(params[name].default).lower() == default.lower(), name
+
+
+@pytest.mark.parametrize("robot", ["g1_dex3", "r1pro_sharpa"])
+def test_every_command_node_ticks_at_the_configured_rate_and_knows_the_policys_hand(robot):
+    plan = plan_graph(robot)
+    for executable in ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"):
+        assert plan.node(executable).parameters["rate_hz"] == plan.robot.control_rate_hz
+    # the reference policy acts in the Sharpa Wave hand space; said by its layout, not a node default
+    assert plan.node("chunk_smoother_node").parameters["hand_source"] == "sharpa_wave"
+    assert plan.node("hand_retarget_node").parameters["source"] == "sharpa_wave"
+
+
+def test_a_policy_for_another_hand_is_retargeted_from_that_hand():
+    from egoscale_ros.policy.hand_space import hand_type_of
+    from egoscale_ros.policy.layout import ActionLayout
+    from egoscale_ros.retarget.config import load_hand_config
+
+    dex3 = {s: load_hand_config("dex3", s).joints for s in ("left", "right")}
+    assert hand_type_of(ActionLayout(hand_joints=dex3)) == "dex3"
+    with pytest.raises(ValueError, match="match no hand config"):
+        hand_type_of(ActionLayout(hand_joints={"left": ("a", "b")}))
+
+
+def test_a_missing_manifest_is_refused_when_the_graph_is_planned():
+    from egoscale_ros.policy.manifest import ManifestError
+
+    with pytest.raises(ManifestError, match="/models/m/manifest.yaml"):
+        plan_graph(policy="/models/m/manifest.yaml")
