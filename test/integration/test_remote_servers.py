@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
 from egoscale_ros.policy.manifest import load_manifest
 from egoscale_ros.policy.pipeline import Observation
 from egoscale_ros.remote.client import RemotePolicy
 from egoscale_ros.remote.errors import RemoteError
 from egoscale_ros.remote.scenario import ServerProcess, free_port, remote_manifest
 from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.kinematics import RobotKinematics
 
 
 @pytest.fixture(scope="module")
