@@ -76,6 +76,12 @@ def test_chunks_come_back_stamped_with_the_observation(protocol, tmp_path, refer
         assert np.linalg.norm(chunk.wrist["left"][0, :3, 3] - obs.wrist_poses["left"][:3, 3]) < 0.2
         assert prediction.stages_ms["round_trip"] > 0 and client.status()["server_replies"] == 1
         client.close()
+        if protocol == "gr00t":  # import-policy --server: the live server's modality configs map the same way
+            from egoscale_ros.remote import importer
+
+            live = importer.spec_from_gr00t(importer.gr00t_server_configs("127.0.0.1", server.port, 5.0), g1)
+            assert live.key_dims(live.action) == client.spec.key_dims(client.spec.action)
+            assert live.video == client.spec.video and live.horizon == client.spec.horizon
     finally:
         server.stop()
 
