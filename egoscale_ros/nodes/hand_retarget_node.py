@@ -25,6 +25,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
 from egoscale_ros.nodes import common
+from egoscale_ros.nodes.joint_state_view import JointStateView
 from egoscale_ros.retarget.retargeter import Retargeter
 
 
@@ -82,7 +83,7 @@ class HandRetargetNode(Node):
         self.known_names = set().union(*(s.source_names for s in self.sides.values()))
         self.joint_names = [j for s in self.sides.values() for j in s.robot_joints]
 
-        self.joint_states = common.JointStateListener(self)
+        self.joint_states = JointStateView.shared(self)
         self.guard = common.GuardedCommands(self, self.config, self.joint_names, self.joint_states)
         self.rejected_messages = 0
         self._target_time: float | None = None

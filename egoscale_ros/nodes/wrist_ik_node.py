@@ -23,6 +23,7 @@ from trajectory_msgs.msg import MultiDOFJointTrajectory
 
 from egoscale_ros.ik.wrist_ik import SOLVERS, WristIk
 from egoscale_ros.nodes import common
+from egoscale_ros.nodes.joint_state_view import JointStateView
 
 
 class WristIkNode(Node):
@@ -42,7 +43,7 @@ class WristIkNode(Node):
             raise ValueError(f"parameter time_budget_ms must be >= 0, got {budget_ms}")
         # The config already carries a `urdf` override.
         self.ik = WristIk(self.config, solver, time_budget_s=budget_ms / 1e3)
-        self.joint_states = common.JointStateListener(self)
+        self.joint_states = JointStateView.shared(self)
         self.guard = common.GuardedCommands(self, self.config, self.ik.joint_names, self.joint_states)
 
         self._targets: dict[str, np.ndarray] = {}
