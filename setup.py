@@ -13,6 +13,8 @@ NODES = [
     "wrist_ik_node",
     "hand_retarget_node",
     "mock_hardware_node",
+    "recorder_node",
+    "mock_ros_robot_node",
 ]
 
 

@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("egoscale_ros.demo", "run the whole graph on mock hardware and summarise it"),
     "check": ("egoscale_ros.robot.check", "validate a robot config against its URDFs"),
+    "estop": ("egoscale_ros.nodes.estop_command", "press, release or reset the e-stop of a running graph"),
     "export-policy": ("egoscale_ros.policy.export", "export the reference policy to ONNX + manifest"),
     "build-engine": ("egoscale_ros.policy.tensorrt_engine", "build TensorRT engines for a manifest"),
     "train-policy": ("egoscale_ros.policy.training", "train the reference policy on synthetic data"),

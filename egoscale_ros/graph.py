@@ -8,6 +8,7 @@ two can never drift apart. No rclpy or launch import here: the plan is data.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,7 @@ def plan_graph(
     namespace: str = "",
     instruction: str = DEFAULT_INSTRUCTION,
     ik_solver: str = "dls",
+    record: str = "",
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 
@@ -83,7 +85,9 @@ def plan_graph(
     configured controller topics and ``joint_states``. ``policy``: a manifest path ('' = the
     reference policy, exported on first use). ``camera``: a frame source spec for every camera
     ('' = each camera's configured source; ``none`` = no camera_node, images come from the robot's
-    driver). ``backend``: force a policy backend ('' = the manifest's order).
+    driver). ``backend``: force a policy backend ('' = the manifest's order). ``record``: an MCAP
+    path to record the run into ('' = no recording); the policy then also publishes the
+    observations it acted on, so the recording can be replayed offline.
     """
     if hardware not in HARDWARE_MODES:
         raise ValueError(f"hardware:='{hardware}' is not one of {', '.join(HARDWARE_MODES)}")
@@ -113,7 +117,8 @@ def plan_graph(
             "policy_node",
             "policy_node",
             {**common, "manifest": policy, "backend": backend, "instruction": instruction,
-             "cameras": [c.name for c in config.cameras] or ["head"]},
+             "cameras": [c.name for c in config.cameras] or ["head"],
+             **({"publish_observation": True} if record else {})},
         )
     )
     nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, "rate_hz": config.control_rate_hz}))
@@ -122,4 +127,6 @@ def plan_graph(
         nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", dict(common)))
     if hardware == "mock":
         nodes.append(NodeSpec("mock_hardware_node", "mock_hardware_node", dict(common)))
+    if record:
+        nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
     return GraphPlan(config, hardware, namespace, tuple(nodes))

@@ -22,6 +22,7 @@ ARGUMENTS = {
     "namespace": ("", "namespace of the whole graph (one per robot)"),
     "instruction": ("pick up the red cube and place it on the plate", "initial language instruction"),
     "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
+    "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
 }
 
 

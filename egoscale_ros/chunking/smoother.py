@@ -4,8 +4,9 @@ A node feeds it chunks as they arrive (``offer``/``add``, with the arrival time)
 for targets at every control tick (``sample(t)``). Action ``k`` of a chunk is due at
 ``stamp + k·dt``, so inference latency is compensated and actions that fell due before a chunk
 arrived are skipped. Chunks are refused when invalid (NaN/inf, shapes, layout different from
-the first chunk), when entirely in the past on arrival (stale), or when older than a chunk
-already received (out of order). When nothing covers ``t`` the smoother holds its last output
+the first chunk), when entirely in the past on arrival (stale), when older than a chunk
+already received (out of order), or when stamped further in the future than ``future_tolerance_s``
+(a clock gone wrong): a refused chunk never moves the ordering, so it cannot block later ones. When nothing covers ``t`` the smoother holds its last output
 and reports ``starved``; when chunks come back it fades from the held output over
 ``crossfade_s``.
 """
@@ -49,6 +50,7 @@ class SmootherCounters:
     chunks_accepted: int = 0
     rejected_invalid: int = 0
     rejected_layout: int = 0
+    rejected_future: int = 0
     dropped_stale: int = 0
     dropped_out_of_order: int = 0
     dropped_overflow: int = 0
@@ -89,14 +91,20 @@ class ChunkSmoother:
     :func:`make_mode`. ``crossfade_s``: fade from the held output when chunks resume after
     starvation (and, for ``latest``, its switch crossfade unless given in ``mode_params``).
     ``max_chunks``: buffer bound (oldest dropped). ``hold_when_starved``: return the last output
-    while starved (default) rather than None.
+    while starved (default) rather than None. ``future_tolerance_s``: how far past the arrival
+    time a chunk's stamp may lie (clock offset between the policy's computer and this one); a
+    chunk stamped later is refused, so it can neither execute early nor, as the newest stamp,
+    make every later chunk look out of order.
     """
 
     def __init__(self, mode: str | ExecutionMode = "latest", *, crossfade_s: float = 0.1,
                  max_chunks: int = 64, hold_when_starved: bool = True,
-                 mode_params: Mapping[str, float] | None = None) -> None:
+                 mode_params: Mapping[str, float] | None = None, future_tolerance_s: float = 0.1) -> None:
         if crossfade_s < 0 or max_chunks < 1:
             raise ValueError(f"need crossfade_s >= 0 and max_chunks >= 1 (got {crossfade_s}, {max_chunks})")
+        if not (future_tolerance_s >= 0 and math.isfinite(future_tolerance_s)):
+            raise ValueError(f"future_tolerance_s must be finite and >= 0 (got {future_tolerance_s})")
+        self.future_tolerance_s = float(future_tolerance_s)
         if isinstance(mode, str):
             params = dict(mode_params or {})
             if mode == "latest":
@@ -135,6 +143,10 @@ class ChunkSmoother:
         if self.layout is not None and layout != self.layout:
             c.rejected_layout += 1
             return AddResult(False, f"layout {layout} differs from the first chunk's {self.layout}")
+        if chunk.stamp > now + self.future_tolerance_s:
+            c.rejected_future += 1
+            return AddResult(False, f"future: stamp {chunk.stamp - now:.3f} s ahead of arrival "
+                                    f"(tolerance {self.future_tolerance_s:g} s)")
         if chunk.stamp <= self._newest_stamp:
             c.dropped_out_of_order += 1
             return AddResult(False, f"out of order: stamp {chunk.stamp:.6f} <= newest {self._newest_stamp:.6f}")

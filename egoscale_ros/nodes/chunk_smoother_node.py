@@ -6,6 +6,14 @@ Every control tick it asks ``egoscale_ros.chunking.ChunkSmoother`` for the targe
 execution is by time, so inference latency is compensated and stale actions are skipped — and
 publishes ``command/wrist_targets`` (one-point MultiDOFJointTrajectory) and
 ``command/hand_targets`` (JointState in the policy's hand space).
+
+Safety: a chunk stamped more than ``future_tolerance_s`` ahead of this node's clock is refused
+(and cannot block later chunks); hand chunk columns are mapped by name onto the declared joints
+of the policy's hand (``hand_source``, a hand config) before use, and a chunk with unknown,
+missing or repeated names is refused. Targets are published only while a chunk covers the tick:
+when the policy falls silent the smoother stops publishing (the command nodes' target watchdogs
+then brake and hold) and diagnostics go ERROR naming the silent topic and whether its publisher
+is gone.
 """
 
 from __future__ import annotations
@@ -16,8 +24,11 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory, MultiDOFJointTrajectoryPoint
 
+from egoscale_ros.chunking.chunk import ChunkError
+from egoscale_ros.chunking.hand_names import order_hand_columns
 from egoscale_ros.chunking.smoother import STARVED, ChunkSmoother
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes import common, liveness
+from egoscale_ros.retarget.config import load_hand_config
 
 # Halves of a chunk waiting for their partner, at most this many stamps.
 MAX_PENDING = 8
@@ -32,11 +43,23 @@ class ChunkSmootherNode(Node):
         mode = common.declare(self, "mode", "rtc")
         crossfade = float(common.declare(self, "crossfade_s", 0.1))
         self.expect_hands = bool(common.declare(self, "expect_hands", bool(self.config.hands)))
+        hand_source = str(common.declare(self, "hand_source", "sharpa_wave"))
+        future_tolerance = float(common.declare(self, "future_tolerance_s", 0.1))
+        # How long without a new chunk before the policy counts as silent (an ERROR).
+        self.chunk_timeout_s = float(common.declare(self, "chunk_timeout_s", 0.5))
         if rate <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
-        self.smoother = ChunkSmoother(mode, crossfade_s=crossfade)
+        if not self.chunk_timeout_s > 0:
+            raise ValueError(f"parameter chunk_timeout_s must be > 0, got {self.chunk_timeout_s}")
+        self.smoother = ChunkSmoother(mode, crossfade_s=crossfade, future_tolerance_s=future_tolerance)
         self.base_frame = self.config.base_frame
-        self.hand_names: dict[str, list[str]] = {}
+        # The policy's hand space, per side, in the declared order (the hand config's joints).
+        self.hand_names: dict[str, list[str]] = {
+            side: list(load_hand_config(hand_source, side).joints) for side in self.config.hands
+        } if self.expect_hands else {}
+        self.last_chunk_s: float | None = None  # node clock at the last accepted chunk
+        self.policy_watch = liveness.UpstreamWatch(self, "policy/wrist_chunk", self.chunk_timeout_s)
+        self.published_ticks = 0
         self._pending: dict[int, dict] = {}
         self.rejected_messages = 0
         self.last_status = "waiting"
@@ -61,20 +84,14 @@ class ChunkSmootherNode(Node):
         self._merge(msg, "wrist", wrist)
 
     def _on_hand(self, msg: JointTrajectory) -> None:
-        names = list(msg.joint_names)
         try:
             values = np.array([list(p.positions) for p in msg.points], dtype=float)
-            if values.ndim != 2 or values.shape[1] != len(names):
-                raise ValueError(f"points have {values.shape[1:] } positions for {len(names)} joints")
-        except ValueError as exc:
+            hand = order_hand_columns(list(msg.joint_names), values, self.hand_names)
+            if not hand:
+                raise ChunkError("no joint of any hand")
+        except (ValueError, ChunkError) as exc:
             self._reject(f"policy/hand_chunk: {exc}")
             return
-        hand = {}
-        for side in ("left", "right"):
-            idx = [i for i, n in enumerate(names) if n.startswith(f"{side}_")]
-            if idx:
-                self.hand_names[side] = [names[i] for i in idx]
-                hand[side] = values[:, idx]
         self._merge(msg, "hand", hand)
 
     def _merge(self, msg, part: str, arrays: dict) -> None:
@@ -88,7 +105,9 @@ class ChunkSmootherNode(Node):
             del self._pending[key]
             result = self.smoother.offer(entry["stamp"], entry["dt"] or 1.0 / 30.0, entry.get("wrist"),
                                          entry.get("hand"), common.now_sec(self))
-            if not result.accepted:
+            if result.accepted:
+                self.last_chunk_s = common.now_sec(self)
+            else:
                 self.get_logger().warn(f"chunk refused: {result.reason}", throttle_duration_sec=2.0)
         while len(self._pending) > MAX_PENDING:  # a half whose partner never came
             self._pending.pop(min(self._pending))
@@ -103,8 +122,11 @@ class ChunkSmootherNode(Node):
         sample = self.smoother.sample(common.now_sec(self))
         self.last_status = sample.status
         targets = sample.targets
-        if targets is None:
+        # Only targets a chunk covers go out: republishing a held target with a fresh stamp
+        # would tell the command nodes that a dead policy is alive.
+        if targets is None or sample.status == STARVED:
             return
+        self.published_ticks += 1
         stamp = self.get_clock().now().to_msg()
         if targets.wrist:
             msg = MultiDOFJointTrajectory()
@@ -127,11 +149,20 @@ class ChunkSmootherNode(Node):
         values = dict(self.smoother.counters.as_dict())
         values["status"] = self.last_status
         values["rejected_messages"] = self.rejected_messages
+        values["published_ticks"] = self.published_ticks
+        values["chunk_age_s"] = self._chunk_age()
+        values["policy_silent_events"] = self.policy_watch.silent_events
         return values
 
+    def _chunk_age(self) -> float:
+        return -1.0 if self.last_chunk_s is None else common.now_sec(self) - self.last_chunk_s
+
     def _diag_level(self) -> tuple[int, str]:
+        silent = self.policy_watch.check(None if self.last_chunk_s is None else self._chunk_age())
+        if silent:
+            return DiagnosticStatus.ERROR, f"{silent}; not publishing targets (commands hold)"
         if self.last_status == STARVED:
-            return DiagnosticStatus.WARN, "starved: no chunk covers now, holding the last targets"
+            return DiagnosticStatus.WARN, "starved: no chunk covers now, not publishing targets"
         return DiagnosticStatus.OK, self.last_status
 
 

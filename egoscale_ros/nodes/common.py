@@ -23,12 +23,22 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Empty, Float64MultiArray, MultiArrayDimension
+from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from egoscale_ros.kinematics import se3
+from egoscale_ros.nodes.joint_state_view import JointStateView
 from egoscale_ros.robot.config import ControllerOutput, RobotConfig, load_robot_config
 from egoscale_ros.robot.limits import joint_limits
-from egoscale_ros.safety.gate import GateStatus, SafetyGate
+from egoscale_ros.safety.gate import (
+    INVALID_JOINT_STATE,
+    STALE_JOINT_STATE,
+    STALE_TARGET,
+    UNTRUSTED_JOINT_STATE,
+    GateStatus,
+    SafetyGate,
+    hold_reason_text,
+)
 
 # Latest-value streams (images, joint states at 200 Hz): a late sample is worthless.
 SENSOR_QOS = QoSProfile(
@@ -43,9 +53,15 @@ LATCHED_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
+# E-stop from any publisher: volatile and reliable matches volatile and transient-local writers.
+ESTOP_VOLATILE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Joint states are published reliably by the mock (and by most drivers); a best-effort
 # subscriber matches both reliable and best-effort publishers.
 JOINT_STATE_QOS = SENSOR_QOS
+
+# How far ahead of this node's clock an input may be stamped (clock offset between computers);
+# later is a clock gone wrong, and the input is refused.
+FUTURE_TOLERANCE_S = 0.1
 
 # joint_names of wrist chunks and targets -> arm side
 SIDE_OF_WRIST = {"left_wrist": "left", "right_wrist": "right"}
@@ -193,8 +209,11 @@ def diagnostic_level(status: DiagnosticStatus) -> int:
 # --- controller outputs ------------------------------------------------------------------------
 
 def controller_qos(output: ControllerOutput) -> QoSProfile:
-    """QoS of a controller output as configured (Galaxea's interface is best effort, depth 1)."""
-    if output.reliable:
+    """QoS of a controller output as configured (Galaxea's interface is best effort, depth 1).
+
+    The internal topic of an adapter output is reliable: robot_interface_node takes every command.
+    """
+    if output.reliable or not output.is_ros:
         return COMMAND_QOS
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 
@@ -203,7 +222,9 @@ class ControllerPublisher:
     """Publishes joint commands on one controller output of the robot config.
 
     The message type, topic and joint order come from config (JointState, Float64MultiArray as
-    for ros2_control forward controllers, or a one-point JointTrajectory).
+    for ros2_control forward controllers, or a one-point JointTrajectory). An output served by a
+    maker's interface adapter is published as a named JointState on its ``ros_topic``
+    (``command/joints/<name>``), which robot_interface_node turns into the maker's message.
     """
 
     def __init__(self, node: Node, output: ControllerOutput, horizon_s: float = 0.02):
@@ -211,8 +232,9 @@ class ControllerPublisher:
         self._node = node
         self._horizon_s = horizon_s
         msg_type = {"JointState": JointState, "Float64MultiArray": Float64MultiArray,
-                    "JointTrajectory": JointTrajectory}[output.type]
-        self._pub = node.create_publisher(msg_type, output.topic, controller_qos(output))
+                    "JointTrajectory": JointTrajectory}[output.ros_type]
+        self._pub = node.create_publisher(msg_type, output.ros_topic, controller_qos(output))
+        self._type = output.ros_type
         self.published = 0
 
     def publish(self, positions: dict[str, float], velocities: dict[str, float] | None = None) -> None:
@@ -220,13 +242,13 @@ class ControllerPublisher:
         names = self.output.joints
         q = [float(positions[j]) for j in names]
         dq = [float(velocities.get(j, 0.0)) for j in names] if velocities else []
-        if self.output.type == "JointState":
+        if self._type == "JointState":
             msg = JointState()
             msg.header.stamp = self._node.get_clock().now().to_msg()
             msg.name = list(names)
             msg.position = q
             msg.velocity = dq
-        elif self.output.type == "Float64MultiArray":
+        elif self._type == "Float64MultiArray":
             msg = Float64MultiArray()
             msg.layout.dim = [MultiArrayDimension(label="joints", size=len(q), stride=len(q))]
             msg.data = q
@@ -253,60 +275,140 @@ def decode_controller_message(msg: Any, output: ControllerOutput) -> dict[str, f
     if isinstance(msg, Float64MultiArray):
         if len(msg.data) != len(output.joints):
             raise ValueError(
-                f"{output.topic}: Float64MultiArray has {len(msg.data)} values, expected {len(output.joints)}"
+                f"{output.ros_topic}: Float64MultiArray has {len(msg.data)} values, expected {len(output.joints)}"
             )
         return dict(zip(output.joints, (float(v) for v in msg.data)))
     if isinstance(msg, JointState):
         names, values = list(msg.name), list(msg.position)
     elif isinstance(msg, JointTrajectory):
         if not msg.points:
-            raise ValueError(f"{output.topic}: JointTrajectory has no points")
+            raise ValueError(f"{output.ros_topic}: JointTrajectory has no points")
         names, values = list(msg.joint_names), list(msg.points[0].positions)
     else:
-        raise ValueError(f"{output.topic}: unsupported message type {type(msg).__name__}")
+        raise ValueError(f"{output.ros_topic}: unsupported message type {type(msg).__name__}")
     if len(names) != len(values):
-        raise ValueError(f"{output.topic}: {len(names)} names but {len(values)} positions")
+        raise ValueError(f"{output.ros_topic}: {len(names)} names but {len(values)} positions")
     unknown = set(names) - set(output.joints)
     if unknown:
-        raise ValueError(f"{output.topic}: joints {sorted(unknown)} are not in controller '{output.name}'")
+        raise ValueError(f"{output.ros_topic}: joints {sorted(unknown)} are not in controller '{output.name}'")
     return {n: float(v) for n, v in zip(names, values)}
 
 
 # --- joint states ------------------------------------------------------------------------------
 
 class JointStateListener:
-    """Keeps the latest measured joint positions (thread-safe) and when they arrived."""
+    """The node's view of the measured joints: whole, fresh, consistent messages from one source.
 
-    def __init__(self, node: Node, topic: str = "joint_states", on_update: Callable[[JointState], None] | None = None):
+    ``joints``: what the node needs; a message lacking any of them is refused (never merged with
+    another publisher's part). ``max_speed`` (per joint, rad/s) bounds how far the joints may
+    have moved between two accepted messages. The publishers of ``topic`` are checked against
+    ``source`` (a node name; '' = exactly one publisher) at ``check_period_s``; while they do not
+    match, :attr:`source_problem` says why and the command path holds.
+    """
+
+    def __init__(self, node: Node, joints: Iterable[str] = (), max_speed: np.ndarray | None = None,
+                 topic: str = "joint_states", source: str = "", check_period_s: float = 0.1,
+                 on_update: Callable[[JointState], None] | None = None):
+        from egoscale_ros.safety.feedback import FeedbackFilter
+
+        joints = list(joints)
+        speed = np.full(len(joints), 10.0) if max_speed is None else np.asarray(max_speed, dtype=float)
         self._lock = threading.Lock()
-        self.positions: dict[str, float] = {}
-        self.stamp_s = -math.inf  # message stamp
-        self.received_s = -math.inf  # local monotonic receive time
-        self.rejected = 0
+        self._node = node
+        self.topic = topic
+        self.source = source
+        self.filter = FeedbackFilter(joints, speed, future_tolerance_s=FUTURE_TOLERANCE_S)
+        self._received_s = -math.inf  # local monotonic arrival time of the last accepted message
+        self.source_problem = ""
         self._on_update = on_update
-        node.create_subscription(JointState, topic, self._callback, JOINT_STATE_QOS)
+        # Taken when a tick asks, from the process's one subscription: no callback per message.
+        self._view = JointStateView.shared(node, topic)
+        self._seen = 0
+        node.create_timer(check_period_s, self.check_source)
 
-    def _callback(self, msg: JointState) -> None:
-        if len(msg.name) != len(msg.position) or not all(math.isfinite(p) for p in msg.position):
-            self.rejected += 1
+    def check_source(self) -> str:
+        """Compare the topic's publishers with the declared source now; returns the problem ('' = ok)."""
+        from egoscale_ros.safety.feedback import source_verdict
+
+        name = self._node.resolve_topic_name(self.topic)
+        pubs = [i.node_name for i in self._node.get_publishers_info_by_topic(name)]
+        problem = source_verdict(pubs, self.source)
+        if problem == "no publisher":
+            problem = ""  # silence is the stale-state watchdog's to judge
+        if problem and not self.source_problem:
+            self._node.get_logger().error(f"{self.topic}: {problem}; holding, no start or resume from it")
+            with self._lock:
+                self.filter.forget()  # nothing heard while two sources mixed counts
+        self.source_problem = problem
+        return problem
+
+    def poll(self) -> None:
+        """Offer the newest joint state this node has not seen yet to its checks."""
+        taken = self._view.newest()
+        if taken is None or taken.seq == self._seen:
             return
+        self._seen = taken.seq
+        self._callback(taken.msg, taken.received_s)
+
+    @property
+    def received_s(self) -> float:
+        self.poll()
+        return self._received_s
+
+    def _callback(self, msg: JointState, received_s: float | None = None) -> None:
         with self._lock:
-            self.positions.update(zip(msg.name, msg.position))
-            self.stamp_s = stamp_to_sec(msg.header.stamp)
-            self.received_s = time.monotonic()
-        if self._on_update is not None:
+            ok = self.filter.offer(list(msg.name), list(msg.position), stamp_to_sec(msg.header.stamp),
+                                   now_sec(self._node))
+            if ok:
+                self._received_s = time.monotonic() if received_s is None else received_s
+        if not ok:
+            self._node.get_logger().warn(f"{self.topic} refused: {self.filter.last_reason}",
+                                         throttle_duration_sec=2.0)
+        elif self._on_update is not None:
             self._on_update(msg)
 
+    @property
+    def rejected(self) -> int:
+        return self.filter.counters.rejected()
+
+    @property
+    def stamp_s(self) -> float:
+        self.poll()
+        return self.filter.stamp_s
+
+    @property
+    def positions(self) -> dict[str, float]:
+        return self.snapshot()
+
     def snapshot(self) -> dict[str, float]:
+        self.poll()
         with self._lock:
-            return dict(self.positions)
+            return dict(self.filter.positions)
 
     def age_s(self) -> float:
         return time.monotonic() - self.received_s
 
     def has(self, joints: Iterable[str]) -> bool:
+        self.poll()
         with self._lock:
-            return all(j in self.positions for j in joints)
+            return all(j in self.filter.positions for j in joints)
+
+    def diagnostics(self) -> dict[str, Any]:
+        c = self.filter.counters
+        return {"joint_state_accepted": c.accepted, "joint_state_partial": c.partial,
+                "joint_state_inconsistent": c.inconsistent, "joint_state_future": c.future,
+                "joint_state_out_of_order": c.out_of_order, "joint_state_malformed": c.malformed,
+                "joint_state_source": self.source_problem or "ok"}
+
+
+def joint_state_listener(node: Node, config: RobotConfig, joints: list[str]) -> JointStateListener:
+    """The listener a command node needs for ``joints``; parameter ``joint_state_source`` names the
+    one node allowed to publish ``joint_states`` ('' = any single publisher)."""
+    source = str(declare(node, "joint_state_source", ""))
+    speed = [config.joint_info(j).velocity for j in joints]
+    # Physical bound for the consistency check: the URDF's velocity (10 rad/s where it gives none).
+    speed = np.array([v if math.isfinite(v) and v > 0 else 10.0 for v in speed])
+    return JointStateListener(node, joints, speed, source=source)
 
 
 # --- safety ------------------------------------------------------------------------------------
@@ -333,8 +435,14 @@ class GuardedCommands:
         self.last_status = GateStatus(("no_joint_state",))
         self._node = node
         self._last_state_stamp = -math.inf
+        # Two subscriptions: a transient-local one receives the latched value a late-joining node
+        # missed; a volatile one matches every publisher, `ros2 topic pub` defaults included.
         node.create_subscription(Bool, "safety/estop", self._on_estop, LATCHED_QOS)
+        node.create_subscription(Bool, "safety/estop", self._on_estop, ESTOP_VOLATILE_QOS)
         node.create_subscription(Empty, "safety/estop_reset", self._on_reset, 10)
+        # The same as services, per node: ros2 service call <node>/estop std_srvs/srv/Trigger
+        node.create_service(Trigger, f"{node.get_name()}/estop", self._srv_estop)
+        node.create_service(Trigger, f"{node.get_name()}/estop_reset", self._srv_reset)
 
     def _on_estop(self, msg: Bool) -> None:
         was = self.gate.estop.engaged
@@ -342,23 +450,40 @@ class GuardedCommands:
         if self.gate.estop.engaged and not was:
             self._node.get_logger().error("E-STOP engaged: holding all commands until reset")
 
-    def _on_reset(self, _msg: Empty) -> None:
+    def _on_reset(self, _msg: Empty | None = None) -> bool:
         if self.gate.reset_estop():
-            self._node.get_logger().warn("e-stop reset: resuming from the measured pose")
-        else:
-            self._node.get_logger().error(f"e-stop reset refused: still pressed {self.gate.estop.pressed_inputs}")
+            self._node.get_logger().warn("e-stop reset: resuming from fresh measured feedback")
+            return True
+        self._node.get_logger().error(f"e-stop reset refused: still pressed {self.gate.estop.pressed_inputs}")
+        return False
+
+    def _srv_estop(self, _request, response):
+        was = self.gate.estop.engaged
+        self.gate.estop.trigger("estop service")
+        if not was:
+            self._node.get_logger().error("E-STOP engaged by service: holding all commands until reset")
+        response.success, response.message = True, "e-stop engaged"
+        return response
+
+    def _srv_reset(self, _request, response):
+        response.success = self._on_reset()
+        response.message = ("e-stop cleared" if response.success
+                            else f"refused: still pressed {self.gate.estop.pressed_inputs}")
+        return response
 
     def tick(self, t: float, target: np.ndarray | None, target_time: float | None = None) -> np.ndarray | None:
         """Pass ``target`` (this group's joint order, or None) through the gate and publish the result."""
         measured = None
         measured_time = None
-        if self.joint_states.received_s != self._last_state_stamp and self.joint_states.has(self.joints):
-            q = self.joint_states.snapshot()
+        js = self.joint_states
+        if js.received_s != self._last_state_stamp and js.has(self.joints) and not js.source_problem:
+            q = js.snapshot()
             measured = np.array([q[j] for j in self.joints])
-            self._last_state_stamp = self.joint_states.received_s
-            measured_time = t - self.joint_states.age_s()
+            self._last_state_stamp = js.received_s
+            measured_time = js.stamp_s  # judged by its own stamp: a delayed state is old
         command, self.last_status = self.gate.command(
-            t, target, measured, target_time=target_time, measured_time=measured_time
+            t, target, measured, target_time=target_time, measured_time=measured_time,
+            feedback_problem=js.source_problem,
         )
         if command is not None:
             positions = dict(zip(self.joints, command.tolist()))
@@ -372,7 +497,12 @@ class GuardedCommands:
         if self.gate.estop.engaged:
             return DiagnosticStatus.ERROR, "e-stop engaged: holding"
         if self.last_status.holding:
-            return DiagnosticStatus.WARN, "holding: " + ", ".join(self.last_status.reasons)
+            text = hold_reason_text(self.last_status)
+            # An input that was flowing and went stale (judged by its own stamp) is a dead or
+            # stalled upstream stage: an error, not a start-up wait.
+            stale = {STALE_TARGET, STALE_JOINT_STATE, INVALID_JOINT_STATE, UNTRUSTED_JOINT_STATE}.intersection(
+                self.last_status.reasons)
+            return (DiagnosticStatus.ERROR if stale else DiagnosticStatus.WARN), text
         if failures:
             return DiagnosticStatus.WARN, f"tracking; {failures} {what} so far"
         return DiagnosticStatus.OK, "tracking"
@@ -381,6 +511,7 @@ class GuardedCommands:
         values: dict[str, Any] = {f"gate_{k}": v for k, v in self.gate.counts.items()}
         values["estop"] = self.gate.estop.engaged
         values["holding"] = ",".join(self.last_status.reasons) or "no"
+        values.update(self.joint_states.diagnostics())
         return values
 
 

@@ -58,7 +58,7 @@ class GraphMonitor(Node):
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
         for out in config.controllers:
             self.create_subscription(
-                MSG_TYPES[out.type], out.topic, lambda m, o=out: self._on_command(m, o), common.controller_qos(out)
+                MSG_TYPES[out.ros_type], out.ros_topic, lambda m, o=out: self._on_command(m, o), common.controller_qos(out)
             )
 
     # -- window ---------------------------------------------------------------------------------
@@ -138,11 +138,11 @@ class GraphMonitor(Node):
             positions = common.decode_controller_message(msg, output)
         except ValueError:
             with self._lock:
-                self.counts[f"malformed {output.topic}"] += 1
+                self.counts[f"malformed {output.ros_topic}"] += 1
             return
         names = tuple(positions)
         q = np.fromiter(positions.values(), dtype=float, count=len(names))
-        self._count(output.topic, q)
+        self._count(output.ros_topic, q)
         lower, upper = self._limit_arrays(output, names)
         outside = (q < lower - LIMIT_TOL) | (q > upper + LIMIT_TOL)
         with self._lock:
@@ -152,7 +152,7 @@ class GraphMonitor(Node):
                 self.limit_violations[names[i]] += 1
 
     def _limit_arrays(self, output, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        key = (output.topic, names)
+        key = (output.ros_topic, names)
         cached = self._limit_cache.get(key)
         if cached is None:
             cached = (np.array([self._limits[j][0] for j in names]), np.array([self._limits[j][1] for j in names]))

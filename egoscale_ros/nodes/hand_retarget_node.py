@@ -25,7 +25,6 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
 from egoscale_ros.nodes import common
-from egoscale_ros.nodes.joint_state_view import JointStateView
 from egoscale_ros.retarget.retargeter import Retargeter
 
 
@@ -83,7 +82,7 @@ class HandRetargetNode(Node):
         self.known_names = set().union(*(s.source_names for s in self.sides.values()))
         self.joint_names = [j for s in self.sides.values() for j in s.robot_joints]
 
-        self.joint_states = JointStateView.shared(self)
+        self.joint_states = common.joint_state_listener(self, self.config, self.joint_names)
         self.guard = common.GuardedCommands(self, self.config, self.joint_names, self.joint_states)
         self.rejected_messages = 0
         self._target_time: float | None = None
@@ -95,7 +94,7 @@ class HandRetargetNode(Node):
             f"{source} -> {x.retargeter.config.name}"
             for s, x in self.sides.items()
         )
-        outputs = ", ".join(p.output.topic for p in self.guard.publishers) or "none"
+        outputs = ", ".join(p.output.ros_topic for p in self.guard.publishers) or "none"
         self.get_logger().info(f"hand retargeting for {self.config.name} at {rate:g} Hz ({modes}); outputs {outputs}")
 
     # -- input ----------------------------------------------------------------------------------
@@ -123,6 +122,10 @@ class HandRetargetNode(Node):
                 updates[side] = {n: values[n] for n in s.source_names}
             if not updates:
                 raise ValueError("no joint of any hand")
+            stamp = common.stamp_to_sec(msg.header.stamp)
+            ahead = stamp - common.now_sec(self)
+            if ahead > common.FUTURE_TOLERANCE_S:
+                raise ValueError(f"stamped {ahead:.3f} s in the future")
         except ValueError as exc:
             self.rejected_messages += 1
             self.get_logger().warn(f"rejected command/hand_targets: {exc}", throttle_duration_sec=2.0)
@@ -130,7 +133,7 @@ class HandRetargetNode(Node):
         for side, target in updates.items():
             self.sides[side].target = target
             self.sides[side].fresh = True
-        self._target_time = common.now_sec(self)
+        self._target_time = stamp  # judged by its own stamp: a republished old target stays old
 
     # -- tick -----------------------------------------------------------------------------------
     def _tick(self) -> None:

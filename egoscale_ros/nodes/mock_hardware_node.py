@@ -46,10 +46,10 @@ class MockHardwareNode(Node):
         self.received: dict[str, int] = {}
         self.rejected: dict[str, int] = {}
         for out in self.config.controllers:
-            self.received[out.topic] = 0
-            self.rejected[out.topic] = 0
+            self.received[out.ros_topic] = 0
+            self.rejected[out.ros_topic] = 0
             self.create_subscription(
-                MSG_TYPES[out.type], out.topic, lambda msg, o=out: self._on_command(msg, o), common.controller_qos(out)
+                MSG_TYPES[out.ros_type], out.ros_topic, lambda msg, o=out: self._on_command(msg, o), common.controller_qos(out)
             )
         self.pub = self.create_publisher(JointState, "joint_states", common.COMMAND_QOS)
         self._last = time.monotonic()
@@ -64,13 +64,13 @@ class MockHardwareNode(Node):
         try:
             targets = common.decode_controller_message(msg, output)
         except ValueError as exc:
-            self.rejected[output.topic] += 1
+            self.rejected[output.ros_topic] += 1
             self.get_logger().warn(str(exc), throttle_duration_sec=2.0)
             return
         if self.joints.set_command(targets):
-            self.rejected[output.topic] += 1
+            self.rejected[output.ros_topic] += 1
             return
-        self.received[output.topic] += 1
+        self.received[output.ros_topic] += 1
 
     def _tick(self) -> None:
         now = time.monotonic()

@@ -11,7 +11,12 @@ and publishes
   point k = absolute wrist targets in the base frame at time_from_start k·dt),
 - ``policy/hand_chunk`` (JointTrajectory in the policy's hand space),
 
-both stamped with the observation (image) stamp. ``/diagnostics`` carries the backend and what
+both stamped with the observation (image) stamp. With ``publish_observation`` (on while a run
+is recorded) it also publishes what each chunk was computed from, so a recording can be replayed
+offline through another policy: ``policy/observation/images/<camera>`` (Image, the frame fitted
+to the model's input size), ``policy/observation/joint_states`` (the joint state used) and
+``policy/observation/instruction`` (String, transient local), all stamped with the observation.
+``/diagnostics`` carries the backend and what
 it fell back from, latency p50/p99, the achieved rate, dropped/stale/rejected frames and dropped
 non-finite chunks.
 
@@ -20,7 +25,7 @@ Parameters: ``robot``, ``manifest`` ('' = the reference policy, exported on firs
 ``cameras`` (names; default the robot's), ``max_image_age_s`` (0.5), ``instruction``
 (default instruction; the manifest's when empty), ``threads`` (CPU threads for ONNX Runtime),
 ``image_reliability`` (best_available | best_effort | reliable), ``inference_cpu`` (pin the
-inference thread to this CPU; -1 = no pinning).
+inference thread to this CPU; -1 = no pinning), ``publish_observation`` (false).
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from egoscale_ros.policy.observation import JointStateHistory, LatestImages
 from egoscale_ros.policy.pipeline import Observation, PolicyPipeline, Prediction
 from egoscale_ros.policy.runtime import create_runtime
 from egoscale_ros.policy.scheduler import InferenceLoop
-from egoscale_ros.policy.transforms import ImageRejected, image_to_rgb, rotations_to_quaternions
+from egoscale_ros.policy.transforms import ImageRejected, fit_image, image_to_rgb, rotations_to_quaternions
 
 # Images: only the newest frame matters (depth 1). Reliability "best available" (Iron and later)
 # becomes reliable when the camera publishes reliably - large frames sent best-effort between
@@ -86,6 +91,7 @@ class PolicyNode(Node):
         threads = int(common.declare(self, "threads", 1))
         qos = image_qos(str(common.declare(self, "image_reliability", "best_available")))
         inference_cpu = int(common.declare(self, "inference_cpu", -1))
+        publish_observation = bool(common.declare(self, "publish_observation", False))
         if rate_hz <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate_hz}")
 
@@ -106,7 +112,7 @@ class PolicyNode(Node):
         self.kinematics = RobotKinematics(self.config)
         self.camera_config = {c.name: c for c in self.config.cameras}
         layout = self.manifest.layout
-        if layout.representation == "absolute" and layout.frame == "camera" and cameras[0] not in self.camera_config:
+        if layout.frame == "camera" and cameras[0] not in self.camera_config:
             raise ValueError(f"the policy's wrist actions are in the frame of camera '{cameras[0]}', which robot "
                              f"{self.config.name} does not configure (no extrinsics); it has "
                              f"{sorted(self.camera_config)}")
@@ -128,6 +134,15 @@ class PolicyNode(Node):
         self.create_subscription(String, "policy/instruction", self._on_instruction, common.LATCHED_QOS)
         self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "policy/wrist_chunk", common.COMMAND_QOS)
         self.pub_hand = self.create_publisher(JointTrajectory, "policy/hand_chunk", common.COMMAND_QOS)
+        self.pub_observation = None
+        if publish_observation:
+            self.pub_observation = (
+                {name: self.create_publisher(Image, f"policy/observation/images/{name}", common.COMMAND_QOS)
+                 for name in cameras},
+                self.create_publisher(JointState, "policy/observation/joint_states", common.COMMAND_QOS),
+                self.create_publisher(String, "policy/observation/instruction", common.LATCHED_QOS),
+            )
+            self._observed_instruction: str | None = None
 
         self.loop = InferenceLoop(rate_hz, self._build, self._infer, self._publish,
                                   wait_for_data=self.images.wait_for_new, on_error=self._on_cycle_error,
@@ -204,11 +219,16 @@ class PolicyNode(Node):
         if layout.representation == "relative":
             wrists = {s: self.kinematics.wrist_pose(s, positions) for s in layout.sides}
         base_T_camera = None
-        if layout.representation == "absolute" and layout.frame == "camera":
+        if layout.frame == "camera":  # absolute poses or relative steps along the camera's axes
             cam = self.camera_config[self.images.cameras[0]]
             base_T_camera = self.kinematics.frame_pose(cam.parent_frame, positions) @ cam.extrinsics.matrix()
         with self._instruction_lock:
             instruction = self.instruction
+        if self.pub_observation is not None:
+            # Fitted here once (the pipeline passes model-sized images through), so what is
+            # published is exactly what the model saw.
+            spec = self.manifest.image
+            images = [fit_image(img, spec.size, spec.resize) for img in images]
         return Observation(stamp_ns, images, positions, instruction, wrists, base_T_camera)
 
     def _infer(self, obs: Observation) -> Prediction:
@@ -251,10 +271,29 @@ class PolicyNode(Node):
         values = np.concatenate([chunk.hand[s] for s in hand_sides], axis=1)
         hand.points = [JointTrajectoryPoint(positions=row.tolist(), time_from_start=offsets[k])
                        for k, row in enumerate(values)]
+        if self.pub_observation is not None:
+            self._publish_observation(obs, stamp)
         self.pub_wrist.publish(wrist)
         self.pub_hand.publish(hand)
         self.counters["chunks"] += 1
         self._last_age_ms = (self.get_clock().now().nanoseconds - chunk.stamp_ns) * 1e-6
+
+    def _publish_observation(self, obs: Observation, stamp) -> None:
+        images, joints, instruction = self.pub_observation
+        if obs.instruction != self._observed_instruction:
+            instruction.publish(String(data=obs.instruction))
+            self._observed_instruction = obs.instruction
+        for (name, pub), rgb in zip(images.items(), obs.images):
+            msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", is_bigendian=0,
+                        step=rgb.shape[1] * 3, data=rgb.tobytes())
+            msg.header.stamp = stamp
+            msg.header.frame_id = name
+            pub.publish(msg)
+        state = JointState()
+        state.header.stamp = stamp
+        state.name = list(obs.joint_positions)
+        state.position = [float(v) for v in obs.joint_positions.values()]
+        joints.publish(state)
 
     def _on_cycle_error(self, exc: Exception) -> None:
         if not self.context.ok():  # shutting down (SIGINT): publishers are gone, stop quietly

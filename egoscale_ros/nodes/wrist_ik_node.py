@@ -23,7 +23,6 @@ from trajectory_msgs.msg import MultiDOFJointTrajectory
 
 from egoscale_ros.ik.wrist_ik import SOLVERS, WristIk
 from egoscale_ros.nodes import common
-from egoscale_ros.nodes.joint_state_view import JointStateView
 
 
 class WristIkNode(Node):
@@ -43,7 +42,7 @@ class WristIkNode(Node):
             raise ValueError(f"parameter time_budget_ms must be >= 0, got {budget_ms}")
         # The config already carries a `urdf` override.
         self.ik = WristIk(self.config, solver, time_budget_s=budget_ms / 1e3)
-        self.joint_states = JointStateView.shared(self)
+        self.joint_states = common.joint_state_listener(self, self.config, self.ik.joint_names)
         self.guard = common.GuardedCommands(self, self.config, self.ik.joint_names, self.joint_states)
 
         self._targets: dict[str, np.ndarray] = {}
@@ -56,7 +55,7 @@ class WristIkNode(Node):
         )
         self.create_timer(1.0 / rate, self._tick)
         self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
-        outputs = ", ".join(p.output.topic for p in self.guard.publishers) or "none"
+        outputs = ", ".join(p.output.ros_topic for p in self.guard.publishers) or "none"
         self.get_logger().info(
             f"wrist IK for {self.config.name}: solver {solver}, {rate:g} Hz, arms "
             f"{', '.join(self.ik.chains)}, base frame {self.config.base_frame}, outputs {outputs}"
@@ -74,6 +73,10 @@ class WristIkNode(Node):
                 raise ValueError(
                     f"header.frame_id '{msg.header.frame_id}' is not the base frame '{self.config.base_frame}'"
                 )
+            stamp = common.stamp_to_sec(msg.header.stamp)
+            ahead = stamp - common.now_sec(self)
+            if ahead > common.FUTURE_TOLERANCE_S:
+                raise ValueError(f"stamped {ahead:.3f} s in the future")
             targets = {}
             for name, tf in zip(msg.joint_names, point.transforms):
                 side = common.SIDE_OF_WRIST.get(name)
@@ -90,7 +93,7 @@ class WristIkNode(Node):
             self.get_logger().warn(f"rejected command/wrist_targets: {exc}", throttle_duration_sec=2.0)
             return
         self._targets.update(targets)
-        self._target_time = common.now_sec(self)
+        self._target_time = stamp  # judged by its own stamp: a republished old target stays old
         self._fresh = True
 
     # -- tick -----------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from egoscale_ros.policy.layout import ActionLayout
+from egoscale_ros.policy.layout import ActionLayout, default_frame
 from egoscale_ros.policy.manifest import (
     BACKBONE_INPUTS,
     BACKBONE_OUTPUT,
@@ -297,7 +297,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synthetic training steps before export (default: 150 for tiny, 0 otherwise)")
     parser.add_argument("--rotation", choices=("rot6d", "quaternion"), default="rot6d")
     parser.add_argument("--representation", choices=("relative", "absolute"), default="relative")
-    parser.add_argument("--frame", choices=("base", "camera"), default="base")
+    parser.add_argument("--frame", choices=("wrist", "base", "camera"), default=None,
+                        help="frame of the wrist actions (default: wrist for relative, base for absolute)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--exporter", choices=EXPORTERS, default="torchscript",
                         help="ONNX exporter (torchscript + onnxscript optimiser: fast; dynamo: torch.export)")
@@ -311,7 +312,8 @@ def run(args: argparse.Namespace) -> int:
         policy, manifest = load_checkpoint(args.checkpoint)
     else:
         embodiment, joints = state_joints_for(args.robot, args.state_joints)
-        layout = ActionLayout(rotation=args.rotation, representation=args.representation, frame=args.frame)
+        frame = args.frame or default_frame(args.representation)
+        layout = ActionLayout(rotation=args.rotation, representation=args.representation, frame=frame)
         policy, manifest = new_policy(args.preset, embodiment, joints, layout, args.seed)
         steps = DEFAULT_TRAIN_STEPS.get(args.preset, 0) if args.train_steps is None else args.train_steps
         if steps:

@@ -3,7 +3,15 @@
 EgoScale predicts, per hand, a wrist motion in SE(3) and the 22 joint angles of the Sharpa Wave
 hand. The layout says how a row of the action matrix ``(H, dim)`` is cut up, so that decoding is
 driven by the manifest rather than by constants in code: rotation as rot6d or quaternion,
-wrist motion relative to the previous step or absolute, absolute poses in the base or camera frame.
+wrist motion relative to the previous step or absolute, and the frame it is expressed in.
+
+``frame`` says what a wrist action's numbers mean, which a policy cannot be used without:
+
+- relative steps (EgoScale): the transform from step k-1 to step k expressed in the ``wrist``
+  frame of step k-1 (``T_k = T_{k-1} · A_k``), or with its rotation and translation along the
+  axes of the robot's ``base`` frame, or of the ``camera`` frame (egocentric video). The wrist is
+  the common wrist frame of the robot config (x toward the fingers, y toward the thumb side).
+- absolute poses: in the ``base`` frame or in the ``camera`` frame (EgoVLA-style).
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ from dataclasses import dataclass, field
 SIDES = ("left", "right")
 ROTATION_SIZES = {"rot6d": 6, "quaternion": 4}
 REPRESENTATIONS = ("relative", "absolute")
-FRAMES = ("base", "camera")
+FRAMES = ("wrist", "base", "camera")
+ABSOLUTE_FRAMES = ("base", "camera")
 
 # Sharpa Wave joint order used by EgoScale's hand action space (and by retargeting).
 SHARPA_WAVE_JOINTS = (
@@ -23,6 +32,11 @@ SHARPA_WAVE_JOINTS = (
     "ring_MCP_FE", "ring_MCP_AA", "ring_PIP", "ring_DIP",
     "pinky_CMC", "pinky_MCP_FE", "pinky_MCP_AA", "pinky_PIP", "pinky_DIP",
 )  # fmt: skip
+
+
+def default_frame(representation: str) -> str:
+    """The frame a layout means when it names none: EgoScale's wrist-frame steps, base-frame poses."""
+    return "wrist" if representation == "relative" else "base"
 
 
 def sharpa_joint_names(side: str) -> list[str]:
@@ -66,18 +80,22 @@ class ActionLayout:
     dt: float = 1.0 / 30.0
     rotation: str = "rot6d"
     representation: str = "relative"
-    frame: str = "base"
+    frame: str = ""  # "" = the default for the representation (see default_frame)
     hand_joints: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {s: tuple(sharpa_joint_names(s)) for s in SIDES}
     )
 
     def __post_init__(self) -> None:
+        if not self.frame:
+            object.__setattr__(self, "frame", default_frame(self.representation))
         if self.rotation not in ROTATION_SIZES:
             raise ValueError(f"action.rotation must be one of {sorted(ROTATION_SIZES)}, got {self.rotation!r}")
         if self.representation not in REPRESENTATIONS:
             raise ValueError(f"action.representation must be one of {REPRESENTATIONS}, got {self.representation!r}")
         if self.frame not in FRAMES:
             raise ValueError(f"action.frame must be one of {FRAMES}, got {self.frame!r}")
+        if self.representation == "absolute" and self.frame not in ABSOLUTE_FRAMES:
+            raise ValueError(f"action.frame: absolute wrist poses are in one of {ABSOLUTE_FRAMES}, got {self.frame!r}")
         if self.horizon < 1:
             raise ValueError(f"action.horizon must be >= 1, got {self.horizon}")
         if not self.dt > 0:
@@ -132,7 +150,7 @@ class ActionLayout:
             dt=float(data.get("dt", 1.0 / 30.0)),
             rotation=str(data.get("rotation", "rot6d")),
             representation=str(data.get("representation", "relative")),
-            frame=str(data.get("frame", "base")),
+            frame=str(data.get("frame", default_frame(str(data.get("representation", "relative"))))),
             hand_joints={s: tuple(h["joint_names"]) for s, h in hands.items()} if hands else
             {s: tuple(sharpa_joint_names(s)) for s in SIDES},
         )

@@ -1,8 +1,10 @@
 """Observation in, action chunk out: preprocessing, a runtime, postprocessing, with stage times.
 
 This is everything the policy node does per observation except ROS plumbing, so it can be
-tested and benchmarked without ROS. Noise for the flow comes from a seeded generator (the
-manifest's seed), so a run is reproducible; a caller may also pass the noise explicitly.
+tested and benchmarked without ROS. Noise for the flow is drawn from a generator seeded with the
+manifest's seed and the observation's stamp, so the same observation always gives the same chunk:
+a recorded run can be replayed offline and compared chunk by chunk. A caller may also pass the
+noise explicitly.
 """
 
 from __future__ import annotations
@@ -62,12 +64,14 @@ class PolicyPipeline:
     def __init__(self, manifest: PolicyManifest, runtime: PolicyRuntime, seed: int | None = None):
         self.manifest = manifest
         self.runtime = runtime
-        self.rng = np.random.default_rng(manifest.seed if seed is None else seed)
+        self.seed = manifest.seed if seed is None else seed
         self._token_cache: tuple[str, np.ndarray] | None = None
 
-    def noise(self) -> np.ndarray:
+    def noise(self, stamp_ns: int) -> np.ndarray:
+        """The flow's initial noise for the observation stamped ``stamp_ns`` (a pure function of it)."""
         layout = self.manifest.layout
-        return self.rng.standard_normal((1, layout.horizon, layout.dim), dtype=np.float32)
+        rng = np.random.default_rng((int(self.seed), int(stamp_ns)))
+        return rng.standard_normal((1, layout.horizon, layout.dim), dtype=np.float32)
 
     def tokens(self, instruction: str) -> np.ndarray:
         if self._token_cache is None or self._token_cache[0] != instruction:
@@ -88,7 +92,7 @@ class PolicyPipeline:
         feeds = self.inputs(obs)
         stages["preprocess"] = (time.perf_counter() - t0) * 1e3
         normalised = self.runtime.sample(feeds["image"], feeds["tokens"], feeds["state"], feeds["state_mask"],
-                                         self.noise() if noise is None else noise,
+                                         self.noise(obs.stamp_ns) if noise is None else noise,
                                          self.manifest.denoising_steps, stages)[0]
         t1 = time.perf_counter()
         chunk = None

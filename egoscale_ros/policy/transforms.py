@@ -192,14 +192,46 @@ class ActionChunk:
         return all(np.all(np.isfinite(v)) for v in (*self.wrist.values(), *self.hand.values()))
 
 
+def _compose_steps(start: np.ndarray, steps: np.ndarray, frame: str,
+                   base_T_camera: np.ndarray | None) -> np.ndarray:
+    """Absolute poses from relative steps expressed in ``frame`` (see :func:`decode_chunk`)."""
+    poses = np.empty_like(steps)
+    current = start
+    if frame == "wrist":
+        for k in range(steps.shape[0]):
+            current = current @ steps[k]
+            poses[k] = current
+        return poses
+    if frame == "camera":
+        if base_T_camera is None:
+            raise ValueError("camera-frame relative wrist actions need the camera extrinsics (base_T_camera)")
+        c = np.asarray(base_T_camera, dtype=np.float64)[:3, :3]
+        rot = c @ steps[:, :3, :3] @ c.T
+        trans = steps[:, :3, 3] @ c.T
+    else:
+        rot, trans = steps[:, :3, :3], steps[:, :3, 3]
+    for k in range(steps.shape[0]):
+        nxt = np.eye(4)
+        nxt[:3, :3] = rot[k] @ current[:3, :3]
+        nxt[:3, 3] = current[:3, 3] + trans[k]
+        poses[k] = current = nxt
+    return poses
+
+
 def decode_chunk(actions: np.ndarray, layout: ActionLayout, stamp_ns: int,
                  wrist_at_observation: Mapping[str, np.ndarray] | None = None,
                  base_T_camera: np.ndarray | None = None, frame: str = "base") -> ActionChunk:
     """Denormalised actions ``(H, dim)`` -> :class:`ActionChunk` of absolute base-frame targets.
 
-    Relative layouts: ``a_k`` is the transform from step k-1 to step k expressed in the wrist
-    frame of step k-1 (step 0 relative to the wrist at observation time), so
-    ``T_k = T_{k-1} @ A_k`` starting from ``wrist_at_observation[side]``.
+    Relative layouts: ``a_k`` is the step from k-1 to k (step 0 from the wrist at observation
+    time, ``wrist_at_observation[side]``), expressed per ``layout.frame``:
+
+    - ``wrist``: in the wrist frame of step k-1, ``T_k = T_{k-1} @ A_k``;
+    - ``base``: rotation and translation along the base axes, ``R_k = R_A R_{k-1}``,
+      ``p_k = p_{k-1} + t_A`` (the wrist turns about itself);
+    - ``camera``: the same along the camera's axes (``base_T_camera``'s rotation C):
+      ``R_k = C R_A Cᵀ R_{k-1}``, ``p_k = p_{k-1} + C t_A``.
+
     Absolute layouts: ``a_k`` is the pose itself, in the base frame or - for ``frame: camera``
     (EgoVLA-style) - in the camera frame, mapped to the base by ``base_T_camera``.
     """
@@ -215,11 +247,8 @@ def decode_chunk(actions: np.ndarray, layout: ActionLayout, stamp_ns: int,
         if layout.representation == "relative":
             if wrist_at_observation is None or side not in wrist_at_observation:
                 raise ValueError(f"relative wrist actions need the {side} wrist pose at observation time")
-            poses = np.empty_like(step)
-            current = np.asarray(wrist_at_observation[side], dtype=np.float64)
-            for k in range(layout.horizon):
-                current = current @ step[k]
-                poses[k] = current
+            start = np.asarray(wrist_at_observation[side], dtype=np.float64)
+            poses = _compose_steps(start, step, layout.frame, base_T_camera)
         elif layout.frame == "camera":
             if base_T_camera is None:
                 raise ValueError("camera-frame absolute wrist actions need the camera extrinsics (base_T_camera)")

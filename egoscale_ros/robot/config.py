@@ -25,7 +25,13 @@ from egoscale_ros.robot.urdf import UrdfError, UrdfInfo, read_urdf
 
 SIDES = ("left", "right")
 HAND_TYPES = ("sharpa_wave", "dex3", "inspire")
-CONTROLLER_TYPES = ("JointState", "Float64MultiArray", "JointTrajectory")
+# ROS message types of outputs run through ros2_control (or any driver taking standard topics):
+# the command nodes publish these directly. Every other output type names a maker's interface,
+# served by an adapter in ``egoscale_ros.interfaces`` (see its registry).
+ROS_CONTROLLER_TYPES = ("JointState", "Float64MultiArray", "JointTrajectory")
+CONTROLLER_TYPES = ROS_CONTROLLER_TYPES  # kept for callers that only know the ROS types
+# Where the command nodes publish the joints of an output served by an adapter (JointState, named).
+ADAPTER_COMMAND_PREFIX = "command/joints/"
 
 
 class ConfigError(ValueError):
@@ -109,6 +115,8 @@ class ArmConfig:
     side: str
     joints: tuple[str, ...]
     ee_frame: str
+    # ee_frame · ee_offset is the common wrist frame every policy and IK target refers to: origin
+    # at the wrist, x toward the fingers, y toward the thumb side (as the hand retargeting defines it).
     ee_offset: Offset
     rest_pose: tuple[float, ...]
     ik: IkWeights
@@ -120,6 +128,9 @@ class HandConfig:
     type: str
     retarget: str  # name in config/hands/ or a path to a hand YAML
     joints: tuple[str, ...]  # actuated joints, in command order
+    # Where the hand model's root frame sits on the same side's arm end-effector link (ee_frame).
+    # None: not stated (the hand is then not placed on the arm, e.g. for visualisation).
+    mount: Offset | None = None
 
 
 @dataclass(frozen=True)
@@ -136,11 +147,69 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class ControllerOutput:
+    """One controller output: a ROS type (ros2_control) or a maker's interface kind.
+
+    ``topic`` is where the robot receives it (``upper_body_controller/commands``, ``rt/arm_sdk``);
+    ``options`` are the interface's own settings, validated by its adapter.
+    """
+
     name: str
     topic: str
-    type: str  # one of CONTROLLER_TYPES
+    type: str  # one of ROS_CONTROLLER_TYPES or an interface kind of the registry
     joints: tuple[str, ...]
     reliable: bool = True
+    rate_hz: float | None = None  # send rate of an adapter (None: the robot's control rate)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_ros(self) -> bool:
+        """True when the command nodes publish this output themselves (no adapter)."""
+        return self.type in ROS_CONTROLLER_TYPES
+
+    @property
+    def ros_topic(self) -> str:
+        """Topic the command nodes publish this output's joints on."""
+        return self.topic if self.is_ros else ADAPTER_COMMAND_PREFIX + self.name
+
+    @property
+    def ros_type(self) -> str:
+        """ROS message type on :attr:`ros_topic`."""
+        return self.type if self.is_ros else "JointState"
+
+
+@dataclass(frozen=True)
+class FeedbackSource:
+    """One declared source of measured joints; together the sources make ``joint_states``.
+
+    Each joint comes from exactly one source. ``joints`` are URDF names in the source's own order
+    (the order unnamed messages are mapped by); ``source_names`` (same length) or ``prefix`` map
+    the names the source uses to URDF names.
+    """
+
+    name: str
+    type: str  # a feedback kind of the interface registry
+    topic: str
+    joints: tuple[str, ...]
+    source_names: tuple[str, ...] = ()
+    prefix: str = ""
+    rate_hz: float = 0.0  # expected rate (0: unknown); preflight warns below half of it
+    timeout_s: float = 0.25  # silent for longer: the source is reported stale
+    reliable: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NativeSettings:
+    """The maker's own middleware (Unitree DDS), separate from ROS_DOMAIN_ID.
+
+    ``network_interface``: the NIC facing the robot (e.g. its wired port), '' = Cyclone DDS's
+    default choice; ``multicast`` off needs ``peers`` (unicast discovery).
+    """
+
+    domain_id: int = 0
+    network_interface: str = ""
+    multicast: bool = True
+    peers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +253,8 @@ class RobotConfig:
     home: dict[str, float]
     mock: MockHardwareConfig
     extra_urdfs: tuple[Path, ...] = ()  # e.g. hand models when the body URDF has no hands
+    feedback: tuple[FeedbackSource, ...] = ()  # empty: the robot publishes joint_states itself
+    native: NativeSettings = field(default_factory=NativeSettings)
 
     @property
     def arm_joints(self) -> list[str]:
@@ -227,6 +298,15 @@ class RobotConfig:
     def home_position(self, joint: str) -> float:
         return self.home.get(joint, 0.0)
 
+    @property
+    def adapter_outputs(self) -> tuple[ControllerOutput, ...]:
+        """Outputs served by an interface adapter (robot_interface_node), not by the command nodes."""
+        return tuple(c for c in self.controllers if not c.is_ros)
+
+    @property
+    def needs_interface_node(self) -> bool:
+        return bool(self.feedback or self.adapter_outputs)
+
 
 def _offset(f: _Fields, key: str) -> Offset:
     sub = f.sub(key)
@@ -260,7 +340,8 @@ def _parse_hand(side: str, f: _Fields) -> HandConfig:
     htype = f.req("type", str)
     if htype not in HAND_TYPES:
         raise ConfigError(f"{f.where}.type: '{htype}' is not one of {', '.join(HAND_TYPES)}")
-    hand = HandConfig(side, htype, f.opt("retarget", str, f"{htype}_{side}"), f.names("joints"))
+    mount = _offset(f, "mount") if f.data.get("mount") is not None else None
+    hand = HandConfig(side, htype, f.opt("retarget", str, f"{htype}_{side}"), f.names("joints"), mount)
     f.done()
     return hand
 
@@ -281,16 +362,68 @@ def _parse_camera(f: _Fields) -> CameraConfig:
     return cam
 
 
-def _parse_controller(f: _Fields) -> ControllerOutput:
-    ctype = f.req("type", str)
-    if ctype not in CONTROLLER_TYPES:
-        raise ConfigError(f"{f.where}.type: '{ctype}' is not one of {', '.join(CONTROLLER_TYPES)}")
-    qos = f.opt("qos", str, "reliable")
+def _interface_kinds(what: str) -> tuple[str, ...]:
+    from egoscale_ros.interfaces import registry  # the registry imports no config
+
+    return registry.output_kinds() if what == "output" else registry.feedback_kinds()
+
+
+def _qos(f: _Fields, default: str) -> bool:
+    qos = f.opt("qos", str, default)
     if qos not in ("reliable", "best_effort"):
         raise ConfigError(f"{f.where}.qos: '{qos}' is not reliable or best_effort")
-    out = ControllerOutput(f.req("name", str), f.req("topic", str), ctype, f.names("joints"), qos == "reliable")
+    return qos == "reliable"
+
+
+def _parse_controller(f: _Fields) -> ControllerOutput:
+    ctype = f.req("type", str)
+    known = ROS_CONTROLLER_TYPES + _interface_kinds("output")
+    if ctype not in known:
+        raise ConfigError(f"{f.where}.type: '{ctype}' is not one of {', '.join(known)}")
+    rate = f.opt("rate_hz", float)
+    out = ControllerOutput(
+        f.req("name", str), f.req("topic", str), ctype, f.names("joints"), _qos(f, "reliable"),
+        rate_hz=_positive(rate, f"{f.where}.rate_hz") if rate is not None else None,
+        options=dict(f.opt("options", dict, {})),
+    )
     f.done()
     return out
+
+
+def _parse_feedback(f: _Fields) -> FeedbackSource:
+    kind = f.req("type", str)
+    if kind not in _interface_kinds("feedback"):
+        raise ConfigError(f"{f.where}.type: '{kind}' is not one of {', '.join(_interface_kinds('feedback'))}")
+    joints = f.names("joints")
+    source_names = f.names("source_names", required=False)
+    if source_names and len(source_names) != len(joints):
+        raise ConfigError(f"{f.where}.source_names: {len(source_names)} names for {len(joints)} joints")
+    src = FeedbackSource(
+        name=f.req("name", str),
+        type=kind,
+        topic=f.req("topic", str),
+        joints=joints,
+        source_names=source_names,
+        prefix=f.opt("prefix", str, ""),
+        rate_hz=f.opt("rate_hz", float, 0.0),
+        timeout_s=_positive(f.opt("timeout_s", float, 0.25), f"{f.where}.timeout_s"),
+        reliable=_qos(f, "best_effort"),
+        options=dict(f.opt("options", dict, {})),
+    )
+    if src.rate_hz < 0:
+        raise ConfigError(f"{f.where}.rate_hz: must be >= 0, got {src.rate_hz}")
+    f.done()
+    return src
+
+
+def _parse_native(f: _Fields) -> NativeSettings:
+    domain = f.opt("domain_id", int, 0)
+    if not 0 <= domain <= 232:
+        raise ConfigError(f"{f.where}.domain_id: must be in [0, 232], got {domain}")
+    native = NativeSettings(domain, f.opt("network_interface", str, ""), f.opt("multicast", bool, True),
+                            f.names("peers", required=False))
+    f.done()
+    return native
 
 
 def _parse_safety(f: _Fields) -> SafetyConfig:
@@ -363,6 +496,10 @@ def parse_robot_config(data: Any, path: Path, urdf_override: str | None = None) 
         home=home,
         mock=mock,
         extra_urdfs=extra,
+        feedback=tuple(
+            _parse_feedback(_Fields(c, f"{where}.feedback[{i}]")) for i, c in enumerate(f.opt("feedback", list, []))
+        ),
+        native=_parse_native(f.sub("native")),
     )
     f.done()
     validate_against_urdf(config)
@@ -416,6 +553,35 @@ def validate_against_urdf(config: RobotConfig) -> None:
     missing = [j for j in config.arm_joints + config.hand_joints if j not in commanded]
     if config.controllers and missing:
         raise ConfigError(f"{where}.controllers: no controller output carries joint(s) {missing}")
+    names = [c.name for c in config.controllers]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}.controllers: duplicate output names {names}")
+    _validate_feedback(config, find_joint)
+    from egoscale_ros.interfaces import registry
+
+    registry.validate(config)  # each adapter checks its own options; errors name the field
+
+
+def _validate_feedback(config: RobotConfig, find_joint) -> None:
+    """Every joint from exactly one source; the sources cover every commanded joint."""
+    where = config.path.name
+    owner: dict[str, str] = {}
+    for i, src in enumerate(config.feedback):
+        for j in src.joints:
+            find_joint(j, f"{where}.feedback[{i}].joints")
+            if j in owner:
+                raise ConfigError(
+                    f"{where}.feedback[{i}].joints: joint '{j}' already comes from source '{owner[j]}' "
+                    "(each joint from exactly one source)"
+                )
+            owner[j] = src.name
+    if config.feedback:
+        names = [s.name for s in config.feedback]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{where}.feedback: duplicate source names {names}")
+        missing = [j for j in config.arm_joints + config.hand_joints if j not in owner]
+        if missing:
+            raise ConfigError(f"{where}.feedback: no source measures joint(s) {missing}")
 
 
 def load_robot_config(name_or_path: str | Path, urdf_override: str | None = None) -> RobotConfig:

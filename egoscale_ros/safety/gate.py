@@ -9,7 +9,13 @@ or holds, and why. Holding means:
   is reset the limiter restarts from the measured pose, so nothing jumps on resume;
 - no valid/fresh target, or the joint state went stale: brake to a stop at the acceleration
   limit and stay there;
-- never heard a joint state: no command at all (``None``) — there is nothing safe to send.
+- never heard a joint state: no command at all (``None``) — there is nothing safe to send;
+- feedback untrusted (``feedback_problem``: a foreign publisher on the feedback topic): brake
+  and hold like a stale joint state.
+
+A start, and a resume after an e-stop, happen only from a joint state that is fresh (by its
+own stamp) and trusted; until then the gate holds the last command (or sends nothing if it never
+commanded), so the first command of a start or resume is the robot's real pose.
 
 Inputs with NaN/inf or the wrong length are discarded and reported, never passed on; the output
 is never NaN.
@@ -33,10 +39,12 @@ ESTOP = "estop"
 NO_JOINT_STATE = "no_joint_state"
 STALE_JOINT_STATE = "stale_joint_state"
 INVALID_JOINT_STATE = "invalid_joint_state"
+UNTRUSTED_JOINT_STATE = "untrusted_joint_state"
 NO_TARGET = "no_target"
 STALE_TARGET = "stale_target"
 INVALID_TARGET = "invalid_target"
-REASONS = (ESTOP, NO_JOINT_STATE, STALE_JOINT_STATE, INVALID_JOINT_STATE, NO_TARGET, STALE_TARGET, INVALID_TARGET)
+REASONS = (ESTOP, NO_JOINT_STATE, STALE_JOINT_STATE, INVALID_JOINT_STATE, UNTRUSTED_JOINT_STATE, NO_TARGET,
+           STALE_TARGET, INVALID_TARGET)
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ class SafetyGate:
 
     def command(self, t: float, target: np.ndarray | None = None, measured: np.ndarray | None = None, *,
                 target_time: float | None = None, measured_time: float | None = None,
-                ) -> tuple[np.ndarray | None, GateStatus]:
+                feedback_problem: str = "") -> tuple[np.ndarray | None, GateStatus]:
         """One tick at time ``t``; see the module docstring."""
         self.counts["ticks"] += 1
         reasons: list[str] = []
@@ -113,6 +121,10 @@ class SafetyGate:
         if self.state_watchdog.is_stale(t):
             reasons.append(STALE_JOINT_STATE)
             details.append(f"joint state {self.state_watchdog.age(t):.3f} s old")
+        if feedback_problem:
+            reasons.append(UNTRUSTED_JOINT_STATE)
+            details.append(f"joint state untrusted: {feedback_problem}")
+        unusable = {STALE_JOINT_STATE, UNTRUSTED_JOINT_STATE, INVALID_JOINT_STATE}.intersection(reasons)
         if self._target is None:
             if INVALID_TARGET not in reasons:
                 reasons.append(NO_TARGET)
@@ -123,6 +135,11 @@ class SafetyGate:
         if self.estop.engaged:
             self._restart = True
             out = self.limiter.freeze() if self.limiter.started else self.limiter.reset(self._measured)
+        elif self._restart and unusable:
+            # Start or resume only from the robot's real pose: wait, holding what was commanded.
+            if not self.limiter.started:
+                return None, self._status(reasons, details)
+            out = self.limiter.freeze()
         elif self._restart:
             out = self.limiter.reset(self._measured)
             self._restart = False

@@ -39,6 +39,11 @@ class Probe:
             self.executor.spin_once(timeout_sec=0.05)
         return condition()
 
+    def stamp(self, msg):
+        """``msg`` with ``header.stamp`` = now: command nodes judge a target by its own stamp."""
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        return msg
+
     def spin_for(self, seconds: float) -> None:
         self.spin_until(lambda: False, seconds)
 

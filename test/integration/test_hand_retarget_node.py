@@ -51,8 +51,8 @@ def _graph(probe, robot: str):
     got = {"states": [], "diags": [], **{side: [] for side in outputs}}
     probe.node.create_subscription(JointState, "joint_states", got["states"].append, common.JOINT_STATE_QOS)
     for side, out in outputs.items():
-        assert out.type == "JointState"
-        probe.node.create_subscription(JointState, out.topic, got[side].append, common.COMMAND_QOS)
+        assert out.ros_type == "JointState"  # named JointState, or an adapter's internal command topic
+        probe.node.create_subscription(JointState, out.ros_topic, got[side].append, common.COMMAND_QOS)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", got["diags"].append, 10)
     pub = probe.node.create_publisher(JointState, "command/hand_targets", common.COMMAND_QOS)
     estop = probe.node.create_publisher(Bool, "safety/estop", common.LATCHED_QOS)
@@ -85,7 +85,7 @@ def test_policy_hand_targets_move_the_mock_dex3_hands_to_the_retargeted_pose(g1,
     expected = {side: _expected(config, side) for side in config.hands}
 
     def reached() -> bool:
-        pub.publish(msg)
+        pub.publish(probe.stamp(msg))
         if not got["states"]:
             return False
         q = dict(zip(got["states"][-1].name, got["states"][-1].position))
@@ -108,7 +108,7 @@ def test_bad_hand_targets_are_rejected_and_counted_and_estop_freezes(g1, probe):
     config, got, pub, estop, node = g1
     good = _sharpa_targets()
     for _ in range(20):
-        pub.publish(good)
+        pub.publish(probe.stamp(good))
         probe.spin_for(0.02)
     assert probe.spin_until(lambda: len(got["left"]) > 5, 10)
 
@@ -122,7 +122,7 @@ def test_bad_hand_targets_are_rejected_and_counted_and_estop_freezes(g1, probe):
     partial.name, partial.position = partial.name[:5], partial.position[:5]
     for _ in range(3):
         for bad in (nan, short, unknown, partial):
-            pub.publish(bad)
+            pub.publish(probe.stamp(bad))
         probe.spin_for(0.05)
     assert probe.spin_until(lambda: int(_diag_value(got["diags"], "rejected_messages") or 0) >= 4, 5)
     assert node.poll() is None, "bad input never crashes the node"
@@ -132,7 +132,7 @@ def test_bad_hand_targets_are_rejected_and_counted_and_estop_freezes(g1, probe):
     frozen = len(got["left"])
     open_hand = _sharpa_targets({j: 0.0 for j in SHARPA_POSE})
     for _ in range(30):
-        pub.publish(open_hand)
+        pub.publish(probe.stamp(open_hand))
         probe.spin_for(0.02)
     after = np.array([c.position for c in got["left"][frozen:]])
     assert len(after) > 0, "commands keep flowing (holding) during an e-stop"
@@ -146,7 +146,7 @@ def test_r1pro_wearing_the_policy_hand_gets_the_targets_passed_through(probe):
     assert limits.hand == "sharpa_wave"
 
     def reached() -> bool:
-        pub.publish(msg)
+        pub.publish(probe.stamp(msg))
         if not got["states"]:
             return False
         q = dict(zip(got["states"][-1].name, got["states"][-1].position))

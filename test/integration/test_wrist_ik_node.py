@@ -68,7 +68,7 @@ def test_wrist_targets_move_the_mock_arms_there_within_limits(g1_graph, probe):
     msg = _targets_msg(goals, config.base_frame)
 
     def reached() -> bool:
-        pub.publish(msg)
+        pub.publish(probe.stamp(msg))
         if not got["states"]:
             return False
         q = dict(zip(got["states"][-1].name, got["states"][-1].position))
@@ -95,9 +95,9 @@ def test_other_robots_per_their_controller_outputs(probe, robot):
     commands: dict[str, list] = {}
     probe.node.create_subscription(JointState, "joint_states", states.append, common.JOINT_STATE_QOS)
     for out in config.controller_for(config.arm_joints):
-        commands[out.topic] = []
-        msg_type = JointState if out.type == "JointState" else Float64MultiArray
-        probe.node.create_subscription(msg_type, out.topic, commands[out.topic].append, common.SENSOR_QOS)
+        commands[out.ros_topic] = []  # an adapter's output: its internal command topic (named JointState)
+        msg_type = JointState if out.ros_type == "JointState" else Float64MultiArray
+        probe.node.create_subscription(msg_type, out.ros_topic, commands[out.ros_topic].append, common.SENSOR_QOS)
     pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", common.COMMAND_QOS)
     probe.start_node("mock_hardware_node", "-p", f"robot:={robot}")
     ik = probe.start_node("wrist_ik_node", "-p", f"robot:={robot}")
@@ -110,7 +110,7 @@ def test_other_robots_per_their_controller_outputs(probe, robot):
     msg = _targets_msg(goals, config.base_frame)
 
     def reached() -> bool:
-        pub.publish(msg)
+        pub.publish(probe.stamp(msg))
         q = dict(zip(states[-1].name, states[-1].position))
         return all(se3.pose_error(kin.wrist_pose(s, q), goals[s])[0] < 2e-3 for s in goals)
 
@@ -123,7 +123,7 @@ def test_estop_freezes_the_commands_and_bad_targets_are_rejected(g1_graph, probe
     config, kin, arms, got, pub, estop, ik = g1_graph
     goals = _goal_poses(kin)
     for _ in range(20):
-        pub.publish(_targets_msg(goals, config.base_frame))
+        pub.publish(probe.stamp(_targets_msg(goals, config.base_frame)))
         probe.spin_for(0.02)
     assert probe.spin_until(lambda: len(got["commands"]) > 5, 10)
 
@@ -132,7 +132,7 @@ def test_estop_freezes_the_commands_and_bad_targets_are_rejected(g1_graph, probe
     frozen = len(got["commands"])
     moved = {s: p @ se3.make_transform(trans=np.array([0.0, 0.0, 0.05])) for s, p in goals.items()}
     for _ in range(30):
-        pub.publish(_targets_msg(moved, config.base_frame))
+        pub.publish(probe.stamp(_targets_msg(moved, config.base_frame)))
         probe.spin_for(0.02)
     after = np.array([c.data for c in got["commands"][frozen:]])
     assert len(after) > 0, "commands keep flowing (holding) during an e-stop"
@@ -142,8 +142,8 @@ def test_estop_freezes_the_commands_and_bad_targets_are_rejected(g1_graph, probe
     bad.points[0].transforms[0].translation.x = float("nan")
     wrong_frame = _targets_msg(goals, "no_such_frame")
     for _ in range(5):
-        pub.publish(bad)
-        pub.publish(wrong_frame)
+        pub.publish(probe.stamp(bad))
+        pub.publish(probe.stamp(wrong_frame))
         probe.spin_for(0.05)
     assert probe.spin_until(lambda: int(_diag_value(got["diags"], "rejected_messages") or 0) >= 2, 5)
     assert ik.poll() is None, "bad input never crashes the node"

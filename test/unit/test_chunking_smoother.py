@@ -258,3 +258,29 @@ def test_rtc_is_continuous_under_back_to_back_arrivals():
         t += 0.004
     assert np.abs(np.diff(outputs)).max() < 0.025
     assert smoother.counters.chunks_expired > 0 and smoother.sample(t).chunks_buffered <= 15  # ≈ horizon / chunk period
+
+
+# -- stamps from a clock gone wrong ------------------------------------------------------------------
+
+def test_a_chunk_stamped_in_the_future_is_refused_and_does_not_block_later_chunks():
+    smoother = ChunkSmoother(future_tolerance_s=0.1)
+    assert smoother.add(ramp(10.0), now=10.05).accepted
+    far = smoother.add(ramp(1e4), now=10.1)  # a clock hours ahead
+    assert not far.accepted and far.reason.startswith("future")
+    assert smoother.counters.rejected_future == 1
+    # The next honest chunk is accepted: the refused one never became the newest stamp.
+    assert smoother.add(ramp(10.1), now=10.15).accepted
+    assert smoother.counters.dropped_out_of_order == 0
+    assert smoother.sample(10.2).status == "tracking"
+
+
+def test_a_chunk_within_the_future_tolerance_is_accepted():
+    smoother = ChunkSmoother(future_tolerance_s=0.1)
+    assert smoother.add(ramp(10.08), now=10.0).accepted  # small offset between two computers' clocks
+    assert not smoother.add(ramp(10.3), now=10.1).accepted
+
+
+def test_future_tolerance_must_be_finite_and_not_negative():
+    for bad in (-0.1, math.inf, math.nan):
+        with pytest.raises(ValueError, match="future_tolerance_s"):
+            ChunkSmoother(future_tolerance_s=bad)

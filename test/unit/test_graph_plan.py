@@ -49,3 +49,14 @@ def test_ros_arguments_quote_strings_so_they_stay_strings():
 def test_unknown_hardware_mode_is_refused_by_name():
     with pytest.raises(ValueError, match="hardware:='sim'"):
         plan_graph(hardware="sim")
+
+
+def test_record_adds_the_recorder_and_makes_the_policy_publish_its_observations(tmp_path):
+    plain = plan_graph(robot="g1_dex3", hardware="real")
+    assert "recorder_node" not in [s.executable for s in plain.nodes]
+    assert "publish_observation" not in plain.node("policy_node").parameters
+    plan = plan_graph(robot="g1_dex3", hardware="real", record=str(tmp_path / "run.mcap"))
+    recorder = plan.node("recorder_node")
+    assert recorder.parameters["path"] == str(tmp_path / "run.mcap")
+    assert recorder.parameters["robot"] == "g1_dex3"
+    assert plan.node("policy_node").parameters["publish_observation"] is True

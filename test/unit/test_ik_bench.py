@@ -35,7 +35,7 @@ def test_json_has_both_solvers_side_by_side_and_the_speed_ratio(capsys):
     assert report["speedup_vs_casadi"] > 0
 
 
-@pytest.mark.parametrize("robot", ["g1_dex3", "r1pro_sharpa"])
+@pytest.mark.parametrize("robot", ["g1_dex3", "h1_2_inspire", "r1pro_sharpa"])
 def test_main_solver_meets_the_accuracy_targets(capsys, robot):
     report = _run(capsys, robot=robot, n=100, solvers="dls")
     dls = report["solvers"]["dls"]
@@ -70,35 +70,11 @@ def test_makers_full_body_urdfs(capsys, robot, rel):
     assert dls["pos_err_mm_p99"] <= 1.0
 
 
-def h1_2_config(tmp_path: Path) -> Path:
-    """A robot config for the maker's H1-2 (7-DoF arms): the H1 config with the H1-2 arm chains."""
-    import yaml
-
-    from egoscale_ros.robot.config import load_robot_config
-
-    data = yaml.safe_load(load_robot_config("h1_inspire").path.read_text())
-    data["name"] = "h1_2_inspire"
-    data["urdf"] = str(VENDOR / "unitree_h1_2/h1_2.urdf")
-    names = ["shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll", "wrist_pitch", "wrist_yaw"]
-    arm_joints = []
-    for side in ("left", "right"):
-        joints = [f"{side}_{n}_joint" for n in names]
-        arm_joints += joints
-        data["arms"][side] = {"joints": joints, "ee_frame": f"{side}_wrist_yaw_link", "rest_pose": [0.0] * 7}
-    data["controllers"][0]["joints"] = arm_joints
-    data["home"] = {}
-    data["extra_urdfs"] = []
-    data["hands"] = {}
-    data["controllers"] = data["controllers"][:1]
-    path = tmp_path / "h1_2_inspire.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def test_makers_h1_2_with_seven_joint_arms(capsys, tmp_path):
-    if not (VENDOR / "unitree_h1_2/h1_2.urdf").is_file():
+def test_makers_h1_2_with_seven_joint_arms(capsys):
+    path = VENDOR / "unitree_h1_2/h1_2.urdf"
+    if not path.is_file():
         pytest.skip(f"makers' URDFs not available ({VENDOR} absent)")
-    report = _run(capsys, robot=str(h1_2_config(tmp_path)), n=60, solvers="dls")
+    report = _run(capsys, robot="h1_2_inspire", urdf=str(path), n=60, solvers="dls")
     dls = report["solvers"]["dls"]
     assert not any(arm["position_only"] for arm in report["arms"].values())
     assert dls["limit_violations"] == 0

@@ -15,7 +15,7 @@ from egoscale_ros.robot.config import load_robot_config
 
 REPO = Path(__file__).resolve().parents[2]
 VENDOR = REPO.parent / "shared" / "vendor_urdf"
-ROBOTS = ["g1_dex3", "h1_inspire", "r1pro_sharpa"]
+ROBOTS = ["g1_dex3", "h1_inspire", "h1_2_inspire", "r1pro_sharpa"]
 
 
 def _independent_fk(urdf: Path, base: str, frame: str, q: dict[str, float]) -> np.ndarray:
@@ -71,10 +71,11 @@ def test_missing_joints_sit_at_the_home_pose(robot):
 
 
 def test_arms_are_mirror_images_at_home(robot):
-    """The package's URDFs are symmetric about the sagittal (x-z) plane."""
+    """The package's URDFs are symmetric about the sagittal (x-z) plane (the links mirror as links)."""
     config, kin = robot
-    left, right = kin.wrist_pose("left", {}), kin.wrist_pose("right", {})
     mirror = np.diag([1.0, -1.0, 1.0])
+    left = kin.frame_pose(config.arms["left"].ee_frame, {})
+    right = kin.frame_pose(config.arms["right"].ee_frame, {})
     np.testing.assert_allclose(right[:3, 3], mirror @ left[:3, 3], atol=1e-12)
     np.testing.assert_allclose(right[:3, :3], mirror @ left[:3, :3] @ mirror, atol=1e-12)
 
@@ -161,6 +162,7 @@ def test_non_finite_joint_position_is_refused_by_name():
 VENDOR_BODIES = [
     ("g1_dex3", "unitree_g1/g1_29dof_with_hand_rev_1_0.urdf", "torso_link"),
     ("h1_inspire", "unitree_h1/h1_with_hand.urdf", "torso_link"),
+    ("h1_2_inspire", "unitree_h1_2/h1_2.urdf", "torso_link"),
     ("r1pro_sharpa", "galaxea_r1_pro/r1_pro.urdf", "torso_link4"),
 ]
 
@@ -198,6 +200,62 @@ def test_g1_arm_matches_the_makers_arm_relative_to_the_torso():
             b = se3.invert(theirs.frame_pose("torso_link", q)) @ theirs.frame_pose(f"{side}_hand_palm_link", q)
             dp, dr = se3.pose_error(a, b)
             assert dp < 5e-4 and dr < 2e-4
+
+
+# The package's URDFs written from published figures: (robot, maker's file, torso, arm links
+# compared, tolerances in m / rad). R1 Pro and H1-2 use the maker's figures to full precision.
+AGREEING_BODIES = [
+    ("h1_2_inspire", "unitree_h1_2/h1_2.urdf", "torso_link", "{side}_wrist_yaw_link", 2e-6, 1e-6),
+    ("r1pro_sharpa", "galaxea_r1_pro/r1_pro.urdf", "torso_link4", "{side}_arm_link7", 2e-5, 1e-6),
+]
+
+
+@pytest.mark.parametrize(("robot_name", "rel", "torso", "link", "tol_p", "tol_r"), AGREEING_BODIES)
+def test_arms_match_the_makers_arms_relative_to_the_torso(robot_name, rel, torso, link, tol_p, tol_r):
+    path = VENDOR / rel
+    if not path.is_file():
+        pytest.skip(f"makers' URDFs not available ({VENDOR} absent)")
+    config = load_robot_config(robot_name)
+    ours, theirs = RobotKinematics(config), RobotKinematics(config, urdf=path)
+    rng = np.random.default_rng(5)
+    for _ in range(8):
+        q = {j: float(rng.uniform(-1.5, 1.5)) for j in config.arm_joints}
+        for side in ("left", "right"):
+            frame = link.format(side=side)
+            a = se3.invert(ours.frame_pose(torso, q)) @ ours.frame_pose(frame, q)
+            b = se3.invert(theirs.frame_pose(torso, q)) @ theirs.frame_pose(frame, q)
+            dp, dr = se3.pose_error(a, b)
+            assert dp < tol_p and dr < tol_r, f"{robot_name} {frame}: {dp * 1000:.3f} mm, {dr:.2e} rad off the maker's"
+
+
+@pytest.mark.parametrize(("robot_name", "rel", "torso", "link", "tol_p", "tol_r"), AGREEING_BODIES)
+def test_joint_limits_axes_and_the_torso_match_the_makers(robot_name, rel, torso, link, tol_p, tol_r):
+    path = VENDOR / rel
+    if not path.is_file():
+        pytest.skip(f"makers' URDFs not available ({VENDOR} absent)")
+    from egoscale_ros.robot.urdf import read_urdf
+
+    config = load_robot_config(robot_name)
+    ours, theirs = read_urdf(config.urdf), read_urdf(path)
+    for name in ours.movable_joints:
+        a, b = ours.joints[name], theirs.joints[name]
+        assert (a.lower, a.upper) == pytest.approx((b.lower, b.upper), abs=1e-9), name
+        assert a.velocity == pytest.approx(b.velocity, abs=1e-9), name
+    base = config.base_frame
+    q = {j: 0.3 for j in ours.movable_joints}
+    a = se3.invert(RobotKinematics(config).frame_pose(base, q)) @ RobotKinematics(config).frame_pose(torso, q)
+    b = se3.invert(RobotKinematics(config, urdf=path).frame_pose(base, q)) @ RobotKinematics(config, urdf=path).frame_pose(torso, q)
+    assert se3.pose_error(a, b)[0] < 3e-4  # the maker's 0.1 mm lateral torso offsets are left out
+
+
+def test_r1pro_arm_joint4_keeps_the_makers_range():
+    """An earlier version of the package allowed 20 degrees past the maker's elbow limit."""
+    from egoscale_ros.robot.urdf import read_urdf
+
+    info = read_urdf(load_robot_config("r1pro_sharpa").urdf)
+    for side in ("left", "right"):
+        j = info.joints[f"{side}_arm_joint4"]
+        assert (j.lower, j.upper) == (-1.7453, 0.3491)
 
 
 def test_mimic_joints_follow_their_leader_unless_measured():

@@ -8,7 +8,7 @@ from egoscale_ros.policy.layout import SHARPA_WAVE_JOINTS, ActionLayout, sharpa_
 def test_default_is_the_egoscale_layout():
     layout = ActionLayout()
     assert (layout.horizon, layout.dt, layout.rotation, layout.representation, layout.frame) == (
-        30, 1 / 30, "rot6d", "relative", "base")
+        30, 1 / 30, "rot6d", "relative", "wrist")
     assert layout.dim == 2 * (3 + 6 + 22)
     left, right = layout.hands["left"], layout.hands["right"]
     assert (left.translation, left.rotation_slice, left.joints) == (slice(0, 3), slice(3, 9), slice(9, 31))
@@ -26,6 +26,20 @@ def test_manifest_round_trip():
                           hand_joints={"right": ("a", "b")})
     assert ActionLayout.from_dict(layout.to_dict()) == layout
     assert layout.sides == ("right",) and layout.dim == 3 + 4 + 2
+
+
+def test_a_manifest_without_a_frame_means_wrist_steps_or_base_poses():
+    relative = ActionLayout().to_dict()
+    del relative["frame"]
+    assert ActionLayout.from_dict(relative).frame == "wrist"
+    absolute = ActionLayout(representation="absolute").to_dict()
+    del absolute["frame"]
+    assert ActionLayout.from_dict(absolute).frame == "base"
+
+
+def test_absolute_poses_in_the_wrist_frame_are_refused():
+    with pytest.raises(ValueError, match="action.frame: absolute"):
+        ActionLayout(representation="absolute", frame="wrist")
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -139,6 +139,52 @@ def test_relative_steps_compose_from_the_wrist_at_observation_time(rotation):
     assert chunk.hand["right"].shape == (5, 22) and chunk.hand_joint_names["right"][0] == "right_thumb_CMC_FE"
 
 
+def test_relative_steps_in_the_base_frame_turn_and_move_the_wrist_along_the_base_axes():
+    layout = ActionLayout(horizon=2, frame="base")
+    step = np.eye(4)
+    step[:3, :3] = se3.so3_exp(np.array([0.0, 0.0, 0.5]))  # 0.5 rad about the base's z
+    step[:3, 3] = [0.01, 0.0, 0.0]  # 1 cm along the base's x
+    start = random_pose()
+    actions = encode(np.stack([step, step]), layout, "left") + encode(np.stack([step, step]), layout, "right")
+    chunk = decode_chunk(actions, layout, 0, wrist_at_observation={"left": start, "right": start})
+    last = chunk.wrist["left"][1]
+    np.testing.assert_allclose(last[:3, 3], start[:3, 3] + [0.02, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(last[:3, :3], se3.so3_exp(np.array([0.0, 0.0, 1.0])) @ start[:3, :3], atol=1e-12)
+
+
+def test_relative_steps_in_the_camera_frame_move_along_the_cameras_axes():
+    layout = ActionLayout(horizon=3, frame="camera")
+    steps = np.stack([random_pose() for _ in range(3)])
+    start, base_T_camera = random_pose(), random_pose()
+    actions = encode(steps, layout, "left") + encode(steps, layout, "right")
+    chunk = decode_chunk(actions, layout, 0, wrist_at_observation={"left": start, "right": start},
+                         base_T_camera=base_T_camera)
+    # Independently: a camera-frame step is the base-frame step conjugated by the camera's rotation.
+    c = base_T_camera[:3, :3]
+    expected = start.copy()
+    for k in range(3):
+        expected = np.block([[c @ steps[k][:3, :3] @ c.T @ expected[:3, :3], (expected[:3, 3] + c @ steps[k][:3, 3])[:, None]],
+                             [np.zeros((1, 3)), np.ones((1, 1))]])
+        np.testing.assert_allclose(chunk.wrist["left"][k], expected, atol=1e-9)
+    with pytest.raises(ValueError, match="extrinsics"):
+        decode_chunk(actions, layout, 0, wrist_at_observation={"left": start, "right": start})
+
+
+def test_the_same_step_means_different_motions_in_wrist_and_base_frames():
+    """Why the manifest must state the frame: a turned wrist moves a wrist-frame step elsewhere."""
+    step = np.eye(4)
+    step[:3, 3] = [0.01, 0.0, 0.0]
+    start = np.eye(4)
+    start[:3, :3] = se3.so3_exp(np.array([0.0, 0.0, np.pi / 2]))
+    out = {}
+    for frame in ("wrist", "base"):
+        layout = ActionLayout(horizon=1, frame=frame)
+        actions = encode(step[None], layout, "left") + encode(step[None], layout, "right")
+        out[frame] = decode_chunk(actions, layout, 0, wrist_at_observation={"left": start, "right": start}).wrist["left"][0]
+    np.testing.assert_allclose(out["wrist"][:3, 3], [0.0, 0.01, 0.0], atol=1e-12)
+    np.testing.assert_allclose(out["base"][:3, 3], [0.01, 0.0, 0.0], atol=1e-12)
+
+
 def test_absolute_base_frame_poses_are_taken_as_they_are():
     layout = ActionLayout(horizon=3, representation="absolute")
     poses = np.stack([random_pose() for _ in range(3)])

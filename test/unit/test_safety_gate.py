@@ -205,3 +205,50 @@ def test_never_outputs_nan_under_random_mixed_inputs():
             assert np.isfinite(out).all()
             assert lim.within(out)  # joint states come from inside the limits here, so must commands
     assert g.counts["ticks"] == 3000 and g.counts["tracking"] > 0
+
+
+# -- start and resume only from complete, fresh, trusted feedback ----------------------------------
+
+def test_no_start_from_a_stale_joint_state():
+    g = gate()  # joint_state_timeout_s = 0.1
+    out, status = g.command(1.0, target=np.ones(3), measured=np.zeros(3), measured_time=0.5)  # 0.5 s old
+    assert out is None and "stale_joint_state" in status.reasons
+    out, status = g.command(1.01, target=np.ones(3), measured=np.full(3, 0.2), measured_time=1.0)
+    np.testing.assert_array_equal(out, np.full(3, 0.2))  # starts from the fresh pose
+
+
+def test_no_start_while_the_feedback_is_untrusted():
+    g = gate()
+    out, status = g.command(0.0, target=np.ones(3), measured=np.zeros(3), feedback_problem="2 publishers")
+    assert out is None and "untrusted_joint_state" in status.reasons and "2 publishers" in status.detail
+
+
+def test_resume_after_an_estop_waits_for_fresh_trusted_feedback_and_never_jumps():
+    g = gate()
+    t = 0.0
+    g.command(t, target=np.ones(3), measured=np.zeros(3), measured_time=t)
+    for _ in range(10):
+        t += DT
+        last, _ = g.command(t, target=np.ones(3), measured=np.zeros(3), measured_time=t)
+    g.estop.trigger("operator")
+    t += DT
+    frozen, _ = g.command(t, target=np.ones(3))
+    assert g.reset_estop()
+    # A foreign publisher's pose, 0.8 rad away, while the source is untrusted: hold, no jump.
+    t += DT
+    out, status = g.command(t, target=np.ones(3), measured=np.full(3, 0.8), measured_time=t,
+                            feedback_problem="foreign publisher")
+    np.testing.assert_array_equal(out, frozen)
+    assert "untrusted_joint_state" in status.reasons
+    # Old feedback (stale by its own stamp) is no better.
+    t += 0.5
+    out, status = g.command(t, target=np.ones(3))
+    np.testing.assert_array_equal(out, frozen)
+    assert "stale_joint_state" in status.reasons
+    # Fresh, trusted feedback: resume from it at rest, then rate-limited.
+    t += DT
+    out, status = g.command(t, target=np.ones(3), measured=frozen, measured_time=t)
+    np.testing.assert_array_equal(out, frozen)
+    t += DT
+    out, _ = g.command(t, target=np.ones(3), measured=frozen, measured_time=t)
+    assert np.abs(out - frozen).max() <= 1.0 * DT + 1e-12

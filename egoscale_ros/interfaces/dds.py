@@ -1,0 +1,102 @@
+"""The maker's DDS side through the Cyclone DDS Python binding: one participant, writers, readers.
+
+Cyclone DDS is configured per participant from :class:`~egoscale_ros.robot.config.NativeSettings`
+(network interface, multicast, unicast peers), never through the process environment, so it
+cannot disturb the ROS side (Fast DDS) running in the same process. Readers keep only the newest
+sample of a topic (``take_latest``): a state stream at 500 Hz is worth its last value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape
+
+from egoscale_ros.robot.config import NativeSettings
+
+
+def cyclone_config(settings: NativeSettings) -> str:
+    """Cyclone DDS XML for ``settings`` (loopback + multicast off -> unicast discovery to peers)."""
+    parts = ["<CycloneDDS><Domain id=\"any\"><General>"]
+    if settings.network_interface:
+        parts.append(f"<Interfaces><NetworkInterface name=\"{escape(settings.network_interface)}\"/></Interfaces>")
+    parts.append(f"<AllowMulticast>{'true' if settings.multicast else 'false'}</AllowMulticast>")
+    parts.append("</General>")
+    if not settings.multicast:
+        peers = "".join(f"<Peer address=\"{escape(p)}\"/>" for p in (settings.peers or ("127.0.0.1",)))
+        parts.append(f"<Discovery><ParticipantIndex>auto</ParticipantIndex>"
+                     f"<MaxAutoParticipantIndex>60</MaxAutoParticipantIndex><Peers>{peers}</Peers></Discovery>")
+    parts.append("</Domain></CycloneDDS>")
+    return "".join(parts)
+
+
+class NativeBus:
+    """One Cyclone DDS participant on the native domain, with its writers and readers by topic."""
+
+    def __init__(self, settings: NativeSettings):
+        from cyclonedds.domain import Domain, DomainParticipant
+
+        self.settings = settings
+        self._domain = Domain(settings.domain_id, cyclone_config(settings))
+        self.participant = DomainParticipant(settings.domain_id)
+        self._topics: dict[str, Any] = {}
+        self.writers: dict[str, Any] = {}
+        self.readers: dict[str, Any] = {}
+        self._reader_types: dict[str, type] = {}
+
+    def _topic(self, name: str, idl_type: type):
+        from cyclonedds.topic import Topic
+
+        topic = self._topics.get(name)
+        if topic is None:
+            topic = self._topics[name] = Topic(self.participant, name, idl_type)
+        return topic
+
+    def writer(self, name: str, idl_type: type, reliable: bool = False):
+        from cyclonedds.core import Policy, Qos
+        from cyclonedds.pub import DataWriter
+        from cyclonedds.util import duration
+
+        if name not in self.writers:
+            rel = Policy.Reliability.Reliable(duration(milliseconds=100)) if reliable else Policy.Reliability.BestEffort
+            qos = Qos(rel, Policy.History.KeepLast(1))
+            self.writers[name] = DataWriter(self.participant, self._topic(name, idl_type), qos=qos)
+        return self.writers[name]
+
+    def reader(self, name: str, idl_type: type, depth: int = 1):
+        from cyclonedds.core import Policy, Qos
+        from cyclonedds.sub import DataReader
+
+        if name not in self.readers:
+            qos = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(depth))
+            self.readers[name] = DataReader(self.participant, self._topic(name, idl_type), qos=qos)
+            self._reader_types[name] = idl_type
+        return self.readers[name]
+
+    def write(self, name: str, sample: Any) -> None:
+        self.writers[name].write(sample)
+
+    def take(self, name: str, limit: int = 64) -> list[Any]:
+        """Every sample waiting on ``name`` (oldest first), without blocking.
+
+        Lifecycle notices (a writer went away) arrive as invalid samples and are skipped.
+        """
+        wanted = self._reader_types[name]
+        return [s for s in self.readers[name].take(N=limit) if isinstance(s, wanted)]
+
+    def take_latest(self, name: str) -> Any | None:
+        samples = self.take(name)
+        return samples[-1] if samples else None
+
+    def matched_publishers(self, name: str) -> int:
+        """How many writers on the native domain this reader has matched (0: nobody publishes)."""
+        try:
+            return len(self.readers[name].get_matched_publications())
+        except Exception:  # an older binding without the call: unknown
+            return -1
+
+    def close(self) -> None:
+        self.writers.clear()
+        self.readers.clear()
+        self._topics.clear()
+        self.participant = None
+        self._domain = None

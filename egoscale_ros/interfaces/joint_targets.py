@@ -1,0 +1,101 @@
+"""Shared pieces of the adapters that send joint-position targets on a maker's ROS topic.
+
+Galaxea's motion targets and Sharpa's joint commands are both sensor_msgs/JointState positions.
+What they share: typed reading of an output's ``options`` (errors name the field), and the
+:class:`Ramp` that starts at the measured pose and steps toward the latest target no faster
+than ``max_velocity``, so the first message never jumps, whatever the first target is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+MAX_DT = 0.05  # a late tick moves at most this much time's worth
+
+
+class Options:
+    """Typed reading of one output's or source's ``options``; unknown fields are refused."""
+
+    def __init__(self, owner, config, what: str = "controller"):
+        from egoscale_ros.robot.config import ConfigError
+
+        self._error = ConfigError
+        self.data = dict(owner.options)
+        self.where = f"{config.path.name}: {what} '{owner.name}'.options"
+        self.n = len(owner.joints)
+        self.seen: set[str] = set()
+
+    def fail(self, key: str, text: str) -> Exception:
+        return self._error(f"{self.where}.{key}: {text}")
+
+    def flag(self, key: str, default: bool) -> bool:
+        self.seen.add(key)
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {value!r}")
+        return value
+
+    def number(self, key: str, default: float, lo: float, hi: float) -> float:
+        self.seen.add(key)
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(key, f"expected a number, got {value!r}")
+        if not lo <= value <= hi:
+            raise self.fail(key, f"must be in [{lo}, {hi}], got {value}")
+        return float(value)
+
+    def positive_per_joint(self, key: str) -> tuple[float, ...] | None:
+        """None when absent; else one value per joint (a single number is repeated), each > 0."""
+        self.seen.add(key)
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value] * self.n
+        if not isinstance(value, list) or len(value) != self.n:
+            raise self.fail(key, f"expected a number or {self.n} numbers, got {value!r}")
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise self.fail(key, f"every value must be a positive number (a speed, never signed), got {value!r}")
+        return tuple(float(v) for v in value)
+
+    def done(self) -> None:
+        extra = sorted(set(self.data) - self.seen)
+        if extra:
+            raise self._error(f"{self.where}: unknown field(s) {', '.join(extra)}")
+
+
+class Ramp:
+    """Positions to send: from the measured pose toward the latest target, at most ``max_velocity``."""
+
+    def __init__(self, joints: Sequence[str], max_velocity: float):
+        self.joints = tuple(joints)
+        self.max_velocity = max_velocity
+        self.sent: list[float] | None = None
+        self.target: list[float] | None = None
+        self.last_t: float | None = None
+
+    def set_target(self, position: dict[str, float]) -> bool:
+        """Take the output's joints from ``position``; False (nothing changes) when any is missing or not finite."""
+        values = [position.get(j, math.nan) for j in self.joints]
+        if not all(math.isfinite(v) for v in values):
+            return False
+        self.target = values
+        return True
+
+    def step(self, measured: dict[str, float], now: float) -> list[float] | None:
+        """The next positions, or None while there is no target or the start pose is unmeasured."""
+        if self.target is None:
+            return None
+        if self.sent is None:
+            if not all(j in measured for j in self.joints):
+                return None
+            self.sent = [measured[j] for j in self.joints]
+            self.last_t = now
+            return list(self.sent)
+        dt = 0.0 if self.last_t is None else min(max(now - self.last_t, 0.0), MAX_DT)
+        self.last_t = now
+        limit = self.max_velocity * dt
+        self.sent = [s + min(max(t - s, -limit), limit) for s, t in zip(self.sent, self.target)]
+        return list(self.sent)

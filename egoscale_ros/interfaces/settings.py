@@ -1,0 +1,42 @@
+"""Settings of the maker's own middleware side, kept apart from ROS_DOMAIN_ID.
+
+A Unitree robot speaks DDS on its own domain (0 out of the factory) over its wired port. The
+robot config states them (``native:``), launch arguments override them (``native_domain``,
+``native_interface``), and tests and the demo put them on a private domain over the loopback
+interface with multicast off, so no native traffic ever leaves the machine.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from egoscale_ros.robot.config import NativeSettings
+
+LOOPBACK = "lo"
+
+
+def with_overrides(base: NativeSettings, domain_id: int | None = None, network_interface: str | None = None,
+                   multicast: bool | None = None) -> NativeSettings:
+    """``base`` with the given fields replaced (None keeps the config's value)."""
+    out = base
+    if domain_id is not None and domain_id >= 0:
+        if domain_id > 232:
+            raise ValueError(f"native domain {domain_id} is out of range [0, 232]")
+        out = replace(out, domain_id=int(domain_id))
+    if network_interface:
+        out = replace(out, network_interface=network_interface)
+    if multicast is not None:
+        out = replace(out, multicast=multicast)
+    return out
+
+
+def loopback(domain_id: int | None = None) -> NativeSettings:
+    """A private native domain on the loopback interface, multicast off (tests, demo)."""
+    return NativeSettings(domain_id if domain_id is not None else random.randint(200, 230), LOOPBACK, False,
+                          ("127.0.0.1",))
+
+
+def describe(settings: NativeSettings) -> str:
+    nic = settings.network_interface or "default interface"
+    return f"native DDS domain {settings.domain_id} on {nic}, multicast {'on' if settings.multicast else 'off'}"

@@ -1,0 +1,536 @@
+"""Adapters for Unitree's native DDS interfaces (G1 / H1-2 arm_sdk, H1 lowcmd, Dex3, Inspire).
+
+Outputs start only once the robot's own state has been measured, from exactly that pose, and
+move toward the targets no faster than ``max_velocity``:
+
+- ``unitree_hg_arm_sdk`` (G1, H1-2 on ``rt/arm_sdk``): unitree_hg LowCmd with mode, q, kp, kd
+  per arm motor, ``mode_machine`` copied from ``rt/lowstate``, the blend weight in
+  ``motor_cmd[blend_index].q`` ramped 0 -> 1 at start (q = the measured pose meanwhile) and
+  1 -> 0 on release (q held), and the CRC computed last. Motors in ``hold_motor_index`` (the
+  waist) are held at the pose measured when we took over.
+- ``unitree_go_lowcmd`` (H1 on ``rt/lowcmd``, robot in debug mode): unitree_go LowCmd with the
+  header Unitree's examples send (head 0xFE 0xEF, level_flag 0xFF), servo mode 0x0A on the
+  commanded motors, arms right then left as the motor indices in config say, CRC last.
+- ``unitree_dex3`` (``rt/dex3/{side}/cmd``): HandCmd with 7 MotorCmd; ``mode`` packs the motor id,
+  status and timeout bits.
+- ``unitree_inspire`` (``rt/inspire/cmd``): unitree_go MotorCmds_ with 12 slots, right hand first,
+  each q = (upper - position) / (upper - lower) in [0, 1], 1 = open.
+
+Feedback decoders check what they can (CRC, array lengths, finite values) and refuse the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from egoscale_ros.interfaces import unitree_idl as idl
+from egoscale_ros.interfaces.base import DDS, FeedbackDecoder, JointSample, OutputAdapter, Packet, Rejected
+from egoscale_ros.interfaces.blend import BlendRamp
+from egoscale_ros.interfaces.crc import unitree_crc
+from egoscale_ros.interfaces.fixed_cdr import pack
+
+HG_MOTORS = 35
+GO_MOTORS = 20
+HG_ARM_MODE = 1  # enable, as Unitree's arm_sdk examples send
+GO_SERVO_MODE = 0x0A
+GO_HEAD = (0xFE, 0xEF)
+GO_LEVEL_LOW = 0xFF
+DEX3_MOTORS = 7
+INSPIRE_SLOTS = 12
+MAX_DT = 0.05  # a late tick moves at most this much time's worth
+
+
+# --- options ------------------------------------------------------------------------------------
+
+class _Options:
+    """Typed reading of an output's or source's ``options``; errors name the field."""
+
+    def __init__(self, owner, config, what: str):
+        from egoscale_ros.robot.config import ConfigError
+
+        self._error = ConfigError
+        self.data = dict(owner.options)
+        self.where = f"{config.path.name}: {what} '{owner.name}'.options"
+        self.n = len(owner.joints)
+        self.seen: set[str] = set()
+
+    def fail(self, key: str, text: str):
+        return self._error(f"{self.where}.{key}: {text}")
+
+    def number(self, key: str, default: float | None = None, lo: float = -math.inf, hi: float = math.inf) -> float:
+        self.seen.add(key)
+        value = self.data.get(key, default)
+        if value is None:
+            raise self.fail(key, "missing (required)")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(key, f"expected a number, got {value!r}")
+        if not lo <= value <= hi:
+            raise self.fail(key, f"must be in [{lo}, {hi}], got {value}")
+        return float(value)
+
+    def integer(self, key: str, default: int | None = None, lo: int = 0, hi: int = 255) -> int:
+        value = self.number(key, default, lo, hi)
+        if value != int(value):
+            raise self.fail(key, f"expected an integer, got {value}")
+        return int(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        self.seen.add(key)
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {value!r}")
+        return value
+
+    def numbers(self, key: str, n: int | None = None, default: Sequence[float] | None = None,
+                lo: float = -math.inf, hi: float = math.inf) -> list[float]:
+        """A list of ``n`` numbers (default: one per joint); a single number is repeated."""
+        self.seen.add(key)
+        n = self.n if n is None else n
+        value = self.data.get(key, default)
+        if value is None:
+            raise self.fail(key, "missing (required)")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value] * n
+        if not isinstance(value, list) or len(value) != n:
+            raise self.fail(key, f"expected {n} numbers, got {value!r}")
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+                raise self.fail(key, f"every value must be a number in [{lo}, {hi}], got {value!r}")
+        return [float(v) for v in value]
+
+    def indices(self, key: str, n: int | None, limit: int, default: Sequence[int] | None = None) -> list[int]:
+        values = self.numbers(key, n, default, 0, limit - 1)
+        if any(v != int(v) for v in values):
+            raise self.fail(key, f"expected motor indices, got {values}")
+        ints = [int(v) for v in values]
+        if len(set(ints)) != len(ints):
+            raise self.fail(key, f"duplicate motor indices {ints}")
+        return ints
+
+    def done(self) -> None:
+        extra = sorted(set(self.data) - self.seen)
+        if extra:
+            raise self._error(f"{self.where}: unknown field(s) {', '.join(extra)}")
+
+
+def _finite(values: Sequence[float]) -> bool:
+    return all(math.isfinite(v) for v in values)
+
+
+class _Stepper:
+    """The joint positions an output sends: start at the measured pose, then step toward targets."""
+
+    def __init__(self, joints: Sequence[str], max_velocity: float):
+        self.joints = tuple(joints)
+        self.max_velocity = max_velocity
+        self.sent: list[float] | None = None
+        self.target: list[float] | None = None
+        self.last_t: float | None = None
+
+    def start(self, measured: dict[str, float]) -> bool:
+        if self.sent is None and all(j in measured for j in self.joints):
+            self.sent = [measured[j] for j in self.joints]
+        return self.sent is not None
+
+    def follow(self, measured: dict[str, float]) -> None:
+        """Track the measured pose (while the robot's controller still owns the joints)."""
+        if all(j in measured for j in self.joints):
+            self.sent = [measured[j] for j in self.joints]
+
+    def dt(self, now: float) -> float:
+        dt = 0.0 if self.last_t is None else min(max(now - self.last_t, 0.0), MAX_DT)
+        self.last_t = now
+        return dt
+
+    def step(self, dt: float) -> list[float]:
+        assert self.sent is not None
+        if self.target is not None:
+            limit = self.max_velocity * dt
+            self.sent = [s + min(max(t - s, -limit), limit) for s, t in zip(self.sent, self.target)]
+        return self.sent
+
+
+class _UnitreeOutput(OutputAdapter):
+    transport = DDS
+
+    def set_target(self, position: dict[str, float], now: float) -> None:
+        values = [position.get(j, math.nan) for j in self.output.joints]
+        if not _finite(values):
+            self.count_error("invalid_target")
+            return
+        self.stepper.target = values
+
+    def diagnostics(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"started": self.stepper.sent is not None}
+        values.update({f"error {k}": v for k, v in self.errors.items()})
+        return values
+
+
+# --- unitree_hg LowCmd on rt/arm_sdk (G1, H1-2) --------------------------------------------------
+
+class HgArmSdkOutput(_UnitreeOutput):
+    """Options: ``motor_index`` (per joint), ``blend_index``, ``kp``/``kd`` (per joint or one value),
+    ``mode`` (1), ``blend_rate_per_s`` (0.5: a 2 s hand-over), ``max_velocity`` (rad/s, 2.0),
+    ``hold_motor_index`` / ``hold_kp`` / ``hold_kd`` (motors held where they were, e.g. the waist).
+    """
+
+    kind = "unitree_hg_arm_sdk"
+
+    def __init__(self, output, config) -> None:
+        super().__init__(output, config)
+        o = _Options(output, config, "controller")
+        self.motor_index = o.indices("motor_index", None, HG_MOTORS)
+        self.blend_index = o.integer("blend_index", None, 0, HG_MOTORS - 1)
+        self.kp = o.numbers("kp", lo=0.0, hi=500.0)
+        self.kd = o.numbers("kd", lo=0.0, hi=50.0)
+        self.mode = o.integer("mode", HG_ARM_MODE)
+        self.ramp = BlendRamp(o.number("blend_rate_per_s", 0.5, 1e-3, 10.0), MAX_DT)
+        self.stepper = _Stepper(output.joints, o.number("max_velocity", 2.0, 1e-3, 50.0))
+        hold = o.data.get("hold_motor_index", [])
+        self.hold_index = o.indices("hold_motor_index", len(hold) if isinstance(hold, list) else 0, HG_MOTORS, [])
+        self.hold_kp = o.numbers("hold_kp", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 500.0)
+        self.hold_kd = o.numbers("hold_kd", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 50.0)
+        o.done()
+        clash = set(self.motor_index) & ({self.blend_index} | set(self.hold_index))
+        if clash or set(self.hold_index) & {self.blend_index}:
+            raise o.fail("motor_index", f"motor(s) {sorted(clash) or [self.blend_index]} used twice")
+        self.mode_machine: int | None = None
+        self.motor_q: Sequence[float] | None = None
+        self.hold_q: list[float] | None = None
+        self.measured: dict[str, float] = {}
+        self.releasing = False
+        self.done = False
+        self.sent_messages = 0
+
+    def topics(self) -> dict[str, type | None]:
+        return {self.output.topic: idl.HgLowCmd}
+
+    def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
+        self.measured = position
+        if "mode_machine" in extra:
+            self.mode_machine = int(extra["mode_machine"])
+        if "motor_q" in extra:
+            self.motor_q = extra["motor_q"]
+
+    def tick(self, now: float) -> list[Packet]:
+        if self.done or self.mode_machine is None:
+            return []  # nothing safe to send before the robot has told its state
+        if self.stepper.sent is None:
+            if not self.stepper.start(self.measured) or (self.hold_index and self.motor_q is None):
+                return []
+            self.hold_q = [float(self.motor_q[i]) for i in self.hold_index] if self.hold_index else []
+            self.ramp.engage()
+        dt = self.stepper.dt(now)
+        if not self.ramp.engaged and not self.releasing:
+            self.stepper.follow(self.measured)  # q = the measured pose until the hand-over is complete
+            q = self.stepper.sent
+        elif self.releasing:
+            q = self.stepper.sent  # held while the weight goes back to 0
+        else:
+            q = self.stepper.step(dt)
+        weight = self.ramp.step(dt)
+        msg = self.encode(q, weight)
+        if self.releasing and self.ramp.idle:
+            self.done = True  # this message carries weight 0: the robot's controller has the arms
+        self.sent_messages += 1
+        return [Packet(self.output.topic, msg)]
+
+    def encode(self, q: Sequence[float], weight: float) -> idl.HgLowCmd:
+        msg = idl.HgLowCmd(mode_pr=0, mode_machine=self.mode_machine or 0)
+        for i, qi, kp, kd in zip(self.motor_index, q, self.kp, self.kd):
+            msg.motor_cmd[i] = idl.HgMotorCmd(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
+        for i, qi, kp, kd in zip(self.hold_index, self.hold_q or [], self.hold_kp, self.hold_kd):
+            msg.motor_cmd[i] = idl.HgMotorCmd(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
+        msg.motor_cmd[self.blend_index].q = weight
+        msg.crc = unitree_crc(pack(msg)[:-4])
+        return msg
+
+    def release(self) -> None:
+        self.releasing = True
+        self.ramp.release()
+        if self.stepper.sent is None:
+            self.done = True
+
+    @property
+    def released(self) -> bool:
+        return self.done
+
+    def diagnostics(self) -> dict[str, Any]:
+        values = super().diagnostics()
+        values.update({"blend_weight": round(self.ramp.weight, 4), "releasing": self.releasing,
+                       "mode_machine": self.mode_machine if self.mode_machine is not None else "unknown"})
+        return values
+
+
+# --- unitree_go LowCmd on rt/lowcmd (H1) ---------------------------------------------------------
+
+class GoLowCmdOutput(_UnitreeOutput):
+    """Options: ``motor_index`` (per joint: H1 arms 12-15 right, 16-19 left), ``kp``/``kd``,
+    ``mode`` (0x0A servo), ``max_velocity`` (rad/s, 2.0), ``hold_motor_index``/``hold_kp``/``hold_kd``.
+    """
+
+    kind = "unitree_go_lowcmd"
+
+    def __init__(self, output, config) -> None:
+        super().__init__(output, config)
+        o = _Options(output, config, "controller")
+        self.motor_index = o.indices("motor_index", None, GO_MOTORS)
+        self.kp = o.numbers("kp", lo=0.0, hi=500.0)
+        self.kd = o.numbers("kd", lo=0.0, hi=50.0)
+        self.mode = o.integer("mode", GO_SERVO_MODE)
+        self.stepper = _Stepper(output.joints, o.number("max_velocity", 2.0, 1e-3, 50.0))
+        hold = o.data.get("hold_motor_index", [])
+        self.hold_index = o.indices("hold_motor_index", len(hold) if isinstance(hold, list) else 0, GO_MOTORS, [])
+        self.hold_kp = o.numbers("hold_kp", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 500.0)
+        self.hold_kd = o.numbers("hold_kd", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 50.0)
+        o.done()
+        if set(self.motor_index) & set(self.hold_index):
+            raise o.fail("hold_motor_index", "a commanded motor cannot also be held")
+        self.measured: dict[str, float] = {}
+        self.motor_q: Sequence[float] | None = None
+        self.hold_q: list[float] | None = None
+        self.done = False
+
+    def topics(self) -> dict[str, type | None]:
+        return {self.output.topic: idl.GoLowCmd}
+
+    def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
+        self.measured = position
+        if "motor_q" in extra:
+            self.motor_q = extra["motor_q"]
+
+    def tick(self, now: float) -> list[Packet]:
+        if self.done:
+            return []
+        if self.stepper.sent is None:
+            if self.motor_q is None or not self.stepper.start(self.measured):
+                return []
+            self.hold_q = [float(self.motor_q[i]) for i in self.hold_index]
+        q = self.stepper.step(self.stepper.dt(now))
+        return [Packet(self.output.topic, self.encode(q))]
+
+    def encode(self, q: Sequence[float]) -> idl.GoLowCmd:
+        msg = idl.GoLowCmd(head=list(GO_HEAD), level_flag=GO_LEVEL_LOW)
+        for i, qi, kp, kd in zip(self.motor_index, q, self.kp, self.kd):
+            msg.motor_cmd[i] = idl.GoMotorCmd(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
+        for i, qi, kp, kd in zip(self.hold_index, self.hold_q or [], self.hold_kp, self.hold_kd):
+            msg.motor_cmd[i] = idl.GoMotorCmd(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
+        msg.crc = unitree_crc(pack(msg)[:-4])
+        return msg
+
+    def release(self) -> None:
+        # No blend weight on rt/lowcmd: the last command stands (see the README for H1's release).
+        self.done = True
+
+
+# --- Dex3 HandCmd on rt/dex3/{side}/cmd ----------------------------------------------------------
+
+def dex3_mode(motor_id: int, status: int = 0x01, timeout: bool = False) -> int:
+    """The Dex3 ``mode`` byte: motor id (bits 0-3), status (bits 4-6), timeout (bit 7)."""
+    return (motor_id & 0x0F) | ((status & 0x07) << 4) | (0x80 if timeout else 0)
+
+
+class Dex3Output(_UnitreeOutput):
+    """Options: ``kp`` (1.5), ``kd`` (0.2), ``max_velocity`` (rad/s, 6.0). Joints in motor order."""
+
+    kind = "unitree_dex3"
+
+    def __init__(self, output, config) -> None:
+        super().__init__(output, config)
+        o = _Options(output, config, "controller")
+        if len(output.joints) != DEX3_MOTORS:
+            raise o.fail("joints", f"Dex3 has {DEX3_MOTORS} motors, got {len(output.joints)} joints")
+        self.kp = o.numbers("kp", default=[1.5] * DEX3_MOTORS, lo=0.0, hi=10.0)
+        self.kd = o.numbers("kd", default=[0.2] * DEX3_MOTORS, lo=0.0, hi=5.0)
+        self.stepper = _Stepper(output.joints, o.number("max_velocity", 6.0, 1e-3, 50.0))
+        o.done()
+        self.measured: dict[str, float] = {}
+
+    def topics(self) -> dict[str, type | None]:
+        return {self.output.topic: idl.HgHandCmd}
+
+    def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
+        self.measured = position
+
+    def tick(self, now: float) -> list[Packet]:
+        if self.stepper.sent is None and not self.stepper.start(self.measured):
+            return []
+        q = self.stepper.step(self.stepper.dt(now))
+        cmds = [idl.HgMotorCmd(mode=dex3_mode(i), q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
+                for i, (qi, kp, kd) in enumerate(zip(q, self.kp, self.kd))]
+        return [Packet(self.output.topic, idl.HgHandCmd(motor_cmd=cmds))]
+
+
+# --- Inspire MotorCmds_ on rt/inspire/cmd --------------------------------------------------------
+
+def inspire_ranges(owner, config, o: _Options) -> list[tuple[float, float]]:
+    """Per slot (lower, upper) of the normalisation: config ``ranges`` or the URDF limits."""
+    if "ranges" in o.data:
+        o.seen.add("ranges")
+        raw = o.data["ranges"]
+        if not (isinstance(raw, list) and len(raw) == len(owner.joints)
+                and all(isinstance(r, list) and len(r) == 2 and _finite(r) and r[0] < r[1] for r in raw)):
+            raise o.fail("ranges", f"expected {len(owner.joints)} [lower, upper] pairs with lower < upper")
+        return [(float(a), float(b)) for a, b in raw]
+    return [(config.joint_info(j).lower, config.joint_info(j).upper) for j in owner.joints]
+
+
+def normalise(q: float, lower: float, upper: float) -> float:
+    """Joint angle -> Inspire command in [0, 1], 1 = open (the joint at its lower limit)."""
+    return min(max((upper - q) / (upper - lower), 0.0), 1.0)
+
+
+def denormalise(v: float, lower: float, upper: float) -> float:
+    return upper - min(max(v, 0.0), 1.0) * (upper - lower)
+
+
+class InspireOutput(_UnitreeOutput):
+    """Joints: the 12 slots in order (right hand first; per hand pinky, ring, middle, index, thumb
+    bend, thumb rotation). Options: ``ranges`` ([lower, upper] per slot; default the URDF limits),
+    ``max_velocity`` (rad/s, 6.0).
+    """
+
+    kind = "unitree_inspire"
+
+    def __init__(self, output, config) -> None:
+        super().__init__(output, config)
+        o = _Options(output, config, "controller")
+        if len(output.joints) != INSPIRE_SLOTS:
+            raise o.fail("joints", f"the Inspire command has {INSPIRE_SLOTS} slots (right hand first), "
+                                   f"got {len(output.joints)} joints")
+        self.ranges = inspire_ranges(output, config, o)
+        self.stepper = _Stepper(output.joints, o.number("max_velocity", 6.0, 1e-3, 50.0))
+        o.done()
+        self.measured: dict[str, float] = {}
+
+    def topics(self) -> dict[str, type | None]:
+        return {self.output.topic: idl.GoMotorCmds}
+
+    def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
+        self.measured = position
+
+    def tick(self, now: float) -> list[Packet]:
+        if self.stepper.sent is None and not self.stepper.start(self.measured):
+            return []
+        q = self.stepper.step(self.stepper.dt(now))
+        cmds = [idl.GoMotorCmd(q=normalise(qi, lo, hi)) for qi, (lo, hi) in zip(q, self.ranges)]
+        return [Packet(self.output.topic, idl.GoMotorCmds(cmds=cmds))]
+
+
+# --- feedback ------------------------------------------------------------------------------------
+
+class _LowStateFeedback(FeedbackDecoder):
+    transport = DDS
+    motors = HG_MOTORS
+    type_ = idl.HgLowState
+
+    def __init__(self, source, config) -> None:
+        super().__init__(source, config)
+        o = _Options(source, config, "feedback")
+        self.motor_index = o.indices("motor_index", None, self.motors)
+        self.verify_crc = o.flag("verify_crc", True)
+        o.done()
+
+    def message_type(self) -> type:
+        return self.type_
+
+    def decode(self, message: Any) -> JointSample:
+        states = message.motor_state
+        if len(states) != self.motors:
+            raise Rejected("wrong_length", f"{len(states)} motor states, expected {self.motors}")
+        if self.verify_crc:
+            expected = unitree_crc(pack(message)[:-4])
+            if message.crc != expected:
+                raise Rejected("bad_crc", f"crc 0x{message.crc:08x}, computed 0x{expected:08x}")
+        q = [float(s.q) for s in states]
+        dq = [float(s.dq) for s in states]
+        tau = [float(s.tau_est) for s in states]
+        picked = [q[i] for i in self.motor_index]
+        if not _finite(picked):
+            raise Rejected("non_finite", "a measured motor position is NaN or inf")
+        joints = self.source.joints
+        sample = JointSample(dict(zip(joints, picked)), dict(zip(joints, (dq[i] for i in self.motor_index))),
+                             dict(zip(joints, (tau[i] for i in self.motor_index))), {"motor_q": q})
+        self.extra(message, sample)
+        return sample
+
+    def extra(self, message: Any, sample: JointSample) -> None:
+        pass
+
+
+class HgLowStateFeedback(_LowStateFeedback):
+    """unitree_hg LowState on ``rt/lowstate``. Options: ``motor_index`` (per joint), ``verify_crc``."""
+
+    kind = "unitree_hg_lowstate"
+
+    def extra(self, message: Any, sample: JointSample) -> None:
+        sample.extra["mode_machine"] = int(message.mode_machine)
+
+
+class GoLowStateFeedback(_LowStateFeedback):
+    """unitree_go LowState on ``rt/lowstate`` (H1). Options: ``motor_index``, ``verify_crc``."""
+
+    kind = "unitree_go_lowstate"
+    motors = GO_MOTORS
+    type_ = idl.GoLowState
+
+
+class Dex3StateFeedback(FeedbackDecoder):
+    """Dex3 HandState on ``rt/dex3/{side}/state``: 7 motor states in the joints' order."""
+
+    kind = "unitree_dex3_state"
+    transport = DDS
+
+    def __init__(self, source, config) -> None:
+        super().__init__(source, config)
+        o = _Options(source, config, "feedback")
+        o.done()
+        if len(source.joints) != DEX3_MOTORS:
+            raise o.fail("joints", f"Dex3 reports {DEX3_MOTORS} motors, got {len(source.joints)} joints")
+
+    def message_type(self) -> type:
+        return idl.HgHandState
+
+    def decode(self, message: Any) -> JointSample:
+        states = message.motor_state
+        if len(states) != DEX3_MOTORS:
+            raise Rejected("wrong_length", f"{len(states)} motor states, expected {DEX3_MOTORS}")
+        q = [float(s.q) for s in states]
+        if not _finite(q):
+            raise Rejected("non_finite", "a measured motor position is NaN or inf")
+        return JointSample(dict(zip(self.source.joints, q)),
+                           dict(zip(self.source.joints, (float(s.dq) for s in states))))
+
+
+class InspireStateFeedback(FeedbackDecoder):
+    """Inspire MotorStates_ on ``rt/inspire/state``: 12 normalised slots, right hand first.
+
+    Options: ``ranges`` as for the command (default: the URDF limits).
+    """
+
+    kind = "unitree_inspire_state"
+    transport = DDS
+
+    def __init__(self, source, config) -> None:
+        super().__init__(source, config)
+        o = _Options(source, config, "feedback")
+        if len(source.joints) != INSPIRE_SLOTS:
+            raise o.fail("joints", f"the Inspire state has {INSPIRE_SLOTS} slots, got {len(source.joints)} joints")
+        self.ranges = inspire_ranges(source, config, o)
+        o.done()
+
+    def message_type(self) -> type:
+        return idl.GoMotorStates
+
+    def decode(self, message: Any) -> JointSample:
+        states = message.states
+        if len(states) != INSPIRE_SLOTS:
+            raise Rejected("wrong_length", f"{len(states)} slots, expected {INSPIRE_SLOTS}")
+        v = [float(s.q) for s in states]
+        if not _finite(v):
+            raise Rejected("non_finite", "a slot value is NaN or inf")
+        if any(x < -0.05 or x > 1.05 for x in v):
+            raise Rejected("out_of_range", f"normalised values outside [0, 1]: {v}")
+        return JointSample({j: denormalise(x, lo, hi) for j, x, (lo, hi) in zip(self.source.joints, v, self.ranges)})

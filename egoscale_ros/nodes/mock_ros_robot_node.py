@@ -1,0 +1,106 @@
+"""mock_ros_robot_node: a mock Galaxea R1 Pro / Sharpa Wave — the far side of their ROS topics.
+
+Subscribes the robot config's Galaxea target topics (``/motion_target/*``) and Sharpa command
+topics (``wave/{side}/joint_commands``) as the robot does (best effort), checks every message
+(``egoscale_ros.interfaces.mock_ros_robot``), moves its joints and publishes ``/hdas/feedback_*``
+and ``wave/{side}/joint_states`` (unprefixed names, at the configured 10 Hz). Its diagnostics
+count what it received, refused and why (``native_errors``). It never publishes ``joint_states``:
+that view is robot_interface_node's, assembled from this feedback exactly as on the robot.
+
+On SIGINT it writes its report (JSON) to ``report_path`` when one is given.
+
+Parameters: ``robot``, ``urdf``, ``rate_hz`` (simulation and Galaxea feedback), ``place``
+("joint=value": report that joint there, even outside its limits), ``report_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+
+from egoscale_ros.interfaces.base import RosJointState
+from egoscale_ros.interfaces.mock_ros_robot import MockRosRobot
+from egoscale_ros.nodes import common
+
+
+def parse_place(text: str) -> tuple[str, float] | None:
+    if not text:
+        return None
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"parameter place: expected 'joint=value', got '{text}'")
+    return name.strip(), float(value)
+
+
+def to_plain(msg: JointState) -> RosJointState:
+    return RosJointState(tuple(msg.name), tuple(msg.position), tuple(msg.velocity), tuple(msg.effort),
+                         common.stamp_to_sec(msg.header.stamp))
+
+
+class MockRosRobotNode(Node):
+    def __init__(self) -> None:
+        super().__init__("mock_ros_robot_node")
+        self.config = common.robot_config_from_parameters(self)
+        rate = float(common.declare(self, "rate_hz", min(self.config.mock.rate_hz, 100.0)))
+        if not rate > 0:
+            raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
+        self.mock = MockRosRobot(self.config)
+        placed = parse_place(str(common.declare(self, "place", "")))
+        if placed:
+            self.mock.place(*placed)
+        self.report_path = str(common.declare(self, "report_path", ""))
+        for topic in self.mock.checks:
+            self.create_subscription(JointState, topic, lambda m, t=topic: self._on_command(t, m), common.SENSOR_QOS)
+        self.pubs = {t: self.create_publisher(JointState, t, common.SENSOR_QOS) for t in self.mock.state_topics()}
+        self._last = time.monotonic()
+        self.create_timer(1.0 / rate, self._tick)
+        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.get_logger().info(
+            f"mock Galaxea/Sharpa side of {self.config.name}: takes {', '.join(self.mock.checks)}; publishes "
+            f"{', '.join(self.mock.state_topics())}"
+        )
+
+    def _on_command(self, topic: str, msg: JointState) -> None:
+        if not self.mock.on_message(topic, to_plain(msg), time.monotonic()):
+            self.get_logger().warn(f"refused {self.mock.last_error}", throttle_duration_sec=2.0)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.mock.step(min(now - self._last, 0.1))
+        self._last = now
+        stamp = self.get_clock().now().to_msg()
+        for topic, state in self.mock.states(now):
+            msg = JointState()
+            msg.header.stamp = stamp
+            msg.name, msg.position, msg.velocity = list(state.name), list(state.position), list(state.velocity)
+            self.pubs[topic].publish(msg)
+
+    def close(self) -> None:
+        if self.report_path:
+            Path(self.report_path).write_text(json.dumps(self.mock.report(), indent=2))
+
+    def _diag_values(self) -> dict:
+        rep = self.mock.report()
+        values = {"native_errors": rep["native_errors"], "last_error": rep["last_error"] or "none"}
+        values.update({f"received {t}": n for t, n in rep["received"].items()})
+        values.update({f"refused {t}": n for t, n in rep["refused"].items()})
+        values.update({f"error {k}": n for k, n in rep["errors"].items()})
+        return values
+
+    def _diag_level(self) -> tuple[int, str]:
+        if self.mock.native_errors():
+            return DiagnosticStatus.WARN, f"refused commands: {self.mock.last_error}"
+        return DiagnosticStatus.OK, "ok"
+
+
+def main(args: list[str] | None = None) -> int:
+    return common.run(MockRosRobotNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

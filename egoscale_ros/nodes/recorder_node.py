@@ -1,0 +1,181 @@
+"""recorder_node: records the running graph into one ROS 2 MCAP file (``ros2 bag``, Foxglove, rosbags).
+
+Discovers topics as they appear (every 0.5 s) and subscribes to each with the QoS its publishers
+offer (reliable and transient local where they all are, so latched topics arrive too). Messages
+go to disk as the serialized bytes DDS delivered; raw camera frames are JPEG-compressed to
+``<topic>/compressed`` at ``image_rate_hz``. What is recorded and why follows
+:mod:`egoscale_ros.recording.topics`; the file's bounds (``max_bytes``, ``max_seconds``,
+``min_free_bytes``) and the clear stop on a full disk follow :mod:`egoscale_ros.recording.writer`.
+
+Parameters: ``path`` (required), ``max_bytes`` (2 GiB), ``max_seconds`` (0 = unlimited),
+``min_free_bytes`` (256 MiB), ``image_rate_hz`` (10; 0 = every frame), ``jpeg_quality`` (80),
+``exclude`` (regular expressions of absolute topic names not to record).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+from egoscale_ros.camera.image_ops import encode_jpeg
+from egoscale_ros.nodes import common
+from egoscale_ros.policy.transforms import ImageRejected, image_to_rgb
+from egoscale_ros.recording.cdr import compressed_image
+from egoscale_ros.recording.msgdefs import MessageDefinitionNotFound
+from egoscale_ros.recording.topics import (
+    COMPRESS,
+    COMPRESSED_IMAGE,
+    compile_patterns,
+    compressed_topic,
+    recording_action,
+)
+from egoscale_ros.recording.writer import McapRecorder, RecordingLimits
+
+DISCOVERY_PERIOD_S = 0.5
+
+
+def message_class(type_name: str):
+    """``pkg/msg/Type`` -> the generated Python class (ImportError/AttributeError if not installed)."""
+    package, _, name = type_name.split("/")
+    return getattr(importlib.import_module(f"{package}.msg"), name)
+
+
+class RecorderNode(Node):
+    def __init__(self) -> None:
+        super().__init__("recorder_node")
+        path = str(common.declare(self, "path", ""))
+        if not path:
+            raise ValueError("parameter path is required: the MCAP file to write (e.g. run.mcap)")
+        limits = RecordingLimits(
+            max_bytes=int(common.declare(self, "max_bytes", 2 * 1024**3)),
+            max_seconds=float(common.declare(self, "max_seconds", 0.0)),
+            min_free_bytes=int(common.declare(self, "min_free_bytes", 256 * 1024**2)),
+        )
+        self.image_period_s = 1.0 / r if (r := float(common.declare(self, "image_rate_hz", 10.0))) > 0 else 0.0
+        self.jpeg_quality = int(common.declare(self, "jpeg_quality", 80))
+        # A string-array parameter needs a non-empty default to get its type; '' means nothing.
+        self.exclude = compile_patterns([p for p in common.declare(self, "exclude", [""]) if p])
+        # Which robot this is: reports and replays read it to find limits and kinematics.
+        robot = str(common.declare(self, "robot", ""))
+        urdf = str(common.declare(self, "urdf", ""))
+        self.recorder = McapRecorder(path, limits, metadata={"robot": robot, "urdf": urdf})
+        self.subscribed: set[str] = set()
+        self.skipped: dict[str, str] = {}
+        self.images_compressed = 0
+        self.images_rejected = 0
+        self._last_image: dict[str, float] = {}
+        self._reported_stop = False
+        self.create_timer(DISCOVERY_PERIOD_S, self._discover)
+        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.get_logger().info(f"recording to {path} (max {limits.max_bytes / 1e6:.0f} MB"
+                               + (f", {limits.max_seconds:g} s" if limits.max_seconds else "") + ")")
+
+    # -- discovery ---------------------------------------------------------------------------------
+
+    def _discover(self) -> None:
+        if self.recorder.stopped is not None:
+            self._report_stop()
+            return
+        graph = {name: list(types) for name, types in self.get_topic_names_and_types()}
+        for topic, types in graph.items():
+            if topic in self.subscribed or topic in self.skipped or len(types) != 1:
+                continue
+            action = recording_action(topic, types[0], graph, self.exclude)
+            if action is None:
+                continue
+            publishers = self.get_publishers_info_by_topic(topic)
+            if not publishers:
+                continue  # only subscribers so far: wait for a publisher to learn its QoS
+            try:
+                self._subscribe(topic, types[0], action, publishers)
+            except (MessageDefinitionNotFound, ImportError, AttributeError, ValueError) as exc:
+                self.skipped[topic] = str(exc)
+                self.get_logger().warning(f"not recording {topic}: {exc}")
+
+    def _subscribe(self, topic: str, type_name: str, action: str, publishers) -> None:
+        qos = _matching_qos(publishers)
+        if action == COMPRESS:
+            out = compressed_topic(topic)
+            self.recorder.add_topic(out, COMPRESSED_IMAGE)
+            self.create_subscription(Image, topic, lambda msg, t=out: self._on_image(t, msg), qos)
+        else:
+            self.recorder.add_topic(topic, type_name)
+            self.create_subscription(message_class(type_name), topic,
+                                     lambda data, t=topic: self._on_raw(t, data), qos, raw=True)
+        self.subscribed.add(topic)
+
+    # -- messages ----------------------------------------------------------------------------------
+
+    def _on_raw(self, topic: str, data: bytes) -> None:
+        if not self.recorder.write(topic, data, time.time_ns()):
+            self._report_stop()
+
+    def _on_image(self, topic: str, msg: Image) -> None:
+        now = time.monotonic()
+        if self.image_period_s and now - self._last_image.get(topic, -1e9) < self.image_period_s * 0.95:
+            return
+        self._last_image[topic] = now
+        try:
+            rgb, _ = image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+            jpeg = encode_jpeg(rgb, self.jpeg_quality)
+        except (ImageRejected, ValueError) as exc:
+            self.images_rejected += 1
+            self.get_logger().warning(f"{topic}: image not recorded: {exc}", throttle_duration_sec=5.0)
+            return
+        stamp = msg.header.stamp
+        data = compressed_image(stamp.sec, stamp.nanosec, msg.header.frame_id, "rgb8; jpeg compressed bgr8", jpeg)
+        self.images_compressed += 1
+        if not self.recorder.write(topic, data, time.time_ns()):
+            self._report_stop()
+
+    def _report_stop(self) -> None:
+        if self._reported_stop or self.recorder.stopped is None:
+            return
+        self._reported_stop = True
+        reason = self.recorder.stopped
+        log = self.get_logger().error if "disk" in reason or "failed" in reason else self.get_logger().warning
+        log(f"recording stopped: {reason}; {self.recorder.messages} messages in {self.recorder.path}")
+
+    # -- diagnostics -------------------------------------------------------------------------------
+
+    def _diag_values(self) -> dict:
+        rec = self.recorder
+        return {"path": str(rec.path), "messages": rec.messages, "megabytes": round(rec.bytes_written / 1e6, 3),
+                "seconds": round(rec.elapsed_s(), 1), "topics": len(rec.topics),
+                "images_compressed": self.images_compressed, "images_rejected": self.images_rejected,
+                "skipped_topics": len(self.skipped), "stopped": rec.stopped or ""}
+
+    def _diag_level(self) -> tuple[int, str]:
+        stopped = self.recorder.stopped
+        if stopped is not None:
+            level = DiagnosticStatus.ERROR if "disk" in stopped or "failed" in stopped else DiagnosticStatus.WARN
+            return level, f"recording stopped: {stopped}"
+        return DiagnosticStatus.OK, f"recording {len(self.recorder.topics)} topics"
+
+    def close(self) -> None:
+        self.recorder.close()
+        self.get_logger().info(f"recording closed: {self.recorder.messages} messages, "
+                               f"{self.recorder.bytes_written / 1e6:.1f} MB in {self.recorder.path}")
+
+
+def _matching_qos(publishers) -> QoSProfile:
+    """QoS that matches every publisher: reliable / transient local only when all of them are."""
+    profiles = [p.qos_profile for p in publishers]
+    reliable = all(q.reliability == ReliabilityPolicy.RELIABLE for q in profiles)
+    latched = all(q.durability == DurabilityPolicy.TRANSIENT_LOCAL for q in profiles)
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100 if reliable else 10,
+                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+
+
+def main(args: list[str] | None = None) -> int:
+    return common.run(RecorderNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
