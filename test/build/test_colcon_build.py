@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 NODES = ["camera_node", "policy_node", "chunk_smoother_node", "wrist_ik_node", "hand_retarget_node",
          "mock_hardware_node", "egoscale-ros"]
-IGNORED = shutil.ignore_patterns(".venv", ".git", "build", "install", "log", "__pycache__", "*.egg-info",
+IGNORED = shutil.ignore_patterns(".venv", ".venv-*", ".git", "build", "install", "log", "__pycache__", "*.egg-info",
                                  ".pytest_cache", ".ruff_cache")
 
 
