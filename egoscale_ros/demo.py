@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", default="", metavar="RUN.mcap",
                         help="record the whole run into this ROS 2 MCAP file (see `egoscale-ros report`)")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
+    parser.add_argument("--container", action="store_true",
+                        help="run the command-path stages in one process (command_container)")
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
-                      backend=args.backend, urdf=args.urdf, record=args.record)
+                      backend=args.backend, urdf=args.urdf, record=args.record, container=args.container)
     env = private_ros_environment()
     # The in-process monitor joins the graph with the same discovery and transport settings.
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     # On a small machine the stand-ins compete with the graph under test: the mock hardware (a
     # robot's controllers run on their own computer) and this process's monitor yield the CPU.
-    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args), niceness={"mock_hardware_node": 5})
+    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args))  # the plan's priorities
     names = ", ".join(s.name for s in plan.nodes)
     _say(quiet, f"starting {len(plan.nodes)} nodes on ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}: {names}")
     hogs = CpuHogs(args.cpu_hogs)

@@ -10,12 +10,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from egoscale_ros.robot.config import RobotConfig, load_robot_config
 
 HARDWARE_MODES = ("mock", "real")
+#: the command-path stages ``command_container`` can hold in one process
+CONTAINABLE = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node")
+#: nice increment per executable (others 0): the command path first, then the policy and its
+#: cameras, then what stands in for the robot (its controllers have a computer of their own) and
+#: what only records. Increments only: lowering one needs privileges an operator may not have.
+NICENESS = {"camera_node": 1, "policy_node": 1, "mock_hardware_node": 5, "mock_ros_robot_node": 5,
+            "recorder_node": 5}
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 
 
@@ -27,6 +34,12 @@ class NodeSpec:
     executable: str
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: tuple[tuple[str, str], ...] = ()
+    #: plain arguments before ``--ros-args`` (a container's member list)
+    arguments: tuple[str, ...] = ()
+
+    @property
+    def niceness(self) -> int:
+        return NICENESS.get(self.executable, 0)
 
     @property
     def module(self) -> str:
@@ -44,7 +57,7 @@ class NodeSpec:
         return args
 
     def command(self, namespace: str = "", python: str = sys.executable) -> list[str]:
-        return [python, "-m", self.module, *self.ros_arguments(namespace)]
+        return [python, "-m", self.module, *self.arguments, *self.ros_arguments(namespace)]
 
 
 def _param_text(value: Any) -> str:
@@ -66,6 +79,21 @@ class GraphPlan:
                 return spec
         raise KeyError(executable)
 
+    def with_command_container(self, name: str = "command_container") -> GraphPlan:
+        """The same graph with the command-path stages (:data:`CONTAINABLE`) in one process, on one
+        executor: same node names, parameters and topics (``egoscale_ros.nodes.command_container``)."""
+        inside = [s for s in self.nodes if s.executable in CONTAINABLE]
+        if not inside:
+            return self
+        members = json.dumps([{"name": s.name, "executable": s.executable, "parameters": s.parameters,
+                               "remappings": [list(r) for r in s.remappings]} for s in inside])
+        container = NodeSpec(name, "command_container", arguments=("--members", members,
+                                                                    "--namespace", self.namespace))
+        first = self.nodes.index(inside[0])
+        nodes = [s for s in self.nodes if s not in inside]
+        nodes.insert(first, container)
+        return replace(self, nodes=tuple(nodes))
+
 
 def plan_graph(
     robot: str = "g1_dex3",
@@ -78,6 +106,7 @@ def plan_graph(
     instruction: str = DEFAULT_INSTRUCTION,
     ik_solver: str = "dls",
     record: str = "",
+    container: bool = False,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 
@@ -87,7 +116,8 @@ def plan_graph(
     ('' = each camera's configured source; ``none`` = no camera_node, images come from the robot's
     driver). ``backend``: force a policy backend ('' = the manifest's order). ``record``: an MCAP
     path to record the run into ('' = no recording); the policy then also publishes the
-    observations it acted on, so the recording can be replayed offline.
+    observations it acted on, so the recording can be replayed offline. ``container``: run the
+    command-path stages in one process (:meth:`GraphPlan.with_command_container`).
     """
     if hardware not in HARDWARE_MODES:
         raise ValueError(f"hardware:='{hardware}' is not one of {', '.join(HARDWARE_MODES)}")
@@ -129,4 +159,5 @@ def plan_graph(
         nodes.append(NodeSpec("mock_hardware_node", "mock_hardware_node", dict(common)))
     if record:
         nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
-    return GraphPlan(config, hardware, namespace, tuple(nodes))
+    plan = GraphPlan(config, hardware, namespace, tuple(nodes))
+    return plan.with_command_container() if container else plan

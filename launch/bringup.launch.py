@@ -23,6 +23,7 @@ ARGUMENTS = {
     "instruction": ("pick up the red cube and place it on the plate", "initial language instruction"),
     "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
     "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
+    "container": ("false", "true: chunk smoother, wrist IK and hand retargeting in one process (command_container)"),
 }
 
 
@@ -30,6 +31,7 @@ def _plan_nodes(context):
     from egoscale_ros.graph import plan_graph
 
     values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
+    values["container"] = values["container"].strip().lower() in ("true", "1", "yes")
     plan = plan_graph(**values)
     return [
         Node(
@@ -39,6 +41,9 @@ def _plan_nodes(context):
             namespace=plan.namespace,
             parameters=[spec.parameters],
             remappings=list(spec.remappings),
+            arguments=list(spec.arguments),  # a container's members, each with its own parameters
+            # The command path first, then the policy, then stand-ins and recording.
+            prefix=f"nice -n {spec.niceness}" if spec.niceness else None,
             output="screen",
             emulate_tty=True,
         )
