@@ -19,6 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-policy": ("egoscale_ros.policy.export", "export the reference policy to ONNX + manifest"),
     "build-engine": ("egoscale_ros.policy.tensorrt_engine", "build TensorRT engines for a manifest"),
     "train-policy": ("egoscale_ros.policy.training", "train the reference policy on synthetic data"),
+    "report": ("egoscale_ros.recording.report", "plots and a summary page of a recorded run"),
+    "status": ("egoscale_ros.nodes.status_command", "every node's state from /diagnostics as a table, refreshed"),
+    "replay": ("egoscale_ros.recording.replay", "run a policy on a recording's observations and compare chunks"),
 }
 BENCHES: dict[str, tuple[str, str]] = {
     "ik": ("egoscale_ros.ik.bench", "wrist IK: our solver against CasADi/IPOPT"),

@@ -11,8 +11,11 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-# A tight loop that never allocates, sleeps or prints; it exits on SIGTERM/SIGINT.
-_SPIN = "x = 0\nwhile True:\n    x = (x * 1103515245 + 12345) & 0xFFFFFFFF\n"
+# A tight loop that never allocates, sleeps or prints; it exits on SIGTERM/SIGINT, and on its own
+# when the process that started it is gone (a killed demo or test must not leave hogs spinning).
+_SPIN = ("import os\nparent = os.getppid()\nx = 0\nn = 0\nwhile True:\n"
+         "    x = (x * 1103515245 + 12345) & 0xFFFFFFFF\n    n += 1\n"
+         "    if n % 200000 == 0 and os.getppid() != parent:\n        break\n")
 
 
 @dataclass

@@ -196,10 +196,10 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "startup_s": round(startup_s, 2) if startup_s is not None else None,
         "chunk_rate_hz": rate("policy/wrist_chunk"),
         "hand_chunk_rate_hz": rate("policy/hand_chunk"),
-        "inference_ms_p50": inference_p50,
-        "inference_ms_p99": inference_p99,
-        "chunk_age_ms_p50": snap["chunk_age_ms_p50"],
-        "chunk_age_ms_p99": snap["chunk_age_ms_p99"],
+        "inference_ms_p50": _round(inference_p50),
+        "inference_ms_p99": _round(inference_p99),
+        "chunk_age_ms_p50": _round(snap["chunk_age_ms_p50"]),
+        "chunk_age_ms_p99": _round(snap["chunk_age_ms_p99"]),
         "policy_backend": monitor.diagnostic_value("policy_node", "backend"),
         "smoother_ticks": smoother_ticks,
         "smoother_rate_hz": round(smoother_rate, 2),
@@ -220,25 +220,40 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
     }
 
 
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return round(float(value), digits) if value is not None else None
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    """A figure with fixed decimals (``n/a`` when the run did not produce it)."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
 def _readable(r: dict[str, Any]) -> str:
     lines = [
-        f"egoscale_ros demo — {r['robot']} on mock hardware, {r['seconds']} s measured "
-        f"(graph up after {r['startup_s']} s)",
-        f"  policy      {r['chunk_rate_hz']} chunks/s, inference p50 {r['inference_ms_p50']} ms / p99 "
-        f"{r['inference_ms_p99']} ms ({r['policy_backend']}), chunk age p50 {r['chunk_age_ms_p50']} ms",
-        f"  smoother    {r['smoother_ticks']} ticks ({r['smoother_rate_hz']} Hz)",
+        f"egoscale_ros demo — {r['robot']} on mock hardware, {_f(r['seconds'])} s measured "
+        f"(graph up after {_f(r['startup_s'])} s)",
+        f"  policy      {_f(r['chunk_rate_hz'])} chunks/s, inference p50 {_f(r['inference_ms_p50'])} ms / p99 "
+        f"{_f(r['inference_ms_p99'])} ms ({r['policy_backend']}), chunk age p50 {_f(r['chunk_age_ms_p50'])} ms",
+        f"  smoother    {r['smoother_ticks']} ticks ({_f(r['smoother_rate_hz'])} Hz)",
     ]
     for topic, n in r["commands_published"].items():
-        lines.append(f"  controller  {topic}: {n} commands ({r['command_rate_hz'][topic]} Hz)")
+        lines.append(f"  controller  {topic}: {n} commands ({_f(r['command_rate_hz'][topic])} Hz)")
     if r.get("cpu_percent_by_node"):
-        per_node = ", ".join(f"{n} {v:g}" for n, v in r["cpu_percent_by_node"].items())
-        lines.append(f"  cpu %       {per_node}; total {r['cpu_percent_total']:g}, command path "
-                     f"{r['cpu_percent_command_path']:g} (load average {r['load_average']}, "
-                     f"{r['cpu_hogs']} hogs)")
+        per_node = ", ".join(f"{n} {_f(float(v))}" for n, v in r["cpu_percent_by_node"].items())
+        load = ", ".join(_f(float(v), 2) for v in r["load_average"]) if r.get("load_average") else "n/a"
+        lines.append(f"  cpu %       {per_node}; total {_f(float(r['cpu_percent_total']))}, command path "
+                     f"{_f(float(r['cpu_percent_command_path']))} (load average {load}, {r['cpu_hogs']} hogs)")
     lines += [
-        f"  motion      arms moved up to {r['arm_motion_rad']} rad, hands {r['hand_motion_rad']} rad",
+        f"  motion      arms moved up to {_f(r['arm_motion_rad'], 3)} rad, hands {_f(r['hand_motion_rad'], 3)} rad",
         f"  health      ik failures {r['ik_failures']}, NaN {r['nan_count']}, limit violations "
         f"{r['limit_violations']}, node failures {r['node_failures']}",
         f"  logs        {r['log_dir']}",
     ]
+    if r.get("recording"):
+        lines.append(f"  recording   {r['recording']} (egoscale-ros report / replay)")
     return "\n".join(lines)

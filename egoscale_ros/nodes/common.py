@@ -158,7 +158,9 @@ class Diagnostics:
     """Publishes one DiagnosticStatus for the node on ``/diagnostics`` at a fixed period.
 
     ``values`` is a callable returning the current key/value pairs; ``level`` returns
-    (level, message). Counters live in the node; this class only formats and publishes.
+    (level, message). Counters live in the node; this class only formats and publishes. Every
+    status also carries ``cpu_percent``: the process's CPU time over the last period (100 = one
+    core), so recordings show each node's cost over time.
     """
 
     def __init__(
@@ -173,6 +175,13 @@ class Diagnostics:
         self._level = level or (lambda: (DiagnosticStatus.OK, "ok"))
         self._pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = node.create_timer(period_s, self.publish)
+        self._cpu_mark = (time.monotonic(), time.process_time())
+
+    def _cpu_percent(self) -> float:
+        wall, cpu = time.monotonic(), time.process_time()
+        last_wall, last_cpu = self._cpu_mark
+        self._cpu_mark = (wall, cpu)
+        return round(100.0 * (cpu - last_cpu) / max(wall - last_wall, 1e-9), 1)
 
     def publish(self) -> None:
         level, message = self._level()
@@ -181,7 +190,8 @@ class Diagnostics:
         status.name = f"{self._node.get_namespace().rstrip('/')}/{self._node.get_name()}"
         status.message = message
         status.hardware_id = self._node.get_name()
-        status.values = [KeyValue(key=str(k), value=_fmt(v)) for k, v in self._values().items()]
+        values = {**self._values(), "cpu_percent": self._cpu_percent()}
+        status.values = [KeyValue(key=str(k), value=_fmt(v)) for k, v in values.items()]
         msg = DiagnosticArray()
         msg.header.stamp = self._node.get_clock().now().to_msg()
         msg.status = [status]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -50,8 +51,8 @@ def test_a_busy_grandchild_is_counted_to_the_process_that_started_it():
     # The parent only waits; all CPU in its tree comes from the spinning child it started.
     parent = subprocess.Popen([sys.executable, "-c",
                                "import subprocess, sys; from egoscale_ros.cpu_hogs import _SPIN; "
-                               "subprocess.run([sys.executable, '-c', _SPIN])"])
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+                               "subprocess.run([sys.executable, '-c', _SPIN])"], start_new_session=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     try:
         time.sleep(1.0)  # both past their start-up
         meter = CpuMeter({"busy": parent.pid, "idle": sleeper.pid})
@@ -60,7 +61,7 @@ def test_a_busy_grandchild_is_counted_to_the_process_that_started_it():
         percent = meter.stop()
     finally:
         for p in (parent, sleeper):
-            p.kill()
+            os.killpg(p.pid, signal.SIGKILL)  # the spinning grandchild too
             p.wait()
     # Even on a loaded machine the spinning child gets a share; the sleeper gets none.
     assert percent["busy"] > 2.0
@@ -76,3 +77,24 @@ def test_hogs_run_until_stopped_and_refuse_a_negative_count():
         assert len(hogs.pids) == 1 and hogs.processes[0].poll() is None
         process = hogs.processes[0]
     assert process.poll() is not None and not hogs.processes
+
+
+def test_a_hog_whose_parent_dies_stops_by_itself():
+    from egoscale_ros.cpu_hogs import _SPIN
+
+    parent = subprocess.Popen([sys.executable, "-c",
+                               "import subprocess, sys, time; "
+                               f"p = subprocess.Popen([sys.executable, '-c', {_SPIN!r}]); print(p.pid, flush=True); "
+                               "time.sleep(0.5)"], stdout=subprocess.PIPE, text=True)
+    hog = int(parent.stdout.readline())
+    parent.wait()
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        try:
+            os.kill(hog, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(hog, signal.SIGKILL)
+        raise AssertionError("the orphaned hog kept spinning")

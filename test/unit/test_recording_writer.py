@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("rclpy", reason="ROS 2 message classes and definitions come with the ROS 2 wheels")
+pytest.importorskip("rosbags", reason="rosbags is the independent reader these specs open recordings with")
+
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.serialization import deserialize_message
 from rosbags.typesys import Stores, get_typestore
