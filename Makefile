@@ -19,9 +19,10 @@ RESULTS := build/test-results
 setup: $(STAMP)
 
 # Re-run only when the pinned requirements or the package metadata change.
-$(STAMP): requirements.txt requirements-core.txt requirements-dev.txt setup.py
+$(STAMP): requirements.txt requirements-core.txt requirements-dev.txt requirements-oracles.txt setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-oracles.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 

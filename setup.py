@@ -14,6 +14,8 @@ NODES = [
     "hand_retarget_node",
     "command_container",
     "mock_hardware_node",
+    "robot_interface_node",
+    "mock_unitree_node",
     "recorder_node",
     "mock_ros_robot_node",
 ]

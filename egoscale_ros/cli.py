@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("egoscale_ros.recording.report", "plots and a summary page of a recorded run"),
     "status": ("egoscale_ros.nodes.status_command", "every node's state from /diagnostics as a table, refreshed"),
     "replay": ("egoscale_ros.recording.replay", "run a policy on a recording's observations and compare chunks"),
+    "import-policy": ("egoscale_ros.remote.importer", "write a manifest for a GR00T policy server from checkpoint metadata"),
 }
 BENCHES: dict[str, tuple[str, str]] = {
     "ik": ("egoscale_ros.ik.bench", "wrist IK: our solver against CasADi/IPOPT"),

@@ -67,9 +67,12 @@ def run(args: argparse.Namespace) -> int:
 
         _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
-    plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
-                      backend=args.backend, urdf=args.urdf, record=args.record, container=args.container)
     env = private_ros_environment()
+    # The robot's own DDS side (Unitree) stays on a private domain over loopback, multicast off.
+    native_domain = 200 + int(env["ROS_DOMAIN_ID"]) % 30
+    plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
+                      backend=args.backend, urdf=args.urdf, record=args.record,
+                      native_domain=native_domain, native_loopback=True, container=args.container)
     # The in-process monitor joins the graph with the same discovery and transport settings.
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
         os.environ[key] = env[key]
@@ -114,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
         failed = graph.stop()
         background.close()
         stop.restore()
+    from egoscale_ros.interfaces.figures import native_reports
+
+    result.update(native_reports(graph.processes))  # the mocks' final word, hand-back included
     result["interrupted"] = stop.signal_name or None
     # From the stop request (or the window's end) until every node process has exited.
     result["stop_s"] = round(time.monotonic() - (stop.at if stop.at is not None else stopping), 2)
@@ -167,7 +173,7 @@ def _cpu_figures(cpu: dict[str, float], hogs: int, load: tuple[float, float, flo
 def _wait_for_commands(monitor, graph, plan, timeout_s: float, stop) -> float | None:
     """Seconds until every controller topic has received a command (None on timeout, death or stop)."""
     start = time.monotonic()
-    topics = [c.topic for c in plan.robot.controllers]
+    topics = [c.ros_topic for c in plan.robot.controllers]
     while time.monotonic() - start < timeout_s:
         if graph.dead() or stop.requested:
             return None
@@ -190,6 +196,9 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
     inference_p99 = _to_float(monitor.diagnostic_value("policy_node", "latency_ms_p99", "inference_ms_p99"))
     smoother_ticks, smoother_rate = monitor.counter_rate("chunk_smoother_node", "ticks")
     ik_failures = _to_float(monitor.diagnostic_value("wrist_ik_node", "ik_failures", "failures"))
+    from egoscale_ros.interfaces.figures import command_counts, native_figures
+
+    published, command_rate = command_counts(plan, monitor, counts, elapsed)
     return {
         "robot": robot.name,
         "seconds": round(elapsed, 2),
@@ -203,11 +212,13 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "policy_backend": monitor.diagnostic_value("policy_node", "backend"),
         "smoother_ticks": smoother_ticks,
         "smoother_rate_hz": round(smoother_rate, 2),
-        "commands_published": {c.topic: counts.get(c.topic, 0) for c in robot.controllers},
-        "command_rate_hz": {c.topic: rate(c.topic) for c in robot.controllers},
-        # Each controller output against the smoother's ticks: below 1, a stage is missing ticks.
-        "command_rate_vs_ticks": {c.topic: round(rate(c.topic) / smoother_rate, 3) if smoother_rate else None
-                                  for c in robot.controllers},
+        "commands_published": published,
+        "command_rate_hz": command_rate,
+        # Each controller output against the smoother's ticks: below 1, a stage is missing ticks
+        # (an adapter sending at its own configured rate shows that rate's ratio).
+        "command_rate_vs_ticks": {t: round(r / smoother_rate, 3) if smoother_rate else None
+                                  for t, r in command_rate.items()},
+        **native_figures(plan, monitor),
         "ik_failures": int(ik_failures) if ik_failures is not None else None,
         "nan_count": snap["nan_count"],
         "limit_violations": sum(snap["limit_violations"].values()),
@@ -216,7 +227,8 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "hand_motion_rad": round(monitor.joint_motion(robot.hand_joints), 4),
         "wall_s": round(wall_s, 2),
         "diagnostics": {n: monitor.node_diagnostics(n) for n in ("policy_node", "chunk_smoother_node",
-                                                                  "wrist_ik_node", "hand_retarget_node")},
+                                                                  "wrist_ik_node", "hand_retarget_node",
+                                                                  "robot_interface_node")},
     }
 
 

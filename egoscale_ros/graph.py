@@ -22,7 +22,7 @@ CONTAINABLE = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node")
 #: cameras, then what stands in for the robot (its controllers have a computer of their own) and
 #: what only records. Increments only: lowering one needs privileges an operator may not have.
 NICENESS = {"camera_node": 1, "policy_node": 1, "mock_hardware_node": 5, "mock_ros_robot_node": 5,
-            "recorder_node": 5}
+            "mock_unitree_node": 5, "recorder_node": 5}
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 
 
@@ -95,6 +95,24 @@ class GraphPlan:
         return replace(self, nodes=tuple(nodes))
 
 
+def _native_parameters(domain: str | int, interface: str, loopback: str | bool) -> dict[str, Any]:
+    """Parameters of the nodes on the native side (launch arguments arrive as strings)."""
+    out: dict[str, Any] = {}
+    if str(domain).strip():
+        try:
+            out["native_domain_id"] = int(domain)
+        except ValueError:
+            raise ValueError(f"native_domain:='{domain}' is not an integer") from None
+    if interface:
+        out["native_interface"] = str(interface)
+    flag = str(loopback).strip().lower()
+    if flag in ("true", "1", "yes"):
+        out["native_loopback"] = True
+    elif flag not in ("", "false", "0", "no"):
+        raise ValueError(f"native_loopback:='{loopback}' is not true or false")
+    return out
+
+
 def plan_graph(
     robot: str = "g1_dex3",
     hardware: str = "mock",
@@ -106,6 +124,9 @@ def plan_graph(
     instruction: str = DEFAULT_INSTRUCTION,
     ik_solver: str = "dls",
     record: str = "",
+    native_domain: str | int = "",
+    native_interface: str = "",
+    native_loopback: str | bool = "",
     container: bool = False,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
@@ -118,6 +139,13 @@ def plan_graph(
     path to record the run into ('' = no recording); the policy then also publishes the
     observations it acted on, so the recording can be replayed offline. ``container``: run the
     command-path stages in one process (:meth:`GraphPlan.with_command_container`).
+
+    A robot whose config declares feedback sources or maker-interface outputs gets
+    robot_interface_node (with ``hardware:=real`` and ``mock`` alike: the same adapters run), and
+    with ``mock`` the native mocks of its interface kinds (e.g. mock_unitree_node) instead of the
+    generic mock_hardware_node. ``native_domain`` / ``native_interface`` override the config's
+    native DDS settings; ``native_loopback`` keeps the native side on the loopback interface with
+    multicast off (tests, demo).
     """
     if hardware not in HARDWARE_MODES:
         raise ValueError(f"hardware:='{hardware}' is not one of {', '.join(HARDWARE_MODES)}")
@@ -155,8 +183,15 @@ def plan_graph(
     nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node", {**common, "solver": ik_solver}))
     if config.hands:
         nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", dict(common)))
+    native = _native_parameters(native_domain, native_interface, native_loopback)
+    if config.needs_interface_node:
+        nodes.append(NodeSpec("robot_interface_node", "robot_interface_node", {**common, **native}))
     if hardware == "mock":
-        nodes.append(NodeSpec("mock_hardware_node", "mock_hardware_node", dict(common)))
+        from egoscale_ros.interfaces.registry import mock_nodes
+
+        for executable in mock_nodes(config):
+            params = dict(common) if executable == "mock_hardware_node" else {**common, **native}
+            nodes.append(NodeSpec(executable, executable, params))
     if record:
         nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
     plan = GraphPlan(config, hardware, namespace, tuple(nodes))

@@ -14,7 +14,7 @@ from launch_ros.actions import Node
 
 ARGUMENTS = {
     "robot": ("g1_dex3", "robot config: a name in config/robots/ or a YAML path"),
-    "hardware": ("mock", "mock: add mock_hardware_node; real: the robot's own drivers are running"),
+    "hardware": ("mock", "mock: add the robot's mock (the far side of its interfaces); real: the robot"),
     "policy": ("", "policy manifest.yaml ('' = the reference policy, exported on first use)"),
     "backend": ("", "force a policy backend: tensorrt, onnxruntime or torch ('' = manifest order)"),
     "camera": ("", "frame source for every camera ('' = config; none = images come from the robot's driver)"),
@@ -23,6 +23,9 @@ ARGUMENTS = {
     "instruction": ("pick up the red cube and place it on the plate", "initial language instruction"),
     "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
     "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
+    "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
+    "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
+    "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
     "container": ("false", "true: chunk smoother, wrist IK and hand retargeting in one process (command_container)"),
 }
 

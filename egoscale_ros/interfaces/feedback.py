@@ -152,14 +152,14 @@ class FeedbackAssembly:
         self.mimic = [m for m in mimic if m[1] in measured and m[0] not in measured]
         self.joint_names = [*self.owner, *(m[0] for m in self.mimic)]
 
-    def accept(self, source: str, sample: JointSample, now: float | None = None) -> None:
-        """Take a decoded message of ``source``; joints it does not own are refused."""
+    def accept(self, source: str, sample: JointSample, now: float | None = None) -> bool:
+        """Take a decoded message of ``source``; one carrying joints it does not own is refused."""
         now = self._clock() if now is None else now
         st = self.status[source]
         foreign = [j for j in sample.position if self.owner.get(j) != source]
         if foreign:
             self.reject(source, Rejected("unknown_joint", f"joint(s) {foreign} do not come from this source"))
-            return
+            return False
         self.position.update(sample.position)
         self.velocity.update(sample.velocity)
         self.effort.update(sample.effort)
@@ -171,6 +171,7 @@ class FeedbackAssembly:
         st.received += 1
         st.last_s = now
         st._arrivals.append(now)
+        return True
 
     def reject(self, source: str, error: Rejected) -> None:
         st = self.status[source]

@@ -88,23 +88,33 @@ def _layout(cls: type) -> tuple[list[tuple[str, str, object]], str, int]:
     return plan, "".join(fmt), align
 
 
-def _flatten(value, cls: type, out: list) -> None:
+def _expr(cls: type, var: str, depth: int = 0) -> str:
+    """Source of a tuple display listing every primitive of ``var`` (a ``cls``) in layout order."""
+    items = []
     for name, kind, what in _layout(cls)[0]:
-        v = getattr(value, name)
+        ref = f"{var}.{name}"
         if kind == "prim":
-            out.append(v)
+            items.append(ref)
         elif kind == "struct":
-            _flatten(v, what, out)
+            items.append(f"*{_expr(what, ref, depth + 1)}")
         else:
-            sub, n = what
-            if len(v) != n:
-                raise ValueError(f"{cls.__name__}.{name}: {len(v)} elements, the type fixes {n}")
+            sub, _n = what
             skind, swhat = _idl_of(sub)
             if skind == "prim":
-                out.extend(v)
+                items.append(f"*{ref}")
             else:
-                for item in v:
-                    _flatten(item, swhat, out)
+                item = f"_i{depth}"
+                items.append(f"*[x for {item} in {ref} for x in {_expr(swhat, item, depth + 1)}]")
+    return "(" + ", ".join(items) + ",)"
+
+
+@cache
+def _flattener(cls: type):
+    """A function value -> flat tuple of primitives, generated once per type (a plain Python
+    expression runs several times faster than walking the fields generically)."""
+    namespace: dict = {}
+    exec(f"def flatten(v):\n    return {_expr(cls, 'v')}\n", namespace)  # our own field names only
+    return namespace["flatten"]
 
 
 def c_size(cls: type) -> int:
@@ -120,6 +130,7 @@ def _packer(cls: type) -> struct.Struct:
 def pack(value) -> bytes:
     """The C-layout bytes of an IDL struct instance (little-endian, as on Unitree's computers)."""
     cls = type(value)
-    out: list = []
-    _flatten(value, cls, out)
-    return _packer(cls).pack(*out)
+    try:
+        return _packer(cls).pack(*_flattener(cls)(value))
+    except struct.error as exc:  # an array of the wrong length, a value out of its type's range
+        raise ValueError(f"{cls.__name__} does not fit its C layout: {exc}") from exc

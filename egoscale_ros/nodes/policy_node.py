@@ -22,7 +22,7 @@ non-finite chunks.
 
 Parameters: ``robot``, ``manifest`` ('' = the reference policy, exported on first use),
 ``backend`` ('' or auto = manifest order), ``device`` (auto|cpu|cuda), ``rate_hz`` (30),
-``cameras`` (names; default the robot's), ``max_image_age_s`` (0.5), ``instruction``
+``cameras`` (names; default the robot's; a policy server's manifest names its own), ``max_image_age_s`` (0.5), ``instruction``
 (default instruction; the manifest's when empty), ``threads`` (CPU threads for ONNX Runtime),
 ``image_reliability`` (best_available | best_effort | reliable), ``inference_cpu`` (pin the
 inference thread to this CPU; -1 = no pinning), ``publish_observation`` (false).
@@ -52,10 +52,11 @@ from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
 from egoscale_ros.nodes import common
 from egoscale_ros.policy.manifest import load_manifest
 from egoscale_ros.policy.observation import JointStateHistory, LatestImages
-from egoscale_ros.policy.pipeline import Observation, PolicyPipeline, Prediction
+from egoscale_ros.policy.pipeline import Observation, Prediction, pipeline_for
 from egoscale_ros.policy.runtime import create_runtime
 from egoscale_ros.policy.scheduler import InferenceLoop
 from egoscale_ros.policy.transforms import ImageRejected, fit_image, image_to_rgb, rotations_to_quaternions
+from egoscale_ros.remote.errors import RemoteError
 
 # Images: only the newest frame matters (depth 1). Reliability "best available" (Iron and later)
 # becomes reliable when the camera publishes reliably - large frames sent best-effort between
@@ -85,7 +86,7 @@ class PolicyNode(Node):
         backend = str(common.declare(self, "backend", "auto")) or "auto"
         device = str(common.declare(self, "device", "auto")) or "auto"
         rate_hz = float(common.declare(self, "rate_hz", 30.0))
-        cameras = list(common.declare(self, "cameras", [c.name for c in self.config.cameras] or ["head"]))
+        cameras_param = list(common.declare(self, "cameras", [""]))
         self.max_image_age_s = float(common.declare(self, "max_image_age_s", 0.5))
         instruction = str(common.declare(self, "instruction", ""))
         threads = int(common.declare(self, "threads", 1))
@@ -102,13 +103,25 @@ class PolicyNode(Node):
             manifest_param = str(ensure_default_policy(preset="tiny", robot=self.config.embodiment,
                                                        state_joints=self.config.policy_state_joints))
         self.manifest = load_manifest(manifest_param)
+        # A policy server names its cameras in the manifest; a local policy takes the robot's.
+        remote = self.manifest.remote
+        default_cameras = list(remote.video.values()) if remote else [c.name for c in self.config.cameras] or ["head"]
+        cameras = default_cameras if remote else [c for c in cameras_param if c] or default_cameras
+        unknown = [c for c in cameras if remote and c not in {k.name for k in self.config.cameras}]
+        if unknown:
+            raise ValueError(f"{self.manifest.path}: remote.video names camera(s) {unknown} that robot "
+                             f"{self.config.name} does not have ({[k.name for k in self.config.cameras]})")
         if len(cameras) != self.manifest.image.cameras:
             raise ValueError(f"parameter cameras names {len(cameras)} camera(s) {cameras} but the policy "
                              f"{self.manifest.path} takes {self.manifest.image.cameras}")
         self._check_robot_fits_manifest()
         self.selection = create_runtime(self.manifest, backend, device,
                                         options={"onnxruntime": {"threads": threads}})
-        self.pipeline = PolicyPipeline(self.manifest, self.selection.runtime)
+        self.pipeline = pipeline_for(self.manifest, self.selection.runtime)
+        self.remote = self.pipeline if remote is not None else None  # a RemotePolicy: status() for diagnostics
+        # Wrist poses at observation time: composed with relative actions here, or sent to a server.
+        self._needs_wrists = self.manifest.layout.representation == "relative" or bool(
+            remote and (any(e.wrist for e in remote.state) or any(e.rep != "absolute" for e in remote.action if e.wrist)))
         self.kinematics = RobotKinematics(self.config)
         self.camera_config = {c.name: c for c in self.config.cameras}
         layout = self.manifest.layout
@@ -148,7 +161,9 @@ class PolicyNode(Node):
                                   wait_for_data=self.images.wait_for_new, on_error=self._on_cycle_error,
                                   cpu=inference_cpu if inference_cpu >= 0 else None)
         self.rate_hz = rate_hz
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        # A policy server can die at any moment: report it within a fraction of the stale timeout.
+        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level,
+                                              period_s=0.1 if self.remote else 1.0)
         report = self.selection.report()
         log = self._warn if self.selection.fell_back else self.get_logger().info
         log(f"policy {self.manifest.name} ({self.manifest.path}) on {report}; cameras {cameras}, {rate_hz:g} Hz")
@@ -216,7 +231,7 @@ class PolicyNode(Node):
             return None
         layout = self.manifest.layout
         wrists = None
-        if layout.representation == "relative":
+        if self._needs_wrists:
             wrists = {s: self.kinematics.wrist_pose(s, positions) for s in layout.sides}
         base_T_camera = None
         if layout.frame == "camera":  # absolute poses or relative steps along the camera's axes
@@ -299,6 +314,9 @@ class PolicyNode(Node):
         if not self.context.ok():  # shutting down (SIGINT): publishers are gone, stop quietly
             self.loop.request_stop()
             return
+        if isinstance(exc, RemoteError):  # counted by kind in the client; the command path holds
+            self._warn(f"policy server: {exc}", throttle_duration_sec=2.0)
+            return
         self.counters["cycle_errors"] += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
         self.get_logger().error(f"inference cycle failed: {self.last_error}", throttle_duration_sec=2.0)
@@ -327,6 +345,8 @@ class PolicyNode(Node):
             "instruction": self.instruction,
             **self.counters,
         }
+        if self.remote:
+            values.update(self.remote.status())
         for stage, ms in stats.stage_medians().items():
             values[f"stage_ms_{stage}"] = ms
         if self.last_error:
@@ -341,6 +361,9 @@ class PolicyNode(Node):
             return DiagnosticStatus.WARN, "waiting for joint_states"
         if not self.loop.running:
             return DiagnosticStatus.ERROR, "inference thread stopped"
+        if self.remote and self.remote.silent_s > self.remote.options["timeout_s"]:
+            return DiagnosticStatus.ERROR, (f"policy server {self.remote.endpoint} silent for "
+                                            f"{self.remote.silent_s:.2f} s ({self.remote.last_error or 'no reply yet'})")
         rate = self.loop.stats.rate_hz()
         if rate < 0.9 * self.rate_hz:
             return DiagnosticStatus.WARN, f"running at {rate:.1f} Hz of {self.rate_hz:g} Hz"

@@ -38,9 +38,9 @@ from egoscale_ros.policy.layout import ActionLayout, default_frame
 from egoscale_ros.policy.manifest import (
     BACKBONE_INPUTS,
     BACKBONE_OUTPUT,
-    BACKENDS,
     EXPERT_INPUTS,
     EXPERT_OUTPUT,
+    LOCAL_BACKENDS,
     PolicyManifest,
     load_manifest,
 )
@@ -196,7 +196,7 @@ def export_policy(policy, manifest: PolicyManifest, out_dir: str | os.PathLike, 
     save_checkpoint(out / "checkpoint.pt", policy, manifest, extra)
     manifest.path = out / "manifest.yaml"
     manifest.code_version = code_version()
-    manifest.backend_order = BACKENDS
+    manifest.backend_order = LOCAL_BACKENDS
     manifest.backends = {
         "tensorrt": {"backbone": "backbone.onnx", "action_expert": "action_expert.onnx", "precision": "fp16",
                      "max_batch": 1},

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -23,7 +24,10 @@ from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.tokenizer import TOKENIZER_NAME
 
 FORMAT = "egoscale_ros/policy-manifest/1"
-BACKENDS = ("tensorrt", "onnxruntime", "torch")
+LOCAL_BACKENDS = ("tensorrt", "onnxruntime", "torch")
+# Clients of policy servers (egoscale_ros.remote): the manifest's ``remote`` section says what they take.
+SERVER_BACKENDS = ("gr00t_server", "openpi_server")
+BACKENDS = LOCAL_BACKENDS + SERVER_BACKENDS
 GRAPHS = ("backbone", "action_expert")
 # Tensor names of the two exported graphs (the contract between export and every runtime).
 BACKBONE_INPUTS = ("image", "tokens", "state", "state_mask")
@@ -92,9 +96,10 @@ class PolicyManifest:
     action: ActionSpec
     denoising_steps: int = 4
     seed: int = 0
-    backend_order: tuple[str, ...] = BACKENDS
+    backend_order: tuple[str, ...] = LOCAL_BACKENDS
     backends: dict[str, dict] = field(default_factory=dict)
     code_version: str = ""
+    remote: Any = None  # egoscale_ros.remote.spec.RemoteSpec for a policy served elsewhere
 
     @property
     def folder(self) -> Path:
@@ -128,6 +133,10 @@ class PolicyManifest:
         }
 
     def to_dict(self) -> dict:
+        if self.remote is not None:
+            return {"format": FORMAT, "name": self.name, "embodiment": self.embodiment,
+                    "backends": {"order": list(self.backend_order), **self.backends},
+                    "instruction": {"default": self.default_instruction}, "remote": self.remote.to_dict()}
         return {
             "format": FORMAT,
             "name": self.name,
@@ -188,6 +197,8 @@ def manifest_from_dict(data: dict, path: Path) -> PolicyManifest:
 
     if data.get("format", FORMAT) != FORMAT:
         raise ManifestError(f"{where}: format is {data.get('format')!r}, this package reads {FORMAT!r}")
+    if "remote" in data:
+        return _remote_manifest(data, path)
     try:
         img = section("image")
         image = ImageSpec(size=int(img["size"]), cameras=int(img.get("cameras", 1)),
@@ -215,10 +226,11 @@ def manifest_from_dict(data: dict, path: Path) -> PolicyManifest:
             raise ManifestError(f"{where}: normalisation std must be > 0")
         den = data.get("denoising") or {}
         be = dict(section("backends"))
-        order = tuple(str(b) for b in be.pop("order", BACKENDS))
-        unknown = [b for b in order if b not in BACKENDS]
+        order = tuple(str(b) for b in be.pop("order", LOCAL_BACKENDS))
+        unknown = [b for b in order if b not in LOCAL_BACKENDS]
         if unknown:
-            raise ManifestError(f"{where}: backends.order names unknown backend(s) {unknown}; known {BACKENDS}")
+            raise ManifestError(f"{where}: backends.order names unknown backend(s) {unknown}; known {LOCAL_BACKENDS} "
+                                "(a policy server's manifest has a 'remote' section)")
         steps = int(den.get("steps", 4))
         if steps < 1:
             raise ManifestError(f"{where}: denoising.steps must be >= 1, got {steps}")
@@ -232,6 +244,43 @@ def manifest_from_dict(data: dict, path: Path) -> PolicyManifest:
     except ManifestError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
+        raise ManifestError(f"{where}: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _remote_manifest(data: dict, path: Path) -> PolicyManifest:
+    """A policy served by a GR00T or openpi server: the ``remote`` section is the contract, and the
+    image/state/action specs the node reads are derived from it (the server normalises itself)."""
+    from egoscale_ros.remote.spec import SERVER_BACKENDS as PROTOCOL_OF
+    from egoscale_ros.remote.spec import SpecError, parse_remote, server_options
+
+    where = str(path)
+    try:
+        spec = parse_remote(data["remote"], f"{where}: remote")
+        be = dict(data.get("backends") or {})
+        order = tuple(str(b) for b in be.pop("order", [b for b in SERVER_BACKENDS if b in be]))
+        if not order or any(b not in SERVER_BACKENDS for b in order):
+            raise ManifestError(f"{where}: a remote policy's backends.order must name {SERVER_BACKENDS}, got {list(order)}")
+        for b in order:
+            if PROTOCOL_OF[b] != spec.protocol:
+                raise ManifestError(f"{where}: backend {b} does not speak remote.protocol {spec.protocol!r}")
+            be[b] = server_options(b, be.get(b) or {}, f"{where}: backends")
+        side = max(spec.image_size) if spec.image_size else 224
+        layout = ActionLayout(horizon=spec.execute_steps, dt=spec.dt, rotation="rot6d", representation="absolute",
+                              frame="base", hand_joints=spec.hand_joints)
+        joints = tuple(spec.state_joints)
+        ins = data.get("instruction") or {}
+        return PolicyManifest(
+            path=path, name=str(data.get("name", path.parent.name)), preset="remote",
+            embodiment=str(data.get("embodiment", spec.embodiment_tag)), image=ImageSpec(side, len(spec.video)),
+            max_tokens=0, default_instruction=str(ins.get("default", "")),
+            state=StateSpec(joints, np.zeros(len(joints)), np.ones(len(joints))),
+            action=ActionSpec(layout, np.zeros(layout.dim), np.ones(layout.dim)), denoising_steps=1,
+            backend_order=order, backends=be, remote=spec)
+    except SpecError as exc:
+        raise ManifestError(str(exc)) from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ManifestError):
+            raise
         raise ManifestError(f"{where}: {exc.__class__.__name__}: {exc}") from exc
 
 

@@ -103,3 +103,10 @@ class PolicyPipeline:
                 chunk = None
         stages["postprocess"] = (time.perf_counter() - t1) * 1e3
         return Prediction(chunk, stages, normalised)
+
+
+def pipeline_for(manifest: PolicyManifest, runtime: PolicyRuntime):
+    """The object whose ``predict(obs)`` the node calls: the runtime's own where it has one (a
+    policy server does all pre- and post-processing itself), else a local :class:`PolicyPipeline`."""
+    own = getattr(runtime, "make_pipeline", None)
+    return own(manifest) if own is not None else PolicyPipeline(manifest, runtime)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from egoscale_ros.policy.manifest import BACKENDS, ManifestError, PolicyManifest
+from egoscale_ros.policy.manifest import BACKENDS, SERVER_BACKENDS, ManifestError, PolicyManifest
 
 
 class BackendUnavailable(RuntimeError):
@@ -120,6 +120,10 @@ def _construct(backend: str, manifest: PolicyManifest, device: str, options: dic
         from egoscale_ros.policy.runtime_torch import TorchPolicy
 
         return TorchPolicy(manifest, device=device, **options.get("torch", {}))
+    if backend in SERVER_BACKENDS:
+        from egoscale_ros.remote.client import RemoteRuntime
+
+        return RemoteRuntime(manifest, backend)
     raise ValueError(f"unknown policy backend {backend!r}; choose one of {BACKENDS} or 'auto'")
 
 

@@ -20,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot", action="append", help="robot config name or YAML path (repeatable; default: all)")
     parser.add_argument("--urdf", default="", help="check against this URDF instead of the config's")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--policy", default="", help="also check this policy manifest against each robot")
+    from egoscale_ros import preflight
+
+    preflight.add_arguments(parser)  # --live: listen to the robot's feedback before anything moves
 
 
 def describe(config: RobotConfig) -> dict:
@@ -42,12 +46,21 @@ def describe(config: RobotConfig) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "live", False):
+        from egoscale_ros import preflight
+
+        return preflight.run(args)
     robots = args.robot or resources.available_robots()
     results, errors = {}, {}
     for robot in robots:
         try:
-            results[robot] = describe(load_robot_config(robot, urdf_override=args.urdf or None))
-        except (ConfigError, UrdfError) as exc:
+            config = load_robot_config(robot, urdf_override=args.urdf or None)
+            results[robot] = describe(config)
+            if getattr(args, "policy", ""):
+                from egoscale_ros.policy.fit import check_policy
+
+                results[robot]["policy"] = check_policy(args.policy, config)
+        except (ConfigError, UrdfError, ValueError) as exc:
             errors[robot] = str(exc)
     if args.json:
         print(json.dumps({"ok": results, "errors": errors}, indent=2))

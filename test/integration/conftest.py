@@ -79,3 +79,34 @@ def probe(ros_env) -> Iterator[Probe]:
         yield p
     finally:
         p.close()
+
+
+G1_ARMS = ["left_shoulder_pitch_joint", "left_shoulder_roll_joint", "left_shoulder_yaw_joint", "left_elbow_joint",
+           "left_wrist_roll_joint", "left_wrist_pitch_joint", "left_wrist_yaw_joint",
+           "right_shoulder_pitch_joint", "right_shoulder_roll_joint", "right_shoulder_yaw_joint", "right_elbow_joint",
+           "right_wrist_roll_joint", "right_wrist_pitch_joint", "right_wrist_yaw_joint"]
+
+
+@pytest.fixture(scope="session")
+def g1_ros2_control(tmp_path_factory) -> str:
+    """g1_dex3 as a robot run through ros2_control: a Float64MultiArray forward controller for the
+    arms, JointState for the hands, joint_states from the robot (the generic mock_hardware_node)."""
+    import yaml
+
+    from egoscale_ros import resources
+
+    src = resources.robot_config_path("g1_dex3")
+    data = yaml.safe_load(src.read_text())
+    data["urdf"] = str(resources.resolve(data["urdf"], src.parent))
+    data["extra_urdfs"] = [str(resources.resolve(p, src.parent)) for p in data["extra_urdfs"]]
+    data["name"] = "g1_dex3_ros2_control"
+    data.pop("feedback", None)
+    data.pop("native", None)
+    data["controllers"] = [
+        {"name": "arms", "topic": "upper_body_controller/commands", "type": "Float64MultiArray", "joints": G1_ARMS},
+        *({"name": f"{side}_hand", "topic": f"dex3/{side}/cmd", "type": "JointState",
+           "joints": data["hands"][side]["joints"]} for side in ("left", "right")),
+    ]
+    path = tmp_path_factory.mktemp("robots") / "g1_dex3_ros2_control.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)

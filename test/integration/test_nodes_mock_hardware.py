@@ -10,15 +10,15 @@ from egoscale_ros.nodes import common
 from egoscale_ros.robot.config import load_robot_config
 
 
-def test_mock_hardware_follows_arm_commands_and_counts_wrong_sized_ones(probe):
-    config = load_robot_config("g1_dex3")
+def test_mock_hardware_follows_arm_commands_and_counts_wrong_sized_ones(probe, g1_ros2_control):
+    config = load_robot_config(g1_ros2_control)
     arms = next(c for c in config.controllers if c.name == "arms")
     states: list[JointState] = []
     diags: list[DiagnosticArray] = []
     probe.node.create_subscription(JointState, "joint_states", states.append, common.JOINT_STATE_QOS)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
     pub = probe.node.create_publisher(Float64MultiArray, arms.topic, common.COMMAND_QOS)
-    probe.start_node("mock_hardware_node", "-p", "robot:=g1_dex3")
+    probe.start_node("mock_hardware_node", "-p", f"robot:={g1_ros2_control}")
 
     assert probe.spin_until(lambda: len(states) > 5, 60), "no joint_states from mock_hardware_node"
     assert set(states[-1].name) == set(config.movable_joints())

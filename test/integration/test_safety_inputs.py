@@ -29,14 +29,14 @@ def _status(diags: list[DiagnosticArray], node: str):
 
 
 @pytest.fixture
-def g1_arms(probe):
-    config = load_robot_config("g1_dex3")
+def g1_arms(probe, g1_ros2_control):
+    config = load_robot_config(g1_ros2_control)
     arms = next(c for c in config.controllers if c.name == "arms")
     got = {"commands": [], "diags": []}
     probe.node.create_subscription(Float64MultiArray, arms.topic, got["commands"].append, common.COMMAND_QOS)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", got["diags"].append, 50)
-    probe.start_node("mock_hardware_node", "-p", "robot:=g1_dex3")
-    probe.start_node("wrist_ik_node", "-p", "robot:=g1_dex3")
+    probe.start_node("mock_hardware_node", "-p", f"robot:={g1_ros2_control}")
+    probe.start_node("wrist_ik_node", "-p", f"robot:={g1_ros2_control}")
     assert probe.spin_until(lambda: len(got["commands"]) > 10, 60), "wrist_ik_node sent no commands"
     return config, arms, got
 

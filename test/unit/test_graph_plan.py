@@ -7,17 +7,37 @@ import pytest
 from egoscale_ros.graph import plan_graph
 from egoscale_ros.nodes.command_container import parse_members
 
-ALL_NODES = ["camera_node", "policy_node", "chunk_smoother_node", "wrist_ik_node", "hand_retarget_node",
-             "mock_hardware_node"]
+STAGES = ["camera_node", "policy_node", "chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"]
+# What plays the robot in mock mode, per robot: the far side of the robot's own interfaces.
+ROBOT_SIDE = {"g1_dex3": ["robot_interface_node", "mock_unitree_node"],
+              "h1_inspire": ["robot_interface_node", "mock_unitree_node"]}
 
 
 @pytest.mark.parametrize("robot", ["g1_dex3", "h1_inspire", "r1pro_sharpa"])
 def test_mock_plan_runs_every_stage_with_the_robot_config(robot):
     plan = plan_graph(robot=robot, hardware="mock")
-    assert sorted(s.executable for s in plan.nodes) == sorted(ALL_NODES)
+    robot_side = [s.executable for s in plan.nodes if s.executable not in STAGES]
+    assert sorted(s.executable for s in plan.nodes if s.executable in STAGES) == sorted(STAGES)
+    if robot in ROBOT_SIDE:
+        assert robot_side == ROBOT_SIDE[robot]
+    else:
+        assert robot_side, "no stand-in for the robot"
     for spec in plan.nodes:
         if spec.executable != "camera_node":
             assert spec.parameters["robot"] == robot
+
+
+@pytest.mark.parametrize("robot", ["g1_dex3", "h1_inspire"])
+def test_real_and_mock_run_the_same_robot_interface_with_native_settings(robot):
+    real = plan_graph(robot=robot, hardware="real", native_domain="3", native_interface="enp3s0")
+    mock = plan_graph(robot=robot, hardware="mock", native_domain=211, native_loopback="true")
+    assert real.node("robot_interface_node").parameters == {"robot": robot, "native_domain_id": 3,
+                                                           "native_interface": "enp3s0"}
+    assert mock.node("robot_interface_node").parameters == {"robot": robot, "native_domain_id": 211,
+                                                           "native_loopback": True}
+    assert not [s for s in real.nodes if s.executable.startswith("mock_")]
+    with pytest.raises(ValueError, match="native_domain:='zero'"):
+        plan_graph(robot=robot, native_domain="zero")
 
 
 def test_real_hardware_has_no_mock_and_camera_none_has_no_camera_node():

@@ -1,0 +1,125 @@
+"""mock_unitree_node: a mock Unitree robot on the native DDS domain (the far side of the adapters).
+
+Subscribes the robot config's Unitree command topics (``rt/arm_sdk`` or ``rt/lowcmd``, the Dex3
+and Inspire topics) over Cyclone DDS, checks every message (``egoscale_ros.interfaces.
+mock_unitree``), moves its joints and publishes ``rt/lowstate`` and the hands' states. Its
+diagnostics (on ROS) count what it received, refused and why (``native_errors``).
+
+On SIGINT it keeps serving for up to ``linger_s`` while commands still arrive, so it sees the
+other side's hand-back (the blend weight ramped to 0) and judges it, then writes its report
+(JSON) to ``report_path`` when one is given.
+
+Parameters: ``robot``, ``urdf``, ``rate_hz`` (state publishing and simulation), ``native_domain_id``,
+``native_interface``, ``native_loopback``, ``mode_machine``, ``place`` ("joint=value": report that
+joint there, even outside its limits), ``corrupt_crc_every`` (N: every Nth lowstate has a bad
+CRC), ``report_path``, ``linger_s``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+
+from egoscale_ros.interfaces import settings
+from egoscale_ros.interfaces.dds import NativeBus
+from egoscale_ros.interfaces.figures import REPORT_PREFIX
+from egoscale_ros.interfaces.mock_unitree import MockUnitree
+from egoscale_ros.nodes import common
+from egoscale_ros.nodes.robot_interface_node import native_settings_from_parameters
+
+
+def parse_place(text: str) -> tuple[str, float] | None:
+    if not text:
+        return None
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"parameter place: expected 'joint=value', got '{text}'")
+    return name.strip(), float(value)
+
+
+class MockUnitreeNode(Node):
+    def __init__(self) -> None:
+        super().__init__("mock_unitree_node")
+        self.config = common.robot_config_from_parameters(self)
+        rate = float(common.declare(self, "rate_hz", min(self.config.mock.rate_hz, 100.0)))
+        self.native = native_settings_from_parameters(self, self.config)
+        self.mock = MockUnitree(self.config, mode_machine=int(common.declare(self, "mode_machine", 5)))
+        placed = parse_place(str(common.declare(self, "place", "")))
+        if placed:
+            self.mock.place(*placed)
+        self.mock.corrupt_crc_every = int(common.declare(self, "corrupt_crc_every", 0))
+        self.report_path = str(common.declare(self, "report_path", ""))
+        self.linger_s = float(common.declare(self, "linger_s", 4.0))
+        self.bus = NativeBus(self.native)
+        for topic, idl_type in self.mock.types.items():
+            self.bus.reader(topic, idl_type, depth=64)
+        for topic, idl_type in self.mock.state_types().items():
+            self.bus.writer(topic, idl_type)
+        self._last = time.monotonic()
+        self._last_command = -1.0
+        self.create_timer(1.0 / rate, self._tick)
+        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.get_logger().info(
+            f"mock Unitree robot for {self.config.name} on {settings.describe(self.native)}: takes "
+            f"{', '.join(self.mock.types)}; publishes {', '.join(self.mock.state_types())} at {rate:g} Hz"
+        )
+
+    def _serve(self) -> None:
+        now = time.monotonic()
+        for topic in self.mock.types:
+            for msg in self.bus.take(topic):
+                self._last_command = now
+                if not self.mock.on_message(topic, msg, now):
+                    self.get_logger().warn(f"refused {self.mock.last_error}", throttle_duration_sec=2.0)
+        self.mock.step(min(now - self._last, 0.1))
+        self._last = now
+        for topic, msg in self.mock.states():
+            self.bus.write(topic, msg)
+
+    def _tick(self) -> None:
+        self._serve()
+
+    def close(self) -> None:
+        """Serve on while the other side hands back, then write the report."""
+        deadline = time.monotonic() + self.linger_s
+        while time.monotonic() < deadline:
+            self._serve()
+            released = all(r.get("released", True) for k, r in self.mock.report().items() if k.startswith("blend "))
+            quiet = time.monotonic() - self._last_command > 0.5
+            if released and quiet:
+                break
+            time.sleep(0.01)
+        report = self.mock.report()
+        if self.report_path:
+            Path(self.report_path).write_text(json.dumps(report, indent=2))
+        print(REPORT_PREFIX + json.dumps(report), flush=True)  # the demo reads this last line
+        self.bus.close()
+
+    def _diag_values(self) -> dict:
+        rep = self.mock.report()
+        values = {"native": settings.describe(self.native), "native_errors": rep["native_errors"],
+                  "last_error": rep["last_error"] or "none"}
+        values.update({f"received {t}": n for t, n in rep["received"].items()})
+        values.update({f"refused {t}": n for t, n in rep["refused"].items()})
+        values.update({f"error {k}": n for k, n in rep["errors"].items()})
+        for key, blend in rep.items():
+            if key.startswith("blend "):
+                values[f"{key} weight"] = blend["blend_weight_last"] if blend["blend_weight_last"] is not None else 0.0
+        return values
+
+    def _diag_level(self) -> tuple[int, str]:
+        if self.mock.native_errors():
+            return DiagnosticStatus.WARN, f"refused commands: {self.mock.last_error}"
+        return DiagnosticStatus.OK, "ok"
+
+
+def main(args: list[str] | None = None) -> int:
+    return common.run(MockUnitreeNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""Does a policy manifest fit a robot? What ``egoscale-ros check --policy`` verifies before a run.
+
+The manifest must load (for local backends: its ONNX graphs agree with it), and everything it
+names must exist on the robot: the cameras a policy server takes, the joints whose positions
+it is sent, the wrists and hands its actions drive. An error names the manifest and the item.
+"""
+
+from __future__ import annotations
+
+from egoscale_ros.policy.manifest import ManifestError, load_manifest
+
+
+def check_policy(path: str, config) -> dict:
+    """A summary of the manifest on ``config``; :class:`ManifestError` on the first misfit."""
+    manifest = load_manifest(path)
+    where = str(manifest.path)
+    layout = manifest.layout
+    missing_arms = [s for s in layout.sides if s not in config.arms]
+    if missing_arms:
+        raise ManifestError(f"{where}: the policy drives the {missing_arms} wrist(s); robot {config.name} has "
+                            f"arms {sorted(config.arms)}")
+    missing_hands = [s for s in layout.hand_joints if s not in config.hands]
+    if missing_hands:
+        raise ManifestError(f"{where}: the policy drives the {missing_hands} hand(s); robot {config.name} has "
+                            f"hands {sorted(config.hands)}")
+    remote = manifest.remote
+    if remote is not None:
+        cameras = {c.name for c in config.cameras}
+        absent = sorted(c for c in remote.video.values() if c not in cameras)
+        if absent:
+            raise ManifestError(f"{where}: remote.video names camera(s) {absent}; robot {config.name} has {sorted(cameras)}")
+        joints = set(config.movable_joints())
+        unknown = [j for j in remote.state_joints if j not in joints]
+        if unknown:
+            raise ManifestError(f"{where}: remote.state sends joint(s) {unknown} that robot {config.name} does not have")
+    return {"manifest": where, "backends": list(manifest.backend_order), "horizon": layout.horizon,
+            "dt": layout.dt, "sides": list(layout.sides),
+            "remote": remote.protocol if remote is not None else None}

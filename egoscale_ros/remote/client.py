@@ -1,0 +1,305 @@
+"""The policy as a client of a remote server: observation in, action chunk out, like the local pipeline.
+
+:class:`RemotePolicy` has the :class:`~egoscale_ros.policy.pipeline.PolicyPipeline` interface
+(``predict(obs) -> Prediction``), so the policy node's cadence, stamping (chunk stamp = the
+observation's capture time, so the smoother compensates network and inference latency) and
+diagnostics stay the same. It runs on the node's inference thread, never on the executor.
+
+Per request it builds the server's observation from the spec (images as uint8, state vectors
+from joint positions and forward-kinematics wrist poses, the instruction), exchanges it with a
+timeout and checks the reply: keys, shapes, dtypes, finiteness, the echoed request id where the
+server echoes one, error replies (a wrong token among them). Anything wrong raises
+:class:`RemoteError` whose ``kind`` is counted on diagnostics; the node then publishes nothing,
+so the command path holds. After a failure the next request waits a backoff that doubles up to
+``max_backoff_s``; the first good reply resets it.
+
+:class:`RemoteRuntime` is the ``gr00t_server`` / ``openpi_server`` entry of
+:func:`~egoscale_ros.policy.runtime.create_runtime`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import cv2
+import numpy as np
+
+from egoscale_ros.policy.pipeline import Observation, Prediction
+from egoscale_ros.policy.runtime import PolicyRuntime
+from egoscale_ros.policy.scheduler import RollingStats
+from egoscale_ros.policy.transforms import ActionChunk
+from egoscale_ros.remote.codec import PACKERS, CodecError
+from egoscale_ros.remote.errors import ERROR_KINDS, RemoteError
+from egoscale_ros.remote.spec import (
+    SERVER_BACKENDS,
+    RemoteSpec,
+    SpecError,
+    decode_wrists,
+    encode_wrist,
+    server_options,
+    wrists_to_absolute,
+)
+from egoscale_ros.remote.transport import TransportError, WebsocketTransport, ZmqTransport
+
+
+def build_observation(spec: RemoteSpec, obs: Observation, cameras: list[str], request_id: int) -> dict:
+    """The server's observation dict for ``obs`` (GR00T nested with batch/time axes, openpi flat)."""
+    images = dict(zip(cameras, obs.images))
+    video = {}
+    for key, camera in spec.video.items():
+        if camera not in images:
+            raise ValueError(f"no image from camera '{camera}' for video key '{key}'")
+        img = images[camera]
+        if spec.image_size is not None and img.shape[:2] != spec.image_size:
+            h, w = spec.image_size
+            img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if img.shape[0] > h else cv2.INTER_LINEAR)
+        video[key] = np.ascontiguousarray(img, dtype=np.uint8)
+    parts: dict[str, list[np.ndarray]] = {}
+    for e in spec.state:
+        if e.wrist:
+            if not obs.wrist_poses or e.wrist not in obs.wrist_poses:
+                raise ValueError(f"state key '{e.key}' needs the {e.wrist} wrist pose at observation time")
+            vec = encode_wrist(obs.wrist_poses[e.wrist], e.format)
+        else:
+            # A joint the robot does not report is sent as 0 (servers have no missing-state mask).
+            vec = np.array([obs.joint_positions.get(j, 0.0) for j in e.joints], dtype=np.float64)
+        parts.setdefault(e.key, []).append(vec)
+    state = {k: np.concatenate(v).astype(np.float32) for k, v in parts.items()}
+    instruction = obs.instruction
+    if spec.protocol == "gr00t":
+        out = {"video": {k: v[None, None] for k, v in video.items()},
+               "state": {k: v[None, None] for k, v in state.items()}}
+        if spec.language:
+            out["language"] = {spec.language: [[instruction]]}
+        return out
+    out = {**video, **state, OPENPI_REQUEST_ID: int(request_id)}
+    if spec.language:
+        out[spec.language] = instruction
+    return out
+
+
+def decode_actions(spec: RemoteSpec, actions: Mapping[str, Any], obs: Observation) -> tuple[ActionChunk, int]:
+    """Reply action arrays -> absolute :class:`ActionChunk` (first ``execute_steps`` steps), and the
+    number of values outside the checkpoint's action range. Raises :class:`RemoteError`."""
+    dims = spec.key_dims(spec.action)
+    arrays: dict[str, np.ndarray] = {}
+    for key, dim in dims.items():
+        if key not in actions:
+            raise RemoteError("bad_reply", f"reply lacks action key '{key}' (it has {sorted(map(str, actions))})")
+        value = actions[key]
+        if not isinstance(value, np.ndarray):
+            raise RemoteError("bad_reply", f"action '{key}' is a {type(value).__name__}, not an array")
+        if value.dtype.kind != "f":
+            raise RemoteError("bad_reply", f"action '{key}' has dtype {value.dtype}, expected floating point")
+        if spec.protocol == "gr00t":
+            if value.ndim != 3 or value.shape[0] != 1:
+                raise RemoteError("bad_reply", f"action '{key}' has shape {value.shape}, expected (1, {spec.horizon}, {dim})")
+            value = value[0]
+        if value.shape != (spec.horizon, dim):
+            raise RemoteError("bad_reply", f"action '{key}' has shape {value.shape}, expected ({spec.horizon}, {dim})")
+        if not np.all(np.isfinite(value)):
+            raise RemoteError("non_finite", f"action '{key}' contains NaN or inf")
+        arrays[key] = value.astype(np.float64)
+    outside = 0
+    for key, stats in spec.statistics.items():
+        if key in arrays:
+            outside += int(np.count_nonzero(stats.outside(arrays[key])))
+    n = spec.execute_steps
+    wrists, hands, names, column = {}, {}, {}, {k: 0 for k in dims}
+    for e in spec.action:
+        start = column[e.key]
+        column[e.key] = start + e.dim
+        block = arrays[e.key][:n, start:start + e.dim]
+        if e.wrist:
+            poses = decode_wrists(block, e.format)
+            base = obs.wrist_poses.get(e.wrist) if obs.wrist_poses else None
+            try:
+                wrists[e.wrist] = wrists_to_absolute(poses, e.rep, base)
+            except SpecError as exc:
+                raise RemoteError("bad_reply", f"action '{e.key}': {exc}") from exc
+        else:
+            hands[e.hand] = block.copy()
+            names[e.hand] = list(e.joints)
+    chunk = ActionChunk(stamp_ns=int(obs.stamp_ns), dt=spec.dt, wrist=wrists, hand=hands, hand_joint_names=names)
+    if not chunk.is_finite():
+        raise RemoteError("non_finite", "decoded wrist poses are not finite")
+    return chunk, outside
+
+
+REQUEST_ID = "request_id"
+OPENPI_REQUEST_ID = "__request_id__"
+
+
+class RemotePolicy:
+    """Client of one policy server; ``predict`` has the local pipeline's contract."""
+
+    def __init__(self, spec: RemoteSpec, backend: str, options: Mapping[str, Any], cameras: list[str],
+                 clock: Callable[[], float] = time.monotonic):
+        self.spec = spec
+        self.backend = backend
+        self.options = server_options(backend, options)
+        self.cameras = list(cameras)
+        self.clock = clock
+        self.pack, self.unpack = PACKERS[spec.protocol]
+        host, port, timeout = self.options["host"], self.options["port"], self.options["timeout_s"]
+        if spec.protocol == "gr00t":
+            self.transport: Any = ZmqTransport(host, port, timeout)
+            self.endpoint = self.transport.endpoint
+        else:
+            self.transport = WebsocketTransport(host, port, timeout, self.options["api_token"], self.unpack)
+            self.endpoint = self.transport.uri
+        self.round_trip = RollingStats()
+        self.errors = {k: 0 for k in ERROR_KINDS}
+        self.replies = 0
+        self.reconnects = 0
+        self.actions_out_of_range = 0
+        self.last_error = ""
+        self.last_reply_at: float | None = None
+        self.started_at = clock()
+        self._failures = 0
+        self._retry_at = 0.0
+        self._request_id = 0
+        self._lock = threading.Lock()
+
+    # -- state for diagnostics -----------------------------------------------------------------
+
+    @property
+    def silent_s(self) -> float:
+        """Seconds since the last good reply (since start when there was none)."""
+        return self.clock() - (self.last_reply_at if self.last_reply_at is not None else self.started_at)
+
+    @property
+    def answering(self) -> bool:
+        return self._failures == 0 and self.last_reply_at is not None
+
+    def status(self) -> dict[str, Any]:
+        values = {"server": f"{self.backend} {self.endpoint}", "server_answering": self.answering,
+                  "server_silent_s": round(self.silent_s, 3), "server_replies": self.replies,
+                  "server_reconnects": self.reconnects, "round_trip_ms_p50": self.round_trip.percentile(50),
+                  "round_trip_ms_p99": self.round_trip.percentile(99),
+                  "actions_out_of_range": self.actions_out_of_range}
+        values.update({f"server_{k}": v for k, v in self.errors.items()})
+        if self.last_error:
+            values["server_last_error"] = self.last_error
+        return values
+
+    # -- one request -----------------------------------------------------------------------------
+
+    def _fail(self, kind: str, message: str, reset: bool = False) -> RemoteError:
+        self.errors[kind] += 1
+        self.last_error = f"{kind}: {message}"
+        self._failures += 1
+        backoff = min(self.options["max_backoff_s"], 0.05 * 2 ** (self._failures - 1))
+        self._retry_at = self.clock() + backoff
+        if reset:
+            self.transport.reset()
+        return RemoteError(kind, message)
+
+    def _request(self, observation: dict, request_id: int) -> bytes | str:
+        if self.spec.protocol == "gr00t":
+            message: dict[str, Any] = {"endpoint": "get_action",
+                                       "data": {"observation": observation, "options": {REQUEST_ID: request_id}}}
+            if self.options["api_token"]:
+                message["api_token"] = self.options["api_token"]
+        else:
+            message = observation
+            if not self.transport.connected:
+                self.transport.connect()
+                self.reconnects += 1 if self.transport.connects > 1 else 0
+        return self.transport.request(self.pack(message))
+
+    def _actions(self, raw: bytes | str, request_id: int) -> Mapping[str, Any]:
+        if isinstance(raw, str):  # openpi sends a traceback as text, then closes
+            raise self._fail("server_error", raw.strip().splitlines()[-1] if raw.strip() else "error text", reset=True)
+        try:
+            reply = self.unpack(raw)
+        except CodecError as exc:
+            raise self._fail("bad_reply", str(exc), reset=True) from exc
+        if isinstance(reply, Mapping) and "error" in reply and self.spec.protocol == "gr00t":
+            text = str(reply["error"])
+            raise self._fail("unauthorized" if "unauthor" in text.lower() else "server_error", text)
+        if self.spec.protocol == "gr00t":
+            if not (isinstance(reply, (list, tuple)) and len(reply) == 2 and isinstance(reply[0], Mapping)):
+                raise self._fail("bad_reply", f"expected [action, info], got {type(reply).__name__}")
+            actions, info = reply
+            echoed = info.get(REQUEST_ID) if isinstance(info, Mapping) else None
+        else:
+            if not isinstance(reply, Mapping) or "actions" not in reply:
+                keys = sorted(map(str, reply)) if isinstance(reply, Mapping) else type(reply).__name__
+                raise self._fail("bad_reply", f"expected a dict with 'actions', got {keys}")
+            actions, echoed = reply, reply.get(OPENPI_REQUEST_ID)
+        if echoed is not None and int(echoed) != request_id:
+            raise self._fail("stale_reply", f"reply is for request {echoed}, expected {request_id}", reset=True)
+        return actions
+
+    def predict(self, obs: Observation) -> Prediction:
+        """One exchange; raises :class:`RemoteError` (counted) when no usable chunk came back."""
+        with self._lock:
+            now = self.clock()
+            if now < self._retry_at:
+                self.errors["backoff"] += 1
+                raise RemoteError("backoff", f"server not answering; next try in {self._retry_at - now:.2f} s "
+                                             f"(last: {self.last_error})")
+            t0 = time.perf_counter()
+            self._request_id += 1
+            request_id = self._request_id
+            observation = build_observation(self.spec, obs, self.cameras, request_id)
+            t1 = time.perf_counter()
+            try:
+                raw = self._request(observation, request_id)
+            except TransportError as exc:
+                if self.spec.protocol == "gr00t" and exc.kind == "timeout":
+                    self.reconnects += 1  # the REQ socket was replaced
+                raise self._fail(exc.kind, str(exc)) from exc
+            t2 = time.perf_counter()
+            actions = self._actions(raw, request_id)
+            try:
+                chunk, outside = decode_actions(self.spec, actions, obs)
+            except RemoteError as exc:
+                raise self._fail(exc.kind, str(exc)) from exc
+            t3 = time.perf_counter()
+            self.actions_out_of_range += outside
+            self.replies += 1
+            self._failures = 0
+            self._retry_at = 0.0
+            self.last_reply_at = self.clock()
+            rtt_ms = (t2 - t1) * 1e3
+            self.round_trip.record(rtt_ms)
+            return Prediction(chunk, {"preprocess": (t1 - t0) * 1e3, "round_trip": rtt_ms,
+                                      "postprocess": (t3 - t2) * 1e3})
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class RemoteRuntime(PolicyRuntime):
+    """The server backends in :func:`~egoscale_ros.policy.runtime.create_runtime`: no graphs of its
+    own; :meth:`make_pipeline` hands the node a :class:`RemotePolicy` instead of a local pipeline."""
+
+    def __init__(self, manifest, backend: str):
+        super().__init__()
+        spec = getattr(manifest, "remote", None)
+        if spec is None:
+            raise SpecError(f"{manifest.path}: backend {backend} needs a 'remote' section")
+        if SERVER_BACKENDS[backend] != spec.protocol:
+            raise SpecError(f"{manifest.path}: backend {backend} speaks {SERVER_BACKENDS[backend]}, but "
+                            f"remote.protocol is {spec.protocol}")
+        self.backend = backend
+        self.device = "remote"
+        self.policy = RemotePolicy(spec, backend, manifest.backends.get(backend, {}), list(spec.video.values()))
+        self.detail = self.policy.endpoint
+
+    def make_pipeline(self, manifest) -> RemotePolicy:
+        return self.policy
+
+    def encode(self, image, tokens, state, state_mask):
+        raise NotImplementedError("a remote policy runs whole requests (RemotePolicy.predict)")
+
+    def velocity(self, noisy_actions, timestep, context):
+        raise NotImplementedError("a remote policy runs whole requests (RemotePolicy.predict)")
+
+    def close(self) -> None:
+        self.policy.close()
