@@ -14,7 +14,7 @@ import sys
 # name -> (module, help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("egoscale_ros.demo", "run the whole graph on mock hardware and summarise it"),
-    "check": ("egoscale_ros.robot.check", "validate a robot config against its URDFs"),
+    "check": ("egoscale_ros.nodes.check_command", "validate a robot config against its URDFs"),
     "estop": ("egoscale_ros.nodes.estop_command", "press, release or reset the e-stop of a running graph"),
     "export-policy": ("egoscale_ros.policy.export", "export the reference policy to ONNX + manifest"),
     "build-engine": ("egoscale_ros.policy.tensorrt_engine", "build TensorRT engines for a manifest"),
@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 BENCHES: dict[str, tuple[str, str]] = {
     "ik": ("egoscale_ros.ik.bench", "wrist IK: our solver against CasADi/IPOPT"),
-    "policy": ("egoscale_ros.policy.bench", "policy runtime latency, rate, parity and node overhead"),
+    "policy": ("egoscale_ros.nodes.policy_bench_node", "policy runtime latency, rate, parity and node overhead"),
     "retarget": ("egoscale_ros.retarget.bench", "hand retargeting against dex-retargeting"),
     "chunking": ("egoscale_ros.chunking.bench", "chunk smoother execution modes on a simulated policy stream"),
 }

@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from egoscale_ros.robot.config import RobotConfig, load_robot_config
+from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.spec import RobotConfig
 
 HARDWARE_MODES = ("mock", "real")
 #: the command-path stages ``command_container`` can hold in one process

@@ -120,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
 
     from egoscale_ros.ik.problem import IkTask
     from egoscale_ros.ik.wrist_ik import make_solver
-    from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
-    from egoscale_ros.robot.config import ConfigError, load_robot_config
+    from egoscale_ros.robot.config import load_robot_config
+    from egoscale_ros.robot.kinematics import RobotKinematics
+    from egoscale_ros.schema import ConfigError
 
     names = [s.strip() for s in args.solvers.split(",") if s.strip()]
     unknown = [s for s in names if s not in SOLVER_NAMES]

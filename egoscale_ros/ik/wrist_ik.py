@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from egoscale_ros.ik.problem import IkResult, IkTask
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
-from egoscale_ros.robot.config import SIDES, RobotConfig
+from egoscale_ros.robot.kinematics import RobotKinematics
+from egoscale_ros.robot.spec import RobotConfig
+from egoscale_ros.schema import SIDES
 
 SOLVERS = ("dls", "casadi")
 

@@ -1,6 +1,6 @@
 """The maker's DDS side through the Cyclone DDS Python binding: one participant, writers, readers.
 
-Cyclone DDS is configured per participant from :class:`~egoscale_ros.robot.config.NativeSettings`
+Cyclone DDS is configured per participant from :class:`~egoscale_ros.interfaces.settings.NativeSettings`
 (network interface, multicast, unicast peers), never through the process environment, so it
 cannot disturb the ROS side (Fast DDS) running in the same process. Readers keep only the newest
 sample of a topic (``take_latest``): a state stream at 500 Hz is worth its last value.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
-from egoscale_ros.robot.config import NativeSettings
+from egoscale_ros.interfaces.settings import NativeSettings
 
 
 def cyclone_config(settings: NativeSettings) -> str:

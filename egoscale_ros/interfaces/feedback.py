@@ -86,7 +86,7 @@ class JointStateFeedback(FeedbackDecoder):
 
     def __init__(self, source, config) -> None:
         super().__init__(source, config)
-        from egoscale_ros.robot.config import ConfigError
+        from egoscale_ros.schema import ConfigError
 
         opts = dict(source.options)
         by_order = opts.pop("by_order", True)

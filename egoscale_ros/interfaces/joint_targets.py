@@ -18,7 +18,7 @@ class Options:
     """Typed reading of one output's or source's ``options``; unknown fields are refused."""
 
     def __init__(self, owner, config, what: str = "controller"):
-        from egoscale_ros.robot.config import ConfigError
+        from egoscale_ros.schema import ConfigError
 
         self._error = ConfigError
         self.data = dict(owner.options)

@@ -9,11 +9,23 @@ interface with multicast off, so no native traffic ever leaves the machine.
 from __future__ import annotations
 
 import random
-from dataclasses import replace
-
-from egoscale_ros.robot.config import NativeSettings
+from dataclasses import dataclass, replace
 
 LOOPBACK = "lo"
+
+
+@dataclass(frozen=True)
+class NativeSettings:
+    """The maker's own middleware (Unitree DDS), separate from ROS_DOMAIN_ID.
+
+    ``network_interface``: the NIC facing the robot (e.g. its wired port), '' = Cyclone DDS's
+    default choice; ``multicast`` off needs ``peers`` (unicast discovery).
+    """
+
+    domain_id: int = 0
+    network_interface: str = ""
+    multicast: bool = True
+    peers: tuple[str, ...] = ()
 
 
 def with_overrides(base: NativeSettings, domain_id: int | None = None, network_interface: str | None = None,

@@ -81,7 +81,7 @@ class SharpaFeedback(JointStateFeedback):
     kind = "sharpa_joint_states"
 
     def __init__(self, source, config) -> None:
-        from egoscale_ros.robot.config import ConfigError
+        from egoscale_ros.schema import ConfigError
 
         if not source.prefix and not source.source_names:
             raise ConfigError(f"{config.path.name}: feedback '{source.name}'.prefix: the Sharpa hands publish "

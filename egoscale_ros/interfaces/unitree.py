@@ -48,7 +48,7 @@ class _Options:
     """Typed reading of an output's or source's ``options``; errors name the field."""
 
     def __init__(self, owner, config, what: str):
-        from egoscale_ros.robot.config import ConfigError
+        from egoscale_ros.schema import ConfigError
 
         self._error = ConfigError
         self.data = dict(owner.options)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pinocchio as pin
 
-from egoscale_ros.robot.urdf import UrdfError, UrdfInfo, read_urdf
+from egoscale_ros.kinematics.urdf import UrdfError, UrdfInfo, read_urdf
 
 
 class KinematicsError(ValueError):

@@ -20,24 +20,26 @@ from sensor_msgs.msg import CompressedImage, Image
 from egoscale_ros.camera.factory import create_source
 from egoscale_ros.camera.image_ops import JPEG_FORMAT, encode_jpeg
 from egoscale_ros.camera.reconnect import LOST, ReconnectPolicy, SupervisedSource
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare
 
 
 class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__("camera_node")
-        name = common.declare(self, "camera", "head")
-        spec = common.declare(self, "source", "synthetic")
-        self.frame_id = common.declare(self, "frame_id", f"{name}_camera_optical_frame")
-        width = int(common.declare(self, "width", 640)) or None
-        height = int(common.declare(self, "height", 480)) or None
-        self.rate_hz = float(common.declare(self, "rate_hz", 30.0))
-        self.compressed = bool(common.declare(self, "publish_compressed", False))
-        self.jpeg_quality = int(common.declare(self, "jpeg_quality", 85))
-        stall_s = float(common.declare(self, "stall_timeout_s", 2.0))
+        name = declare(self, "camera", "head")
+        spec = declare(self, "source", "synthetic")
+        self.frame_id = declare(self, "frame_id", f"{name}_camera_optical_frame")
+        width = int(declare(self, "width", 640)) or None
+        height = int(declare(self, "height", 480)) or None
+        self.rate_hz = float(declare(self, "rate_hz", 30.0))
+        self.compressed = bool(declare(self, "publish_compressed", False))
+        self.jpeg_quality = int(declare(self, "jpeg_quality", 85))
+        stall_s = float(declare(self, "stall_timeout_s", 2.0))
         # Reliable, depth 1: large frames sent best effort between processes are mostly lost to
         # fragment drops under load; depth 1 keeps a slow subscriber from ever receiving old frames.
-        reliable = bool(common.declare(self, "reliable", True))
+        reliable = bool(declare(self, "reliable", True))
         if self.rate_hz <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {self.rate_hz}")
 
@@ -58,7 +60,7 @@ class CameraNode(Node):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._capture_loop, name=f"capture_{name}", daemon=True)
         self._thread.start()
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"camera '{name}': {self.source.describe()} → {topic} at {self.rate_hz:g} Hz")
 
     def _capture_loop(self) -> None:
@@ -115,7 +117,7 @@ class CameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(CameraNode, args)
+    return run(CameraNode, args)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,13 @@ from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory, MultiD
 from egoscale_ros.chunking.chunk import ChunkError
 from egoscale_ros.chunking.hand_names import order_hand_columns
 from egoscale_ros.chunking.smoother import STARVED, ChunkSmoother
-from egoscale_ros.nodes import common, liveness
+from egoscale_ros.nodes import liveness
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
+from egoscale_ros.nodes.wiring.stamps import duration_to_sec, now_sec, stamp_to_ns, stamp_to_sec
+from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform, transforms_to_matrices
 from egoscale_ros.retarget.config import load_hand_config
 
 # Halves of a chunk waiting for their partner, at most this many stamps.
@@ -40,16 +46,16 @@ class ChunkSmootherNode(Node):
     def __init__(self, **node_options: Any) -> None:
         # node_options: rclpy Node keywords, e.g. a container's per-node cli_args
         super().__init__("chunk_smoother_node", **node_options)
-        self.config = common.robot_config_from_parameters(self)
-        rate = float(common.declare(self, "rate_hz", self.config.control_rate_hz))
+        self.config = robot_config_from_parameters(self)
+        rate = float(declare(self, "rate_hz", self.config.control_rate_hz))
         # rtc: smoothest output in `egoscale-ros bench chunking` (ACT's ensemble steps when a chunk joins)
-        mode = common.declare(self, "mode", "rtc")
-        crossfade = float(common.declare(self, "crossfade_s", 0.1))
-        self.expect_hands = bool(common.declare(self, "expect_hands", bool(self.config.hands)))
-        hand_source = str(common.declare(self, "hand_source", "sharpa_wave"))
-        future_tolerance = float(common.declare(self, "future_tolerance_s", 0.1))
+        mode = declare(self, "mode", "rtc")
+        crossfade = float(declare(self, "crossfade_s", 0.1))
+        self.expect_hands = bool(declare(self, "expect_hands", bool(self.config.hands)))
+        hand_source = str(declare(self, "hand_source", "sharpa_wave"))
+        future_tolerance = float(declare(self, "future_tolerance_s", 0.1))
         # How long without a new chunk before the policy counts as silent (an ERROR).
-        self.chunk_timeout_s = float(common.declare(self, "chunk_timeout_s", 0.5))
+        self.chunk_timeout_s = float(declare(self, "chunk_timeout_s", 0.5))
         if rate <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         if not self.chunk_timeout_s > 0:
@@ -67,19 +73,19 @@ class ChunkSmootherNode(Node):
         self.rejected_messages = 0
         self.last_status = "waiting"
 
-        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist, common.COMMAND_QOS)
-        self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand, common.COMMAND_QOS)
-        self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", common.COMMAND_QOS)
-        self.pub_hand = self.create_publisher(JointState, "command/hand_targets", common.COMMAND_QOS)
+        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist, COMMAND_QOS)
+        self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand, COMMAND_QOS)
+        self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", COMMAND_QOS)
+        self.pub_hand = self.create_publisher(JointState, "command/hand_targets", COMMAND_QOS)
         self.create_timer(1.0 / rate, self._tick)
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"chunk smoother: mode {mode}, {rate:g} Hz")
 
     # -- input ----------------------------------------------------------------------------------
     def _on_wrist(self, msg: MultiDOFJointTrajectory) -> None:
         try:
-            sides = [common.SIDE_OF_WRIST[n] for n in msg.joint_names]
-            poses = common.transforms_to_matrices(msg.points, len(sides))
+            sides = [SIDE_OF_WRIST[n] for n in msg.joint_names]
+            poses = transforms_to_matrices(msg.points, len(sides))
         except (KeyError, ValueError) as exc:
             self._reject(f"policy/wrist_chunk: {exc}")
             return
@@ -98,18 +104,18 @@ class ChunkSmootherNode(Node):
         self._merge(msg, "hand", hand)
 
     def _merge(self, msg, part: str, arrays: dict) -> None:
-        key = common.stamp_to_ns(msg.header.stamp)
-        entry = self._pending.setdefault(key, {"stamp": common.stamp_to_sec(msg.header.stamp), "dt": None})
+        key = stamp_to_ns(msg.header.stamp)
+        entry = self._pending.setdefault(key, {"stamp": stamp_to_sec(msg.header.stamp), "dt": None})
         entry[part] = arrays
         if len(msg.points) > 1:
-            entry["dt"] = common.duration_to_sec(msg.points[1].time_from_start) - common.duration_to_sec(
+            entry["dt"] = duration_to_sec(msg.points[1].time_from_start) - duration_to_sec(
                 msg.points[0].time_from_start)
         if "wrist" in entry and ("hand" in entry or not self.expect_hands):
             del self._pending[key]
             result = self.smoother.offer(entry["stamp"], entry["dt"] or 1.0 / 30.0, entry.get("wrist"),
-                                         entry.get("hand"), common.now_sec(self))
+                                         entry.get("hand"), now_sec(self))
             if result.accepted:
-                self.last_chunk_s = common.now_sec(self)
+                self.last_chunk_s = now_sec(self)
             else:
                 self.get_logger().warn(f"chunk refused: {result.reason}", throttle_duration_sec=2.0)
         while len(self._pending) > MAX_PENDING:  # a half whose partner never came
@@ -122,7 +128,7 @@ class ChunkSmootherNode(Node):
 
     # -- output ---------------------------------------------------------------------------------
     def _tick(self) -> None:
-        sample = self.smoother.sample(common.now_sec(self))
+        sample = self.smoother.sample(now_sec(self))
         self.last_status = sample.status
         targets = sample.targets
         # Only targets a chunk covers go out: republishing a held target with a fresh stamp
@@ -138,7 +144,7 @@ class ChunkSmootherNode(Node):
             sides = [s for s in ("left", "right") if s in targets.wrist]
             msg.joint_names = [f"{s}_wrist" for s in sides]
             msg.points = [MultiDOFJointTrajectoryPoint(
-                transforms=[common.matrix_to_transform(targets.wrist[s]) for s in sides])]
+                transforms=[matrix_to_transform(targets.wrist[s]) for s in sides])]
             self.pub_wrist.publish(msg)
         if targets.hand:
             hand = JointState()
@@ -158,7 +164,7 @@ class ChunkSmootherNode(Node):
         return values
 
     def _chunk_age(self) -> float:
-        return -1.0 if self.last_chunk_s is None else common.now_sec(self) - self.last_chunk_s
+        return -1.0 if self.last_chunk_s is None else now_sec(self) - self.last_chunk_s
 
     def _diag_level(self) -> tuple[int, str]:
         silent = self.policy_watch.check(None if self.last_chunk_s is None else self._chunk_age())
@@ -170,7 +176,7 @@ class ChunkSmootherNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(ChunkSmootherNode, args)
+    return run(ChunkSmootherNode, args)
 
 
 if __name__ == "__main__":

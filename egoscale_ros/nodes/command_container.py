@@ -23,7 +23,7 @@ from collections.abc import Callable
 from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
 
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.main import run
 
 
 def _node_classes() -> dict[str, Callable[..., Node]]:
@@ -86,7 +86,7 @@ def main(args: list[str] | None = None) -> int:
             raise
         return nodes
 
-    return common.run(build, argv)
+    return run(build, argv)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from std_msgs.msg import Bool, Empty
     from std_srvs.srv import Trigger
 
-    from egoscale_ros.nodes import common
+    from egoscale_ros.nodes.wiring.qos import LATCHED_QOS
 
     if not args.wait >= 0:
         print(f"egoscale-ros estop: --wait must be >= 0, got {args.wait}")
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     rclpy.init()
     node = rclpy.create_node("estop_command", namespace=args.namespace or "/")
     try:
-        estop = node.create_publisher(Bool, "safety/estop", common.LATCHED_QOS)
+        estop = node.create_publisher(Bool, "safety/estop", LATCHED_QOS)
         pressed = not (args.release or args.reset)
         # Discover the graph before publishing and listing services.
         _spin(node, args.wait, until=lambda: estop.get_subscription_count() > 0)

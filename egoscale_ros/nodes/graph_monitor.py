@@ -18,9 +18,12 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory
 
-from egoscale_ros.nodes import common
 from egoscale_ros.nodes.mock_hardware_node import MSG_TYPES
-from egoscale_ros.robot.config import RobotConfig
+from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
+from egoscale_ros.nodes.wiring.diagnostics import diagnostic_level
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS
+from egoscale_ros.nodes.wiring.stamps import now_sec, stamp_to_sec
+from egoscale_ros.robot.spec import RobotConfig
 
 # Tolerance on limit checks: commands are floats that went through a clip.
 LIMIT_TOL = 1e-6
@@ -49,7 +52,7 @@ class GraphMonitor(Node):
                 info = config.joint_info(j)
                 self._limits[j] = (info.lower, info.upper)
 
-        q = common.COMMAND_QOS
+        q = COMMAND_QOS
         self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist_chunk, q)
         self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand_chunk, q)
         # Per-tick targets (100 Hz) and joint states (200 Hz) are not subscribed for the whole run:
@@ -58,7 +61,7 @@ class GraphMonitor(Node):
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
         for out in config.controllers:
             self.create_subscription(
-                MSG_TYPES[out.ros_type], out.ros_topic, lambda m, o=out: self._on_command(m, o), common.controller_qos(out)
+                MSG_TYPES[out.ros_type], out.ros_topic, lambda m, o=out: self._on_command(m, o), controller_qos(out)
             )
 
     # -- window ---------------------------------------------------------------------------------
@@ -106,7 +109,7 @@ class GraphMonitor(Node):
             self.nan_count += bad
 
     def _on_wrist_chunk(self, msg: MultiDOFJointTrajectory) -> None:
-        latency = (common.now_sec(self) - common.stamp_to_sec(msg.header.stamp)) * 1e3
+        latency = (now_sec(self) - stamp_to_sec(msg.header.stamp)) * 1e3
         # Translations suffice to catch a NaN chunk: rotations are decoded from the same tensor.
         values = [v for p in msg.points for t in p.transforms
                   for v in (t.translation.x, t.translation.y, t.translation.z)]
@@ -128,14 +131,14 @@ class GraphMonitor(Node):
                 got.update(zip(msg.name, msg.position))
                 done.set()
 
-        sub = self.create_subscription(JointState, "joint_states", on_message, common.JOINT_STATE_QOS)
+        sub = self.create_subscription(JointState, "joint_states", on_message, JOINT_STATE_QOS)
         done.wait(timeout_s)
         self.destroy_subscription(sub)
         return got
 
     def _on_command(self, msg: Any, output) -> None:
         try:
-            positions = common.decode_controller_message(msg, output)
+            positions = decode_controller_message(msg, output)
         except ValueError:
             with self._lock:
                 self.counts[f"malformed {output.ros_topic}"] += 1
@@ -165,7 +168,7 @@ class GraphMonitor(Node):
             for status in msg.status:
                 self.diagnostics[status.name] = {kv.key: kv.value for kv in status.values}
                 self._diag_history[status.name].append((now, self.diagnostics[status.name]))
-                self.diagnostic_levels[status.name] = common.diagnostic_level(status)
+                self.diagnostic_levels[status.name] = diagnostic_level(status)
 
     # -- results --------------------------------------------------------------------------------
     def diagnostic_value(self, node_name: str, *keys: str) -> str | None:

@@ -25,7 +25,13 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.guarded import GuardedCommands
+from egoscale_ros.nodes.wiring.joint_states import joint_state_listener
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
+from egoscale_ros.nodes.wiring.stamps import FUTURE_TOLERANCE_S, now_sec, stamp_to_sec
 from egoscale_ros.retarget.retargeter import Retargeter
 
 
@@ -61,11 +67,11 @@ class HandRetargetNode(Node):
     def __init__(self, **node_options: Any) -> None:
         # node_options: rclpy Node keywords, e.g. a container's per-node cli_args
         super().__init__("hand_retarget_node", **node_options)
-        self.config = common.robot_config_from_parameters(self)
-        rate = float(common.declare(self, "rate_hz", float(self.config.control_rate_hz)))
-        source = str(common.declare(self, "source", "sharpa_wave"))
-        alpha = float(common.declare(self, "lowpass_alpha", -1.0))
-        solver = str(common.declare(self, "solver", ""))
+        self.config = robot_config_from_parameters(self)
+        rate = float(declare(self, "rate_hz", float(self.config.control_rate_hz)))
+        source = str(declare(self, "source", "sharpa_wave"))
+        alpha = float(declare(self, "lowpass_alpha", -1.0))
+        solver = str(declare(self, "solver", ""))
         if not rate > 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         if alpha >= 0 and not 0 < alpha <= 1:
@@ -84,13 +90,13 @@ class HandRetargetNode(Node):
         self.known_names = set().union(*(s.source_names for s in self.sides.values()))
         self.joint_names = [j for s in self.sides.values() for j in s.robot_joints]
 
-        self.joint_states = common.joint_state_listener(self, self.config, self.joint_names)
-        self.guard = common.GuardedCommands(self, self.config, self.joint_names, self.joint_states)
+        self.joint_states = joint_state_listener(self, self.config, self.joint_names)
+        self.guard = GuardedCommands(self, self.config, self.joint_names, self.joint_states)
         self.rejected_messages = 0
         self._target_time: float | None = None
-        self.create_subscription(JointState, "command/hand_targets", self._on_targets, common.COMMAND_QOS)
+        self.create_subscription(JointState, "command/hand_targets", self._on_targets, COMMAND_QOS)
         self.create_timer(self.dt, self._tick)
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         modes = ", ".join(
             f"{s}: {'pass-through' if x.retargeter.passthrough else x.retargeter.solver_name} "
             f"{source} -> {x.retargeter.config.name}"
@@ -124,9 +130,9 @@ class HandRetargetNode(Node):
                 updates[side] = {n: values[n] for n in s.source_names}
             if not updates:
                 raise ValueError("no joint of any hand")
-            stamp = common.stamp_to_sec(msg.header.stamp)
-            ahead = stamp - common.now_sec(self)
-            if ahead > common.FUTURE_TOLERANCE_S:
+            stamp = stamp_to_sec(msg.header.stamp)
+            ahead = stamp - now_sec(self)
+            if ahead > FUTURE_TOLERANCE_S:
                 raise ValueError(f"stamped {ahead:.3f} s in the future")
         except ValueError as exc:
             self.rejected_messages += 1
@@ -139,7 +145,7 @@ class HandRetargetNode(Node):
 
     # -- tick -----------------------------------------------------------------------------------
     def _tick(self) -> None:
-        t = common.now_sec(self)
+        t = now_sec(self)
         measured = self.joint_states.snapshot()
         if self.guard.gate.estop.engaged:
             for s in self.sides.values():
@@ -211,7 +217,7 @@ class HandRetargetNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(HandRetargetNode, args)
+    return run(HandRetargetNode, args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,11 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from egoscale_ros.hardware.mock import MimicLink, MockJoints
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
 
 MSG_TYPES = {"JointState": JointState, "Float64MultiArray": Float64MultiArray, "JointTrajectory": JointTrajectory}
 
@@ -25,11 +29,11 @@ MSG_TYPES = {"JointState": JointState, "Float64MultiArray": Float64MultiArray, "
 class MockHardwareNode(Node):
     def __init__(self) -> None:
         super().__init__("mock_hardware_node")
-        self.config = common.robot_config_from_parameters(self)
+        self.config = robot_config_from_parameters(self)
         mock = self.config.mock
-        rate = common.declare(self, "rate_hz", mock.rate_hz)
-        lag = common.declare(self, "lag_s", mock.lag_s)
-        vmax = common.declare(self, "max_velocity", mock.max_velocity)
+        rate = declare(self, "rate_hz", mock.rate_hz)
+        lag = declare(self, "lag_s", mock.lag_s)
+        vmax = declare(self, "max_velocity", mock.max_velocity)
 
         names = self.config.movable_joints()
         infos = [self.config.joint_info(n) for n in names]
@@ -49,12 +53,12 @@ class MockHardwareNode(Node):
             self.received[out.ros_topic] = 0
             self.rejected[out.ros_topic] = 0
             self.create_subscription(
-                MSG_TYPES[out.ros_type], out.ros_topic, lambda msg, o=out: self._on_command(msg, o), common.controller_qos(out)
+                MSG_TYPES[out.ros_type], out.ros_topic, lambda msg, o=out: self._on_command(msg, o), controller_qos(out)
             )
-        self.pub = self.create_publisher(JointState, "joint_states", common.COMMAND_QOS)
+        self.pub = self.create_publisher(JointState, "joint_states", COMMAND_QOS)
         self._last = time.monotonic()
         self.create_timer(1.0 / float(rate), self._tick)
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(
             f"mock hardware for {self.config.name}: {len(names)} joints at {rate:.0f} Hz, "
             f"{len(self.config.controllers)} controller inputs"
@@ -62,7 +66,7 @@ class MockHardwareNode(Node):
 
     def _on_command(self, msg, output) -> None:
         try:
-            targets = common.decode_controller_message(msg, output)
+            targets = decode_controller_message(msg, output)
         except ValueError as exc:
             self.rejected[output.ros_topic] += 1
             self.get_logger().warn(str(exc), throttle_duration_sec=2.0)
@@ -95,7 +99,7 @@ class MockHardwareNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(MockHardwareNode, args)
+    return run(MockHardwareNode, args)
 
 
 if __name__ == "__main__":

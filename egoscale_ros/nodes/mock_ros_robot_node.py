@@ -25,7 +25,11 @@ from sensor_msgs.msg import JointState
 
 from egoscale_ros.interfaces.base import RosJointState
 from egoscale_ros.interfaces.mock_ros_robot import MockRosRobot
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import SENSOR_QOS
+from egoscale_ros.nodes.wiring.stamps import stamp_to_sec
 
 
 def parse_place(text: str) -> tuple[str, float] | None:
@@ -39,27 +43,27 @@ def parse_place(text: str) -> tuple[str, float] | None:
 
 def to_plain(msg: JointState) -> RosJointState:
     return RosJointState(tuple(msg.name), tuple(msg.position), tuple(msg.velocity), tuple(msg.effort),
-                         common.stamp_to_sec(msg.header.stamp))
+                         stamp_to_sec(msg.header.stamp))
 
 
 class MockRosRobotNode(Node):
     def __init__(self) -> None:
         super().__init__("mock_ros_robot_node")
-        self.config = common.robot_config_from_parameters(self)
-        rate = float(common.declare(self, "rate_hz", min(self.config.mock.rate_hz, 100.0)))
+        self.config = robot_config_from_parameters(self)
+        rate = float(declare(self, "rate_hz", min(self.config.mock.rate_hz, 100.0)))
         if not rate > 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         self.mock = MockRosRobot(self.config)
-        placed = parse_place(str(common.declare(self, "place", "")))
+        placed = parse_place(str(declare(self, "place", "")))
         if placed:
             self.mock.place(*placed)
-        self.report_path = str(common.declare(self, "report_path", ""))
+        self.report_path = str(declare(self, "report_path", ""))
         for topic in self.mock.checks:
-            self.create_subscription(JointState, topic, lambda m, t=topic: self._on_command(t, m), common.SENSOR_QOS)
-        self.pubs = {t: self.create_publisher(JointState, t, common.SENSOR_QOS) for t in self.mock.state_topics()}
+            self.create_subscription(JointState, topic, lambda m, t=topic: self._on_command(t, m), SENSOR_QOS)
+        self.pubs = {t: self.create_publisher(JointState, t, SENSOR_QOS) for t in self.mock.state_topics()}
         self._last = time.monotonic()
         self.create_timer(1.0 / rate, self._tick)
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(
             f"mock Galaxea/Sharpa side of {self.config.name}: takes {', '.join(self.mock.checks)}; publishes "
             f"{', '.join(self.mock.state_topics())}"
@@ -99,7 +103,7 @@ class MockRosRobotNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(MockRosRobotNode, args)
+    return run(MockRosRobotNode, args)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ from egoscale_ros.interfaces import settings
 from egoscale_ros.interfaces.dds import NativeBus
 from egoscale_ros.interfaces.figures import REPORT_PREFIX
 from egoscale_ros.interfaces.mock_unitree import MockUnitree
-from egoscale_ros.nodes import common
 from egoscale_ros.nodes.robot_interface_node import native_settings_from_parameters
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
 
 
 def parse_place(text: str) -> tuple[str, float] | None:
@@ -44,16 +46,16 @@ def parse_place(text: str) -> tuple[str, float] | None:
 class MockUnitreeNode(Node):
     def __init__(self) -> None:
         super().__init__("mock_unitree_node")
-        self.config = common.robot_config_from_parameters(self)
-        rate = float(common.declare(self, "rate_hz", min(self.config.mock.rate_hz, 100.0)))
+        self.config = robot_config_from_parameters(self)
+        rate = float(declare(self, "rate_hz", min(self.config.mock.rate_hz, 100.0)))
         self.native = native_settings_from_parameters(self, self.config)
-        self.mock = MockUnitree(self.config, mode_machine=int(common.declare(self, "mode_machine", 5)))
-        placed = parse_place(str(common.declare(self, "place", "")))
+        self.mock = MockUnitree(self.config, mode_machine=int(declare(self, "mode_machine", 5)))
+        placed = parse_place(str(declare(self, "place", "")))
         if placed:
             self.mock.place(*placed)
-        self.mock.corrupt_crc_every = int(common.declare(self, "corrupt_crc_every", 0))
-        self.report_path = str(common.declare(self, "report_path", ""))
-        self.linger_s = float(common.declare(self, "linger_s", 4.0))
+        self.mock.corrupt_crc_every = int(declare(self, "corrupt_crc_every", 0))
+        self.report_path = str(declare(self, "report_path", ""))
+        self.linger_s = float(declare(self, "linger_s", 4.0))
         self.bus = NativeBus(self.native)
         for topic, idl_type in self.mock.types.items():
             self.bus.reader(topic, idl_type, depth=64)
@@ -62,7 +64,7 @@ class MockUnitreeNode(Node):
         self._last = time.monotonic()
         self._last_command = -1.0
         self.create_timer(1.0 / rate, self._tick)
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(
             f"mock Unitree robot for {self.config.name} on {settings.describe(self.native)}: takes "
             f"{', '.join(self.mock.types)}; publishes {', '.join(self.mock.state_types())} at {rate:g} Hz"
@@ -118,7 +120,7 @@ class MockUnitreeNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(MockUnitreeNode, args)
+    return run(MockUnitreeNode, args)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,26 @@
 
 The bench starts policy_node on a private ROS domain, feeds it synthetic camera frames and joint
 states from a plain thread, and reads its rate and latency from its own diagnostics, so the
-node's overhead over the bare runtime is measured where it arises.
+node's overhead over the bare runtime is measured where it arises. The command runs the core's
+bare-runtime bench and hands it :func:`node_measurement`, so the core never imports ROS.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import threading
 import time
 
+from egoscale_ros.policy import bench
 from egoscale_ros.policy.bench import synthetic_frame as _synthetic_frame
+
+add_arguments = bench.add_arguments
+
+
+def run(args: argparse.Namespace) -> int:
+    """``egoscale-ros bench policy``: the bare runtime, then the node measured here."""
+    return bench.run(args, node_measurement)
 
 
 def node_measurement(manifest_path: str, robot: str, backend: str, device: str, threads: int, seconds: float,
@@ -47,7 +57,7 @@ def _node_measurement(env: dict, manifest_path: str, robot: str, backend: str, d
     from sensor_msgs.msg import Image, JointState
 
     from egoscale_ros.graph import GraphPlan, NodeSpec
-    from egoscale_ros.nodes.common import SENSOR_QOS
+    from egoscale_ros.nodes.wiring.qos import SENSOR_QOS
     from egoscale_ros.process_graph import GraphProcesses
     from egoscale_ros.robot.config import load_robot_config
 

@@ -48,8 +48,11 @@ from trajectory_msgs.msg import (
     MultiDOFJointTrajectoryPoint,
 )
 
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS
+from egoscale_ros.nodes.wiring.stamps import ns_to_stamp, sec_to_duration, stamp_to_ns
 from egoscale_ros.policy.manifest import load_manifest
 from egoscale_ros.policy.observation import JointStateHistory, LatestImages
 from egoscale_ros.policy.pipeline import Observation, Prediction, pipeline_for
@@ -57,6 +60,7 @@ from egoscale_ros.policy.runtime import create_runtime
 from egoscale_ros.policy.scheduler import InferenceLoop
 from egoscale_ros.policy.transforms import ImageRejected, fit_image, image_to_rgb, rotations_to_quaternions
 from egoscale_ros.remote.errors import RemoteError
+from egoscale_ros.robot.kinematics import RobotKinematics
 
 # Images: only the newest frame matters (depth 1). Reliability "best available" (Iron and later)
 # becomes reliable when the camera publishes reliably - large frames sent best-effort between
@@ -81,18 +85,18 @@ class PolicyNode(Node):
         logger = self.get_logger()
         # ``warning`` is the current name (``warn`` is deprecated); older rclpy releases have only ``warn``.
         self._warn = getattr(logger, "warning", None) or logger.warn
-        self.config = common.robot_config_from_parameters(self)
-        manifest_param = str(common.declare(self, "manifest", ""))
-        backend = str(common.declare(self, "backend", "auto")) or "auto"
-        device = str(common.declare(self, "device", "auto")) or "auto"
-        rate_hz = float(common.declare(self, "rate_hz", 30.0))
-        cameras_param = list(common.declare(self, "cameras", [""]))
-        self.max_image_age_s = float(common.declare(self, "max_image_age_s", 0.5))
-        instruction = str(common.declare(self, "instruction", ""))
-        threads = int(common.declare(self, "threads", 1))
-        qos = image_qos(str(common.declare(self, "image_reliability", "best_available")))
-        inference_cpu = int(common.declare(self, "inference_cpu", -1))
-        publish_observation = bool(common.declare(self, "publish_observation", False))
+        self.config = robot_config_from_parameters(self)
+        manifest_param = str(declare(self, "manifest", ""))
+        backend = str(declare(self, "backend", "auto")) or "auto"
+        device = str(declare(self, "device", "auto")) or "auto"
+        rate_hz = float(declare(self, "rate_hz", 30.0))
+        cameras_param = list(declare(self, "cameras", [""]))
+        self.max_image_age_s = float(declare(self, "max_image_age_s", 0.5))
+        instruction = str(declare(self, "instruction", ""))
+        threads = int(declare(self, "threads", 1))
+        qos = image_qos(str(declare(self, "image_reliability", "best_available")))
+        inference_cpu = int(declare(self, "inference_cpu", -1))
+        publish_observation = bool(declare(self, "publish_observation", False))
         if rate_hz <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate_hz}")
 
@@ -143,17 +147,17 @@ class PolicyNode(Node):
         for name in cameras:
             self.create_subscription(Image, f"camera/{name}/image_raw",
                                      lambda msg, cam=name: self._on_image(cam, msg), qos)
-        self.create_subscription(JointState, "joint_states", self._on_joint_state, common.JOINT_STATE_QOS)
-        self.create_subscription(String, "policy/instruction", self._on_instruction, common.LATCHED_QOS)
-        self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "policy/wrist_chunk", common.COMMAND_QOS)
-        self.pub_hand = self.create_publisher(JointTrajectory, "policy/hand_chunk", common.COMMAND_QOS)
+        self.create_subscription(JointState, "joint_states", self._on_joint_state, JOINT_STATE_QOS)
+        self.create_subscription(String, "policy/instruction", self._on_instruction, LATCHED_QOS)
+        self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "policy/wrist_chunk", COMMAND_QOS)
+        self.pub_hand = self.create_publisher(JointTrajectory, "policy/hand_chunk", COMMAND_QOS)
         self.pub_observation = None
         if publish_observation:
             self.pub_observation = (
-                {name: self.create_publisher(Image, f"policy/observation/images/{name}", common.COMMAND_QOS)
+                {name: self.create_publisher(Image, f"policy/observation/images/{name}", COMMAND_QOS)
                  for name in cameras},
-                self.create_publisher(JointState, "policy/observation/joint_states", common.COMMAND_QOS),
-                self.create_publisher(String, "policy/observation/instruction", common.LATCHED_QOS),
+                self.create_publisher(JointState, "policy/observation/joint_states", COMMAND_QOS),
+                self.create_publisher(String, "policy/observation/instruction", LATCHED_QOS),
             )
             self._observed_instruction: str | None = None
 
@@ -162,7 +166,7 @@ class PolicyNode(Node):
                                   cpu=inference_cpu if inference_cpu >= 0 else None)
         self.rate_hz = rate_hz
         # A policy server can die at any moment: report it within a fraction of the stale timeout.
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level,
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level,
                                               period_s=0.1 if self.remote else 1.0)
         report = self.selection.report()
         log = self._warn if self.selection.fell_back else self.get_logger().info
@@ -197,14 +201,14 @@ class PolicyNode(Node):
         if expected is not None and (msg.width, msg.height) != (expected.width, expected.height):
             self.counters["images_unexpected_size"] += 1  # still used: fitted to the model input
 
-        stamp = common.stamp_to_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
+        stamp = stamp_to_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
         self.images.put(camera, stamp, rgb)
 
     def _on_joint_state(self, msg: JointState) -> None:
         if len(msg.name) != len(msg.position):
             return
         positions = {n: p for n, p in zip(msg.name, msg.position) if math.isfinite(p)}
-        stamp = common.stamp_to_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
+        stamp = stamp_to_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
         self.joint_history.add(stamp, positions)
 
     def _on_instruction(self, msg: String) -> None:
@@ -255,8 +259,8 @@ class PolicyNode(Node):
             self.counters["nan_chunks"] += 1
             self._warn("dropped a chunk with NaN/inf", throttle_duration_sec=2.0)
             return
-        stamp = common.ns_to_stamp(chunk.stamp_ns)
-        offsets = [common.sec_to_duration(k * chunk.dt) for k in range(chunk.horizon)]
+        stamp = ns_to_stamp(chunk.stamp_ns)
+        offsets = [sec_to_duration(k * chunk.dt) for k in range(chunk.horizon)]
         sides = list(chunk.wrist)
         wrist = MultiDOFJointTrajectory()
         wrist.header.stamp = stamp
@@ -380,7 +384,7 @@ def main(args: list[str] | None = None) -> int:
     # The inference thread and the executor share the GIL: hand it over within 0.5 ms instead of
     # Python's default 5 ms, so a burst of joint-state callbacks cannot stall a finished inference.
     sys.setswitchinterval(0.0005)
-    return common.run(PolicyNode, args)
+    return run(PolicyNode, args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import Image
 
 from egoscale_ros.camera.image_ops import encode_jpeg
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare
 from egoscale_ros.policy.transforms import ImageRejected, image_to_rgb
 from egoscale_ros.recording.cdr import compressed_image
 from egoscale_ros.recording.msgdefs import MessageDefinitionNotFound
@@ -48,21 +50,21 @@ def message_class(type_name: str):
 class RecorderNode(Node):
     def __init__(self) -> None:
         super().__init__("recorder_node")
-        path = str(common.declare(self, "path", ""))
+        path = str(declare(self, "path", ""))
         if not path:
             raise ValueError("parameter path is required: the MCAP file to write (e.g. run.mcap)")
         limits = RecordingLimits(
-            max_bytes=int(common.declare(self, "max_bytes", 2 * 1024**3)),
-            max_seconds=float(common.declare(self, "max_seconds", 0.0)),
-            min_free_bytes=int(common.declare(self, "min_free_bytes", 256 * 1024**2)),
+            max_bytes=int(declare(self, "max_bytes", 2 * 1024**3)),
+            max_seconds=float(declare(self, "max_seconds", 0.0)),
+            min_free_bytes=int(declare(self, "min_free_bytes", 256 * 1024**2)),
         )
-        self.image_period_s = 1.0 / r if (r := float(common.declare(self, "image_rate_hz", 10.0))) > 0 else 0.0
-        self.jpeg_quality = int(common.declare(self, "jpeg_quality", 80))
+        self.image_period_s = 1.0 / r if (r := float(declare(self, "image_rate_hz", 10.0))) > 0 else 0.0
+        self.jpeg_quality = int(declare(self, "jpeg_quality", 80))
         # A string-array parameter needs a non-empty default to get its type; '' means nothing.
-        self.exclude = compile_patterns([p for p in common.declare(self, "exclude", [""]) if p])
+        self.exclude = compile_patterns([p for p in declare(self, "exclude", [""]) if p])
         # Which robot this is: reports and replays read it to find limits and kinematics.
-        robot = str(common.declare(self, "robot", ""))
-        urdf = str(common.declare(self, "urdf", ""))
+        robot = str(declare(self, "robot", ""))
+        urdf = str(declare(self, "urdf", ""))
         self.recorder = McapRecorder(path, limits, metadata={"robot": robot, "urdf": urdf})
         self.subscribed: set[str] = set()
         self.skipped: dict[str, str] = {}
@@ -71,7 +73,7 @@ class RecorderNode(Node):
         self._last_image: dict[str, float] = {}
         self._reported_stop = False
         self.create_timer(DISCOVERY_PERIOD_S, self._discover)
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"recording to {path} (max {limits.max_bytes / 1e6:.0f} MB"
                                + (f", {limits.max_seconds:g} s" if limits.max_seconds else "") + ")")
 
@@ -174,7 +176,7 @@ def _matching_qos(publishers) -> QoSProfile:
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(RecorderNode, args)
+    return run(RecorderNode, args)
 
 
 if __name__ == "__main__":

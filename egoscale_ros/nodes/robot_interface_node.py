@@ -29,14 +29,19 @@ from sensor_msgs.msg import JointState
 from egoscale_ros.interfaces import registry, settings
 from egoscale_ros.interfaces.base import DDS, Rejected, RosJointState
 from egoscale_ros.interfaces.feedback import FeedbackAssembly
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, SENSOR_QOS
+from egoscale_ros.nodes.wiring.stamps import stamp_to_sec
 
 
 def native_settings_from_parameters(node: Node, config) -> Any:
     """The native DDS settings: the config's, overridden by launch arguments."""
-    domain = int(common.declare(node, "native_domain_id", -1))
-    nic = str(common.declare(node, "native_interface", ""))
-    if bool(common.declare(node, "native_loopback", False)):
+    domain = int(declare(node, "native_domain_id", -1))
+    nic = str(declare(node, "native_interface", ""))
+    if bool(declare(node, "native_loopback", False)):
         return settings.loopback(domain if domain >= 0 else config.native.domain_id)
     return settings.with_overrides(config.native, domain_id=domain, network_interface=nic or None)
 
@@ -52,19 +57,19 @@ def mimic_links(config) -> list[tuple[str, str, float, float]]:
 
 def to_plain(msg: JointState) -> RosJointState:
     return RosJointState(tuple(msg.name), tuple(msg.position), tuple(msg.velocity), tuple(msg.effort),
-                         common.stamp_to_sec(msg.header.stamp))
+                         stamp_to_sec(msg.header.stamp))
 
 
 class RobotInterfaceNode(Node):
     def __init__(self) -> None:
         super().__init__("robot_interface_node")
-        self.config = common.robot_config_from_parameters(self)
+        self.config = robot_config_from_parameters(self)
         outputs = self.config.adapter_outputs
         fastest = max([o.rate_hz or self.config.control_rate_hz for o in outputs] + [self.config.control_rate_hz])
-        rate = float(common.declare(self, "rate_hz", fastest))
+        rate = float(declare(self, "rate_hz", fastest))
         if not rate > 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
-        self.release_timeout_s = float(common.declare(self, "release_timeout_s", 5.0))
+        self.release_timeout_s = float(declare(self, "release_timeout_s", 5.0))
         self.native = native_settings_from_parameters(self, self.config)
 
         self.adapters = [registry.output_adapter(o, self.config) for o in outputs]
@@ -89,22 +94,22 @@ class RobotInterfaceNode(Node):
                 if adapter.transport == DDS:
                     self.bus.writer(topic, idl_type)
                 else:
-                    self._ros_pubs[topic] = self.create_publisher(JointState, topic, common.controller_qos(out))
+                    self._ros_pubs[topic] = self.create_publisher(JointState, topic, controller_qos(out))
             self.rejected_commands[out.ros_topic] = 0
             self.create_subscription(JointState, out.ros_topic, lambda m, a=adapter: self._on_command(m, a),
-                                     common.COMMAND_QOS)
+                                     COMMAND_QOS)
         for name, decoder in self.decoders.items():
             src = decoder.source
             if decoder.transport == DDS:
                 self.bus.reader(src.topic, decoder.message_type())
             else:
                 self.create_subscription(JointState, src.topic, lambda m, n=name: self._on_ros_feedback(m, n),
-                                         common.COMMAND_QOS if src.reliable else common.SENSOR_QOS)
+                                         COMMAND_QOS if src.reliable else SENSOR_QOS)
         self._fresh = False
         self.published = 0
-        self.joint_pub = self.create_publisher(JointState, "joint_states", common.COMMAND_QOS)
+        self.joint_pub = self.create_publisher(JointState, "joint_states", COMMAND_QOS)
         self.create_timer(1.0 / rate, self._tick)
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(
             f"robot interface for {self.config.name}: outputs "
             f"{', '.join(f'{a.output.topic} ({a.kind})' for a in self.adapters) or 'none'}; feedback "
@@ -115,7 +120,7 @@ class RobotInterfaceNode(Node):
     # -- input ----------------------------------------------------------------------------------
     def _on_command(self, msg: JointState, adapter) -> None:
         try:
-            positions = common.decode_controller_message(msg, adapter.output)
+            positions = decode_controller_message(msg, adapter.output)
         except ValueError as exc:
             self.rejected_commands[adapter.output.ros_topic] += 1
             self.get_logger().warn(f"rejected command: {exc}", throttle_duration_sec=2.0)
@@ -229,7 +234,7 @@ class RobotInterfaceNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(RobotInterfaceNode, args)
+    return run(RobotInterfaceNode, args)
 
 
 if __name__ == "__main__":

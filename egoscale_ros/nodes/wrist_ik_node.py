@@ -24,29 +24,36 @@ from rclpy.node import Node
 from trajectory_msgs.msg import MultiDOFJointTrajectory
 
 from egoscale_ros.ik.wrist_ik import SOLVERS, WristIk
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.guarded import GuardedCommands
+from egoscale_ros.nodes.wiring.joint_states import joint_state_listener
+from egoscale_ros.nodes.wiring.main import run
+from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
+from egoscale_ros.nodes.wiring.stamps import FUTURE_TOLERANCE_S, now_sec, stamp_to_sec
+from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, transform_to_matrix
 
 
 class WristIkNode(Node):
     def __init__(self, **node_options: Any) -> None:
         # node_options: rclpy Node keywords, e.g. a container's per-node cli_args
         super().__init__("wrist_ik_node", **node_options)
-        self.config = common.robot_config_from_parameters(self)
-        solver = str(common.declare(self, "solver", "dls"))
-        rate = float(common.declare(self, "rate_hz", float(self.config.control_rate_hz)))
+        self.config = robot_config_from_parameters(self)
+        solver = str(declare(self, "solver", "dls"))
+        rate = float(declare(self, "rate_hz", float(self.config.control_rate_hz)))
         if solver not in SOLVERS:
             raise ValueError(f"parameter solver: '{solver}' is not one of {', '.join(SOLVERS)}")
         if not rate > 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         # Restarts after a failed descent stop after this long per arm (an unreachable target must
         # not eat the tick): by default a third of the tick, shared by the arms.
-        budget_ms = float(common.declare(self, "time_budget_ms", 1e3 / rate / 3.0 / len(self.config.arms)))
+        budget_ms = float(declare(self, "time_budget_ms", 1e3 / rate / 3.0 / len(self.config.arms)))
         if not budget_ms >= 0:
             raise ValueError(f"parameter time_budget_ms must be >= 0, got {budget_ms}")
         # The config already carries a `urdf` override.
         self.ik = WristIk(self.config, solver, time_budget_s=budget_ms / 1e3)
-        self.joint_states = common.joint_state_listener(self, self.config, self.ik.joint_names)
-        self.guard = common.GuardedCommands(self, self.config, self.ik.joint_names, self.joint_states)
+        self.joint_states = joint_state_listener(self, self.config, self.ik.joint_names)
+        self.guard = GuardedCommands(self, self.config, self.ik.joint_names, self.joint_states)
 
         self._targets: dict[str, np.ndarray] = {}
         self._target_time: float | None = None
@@ -54,10 +61,10 @@ class WristIkNode(Node):
         self.rejected_messages = 0
         self.invalid_solves = 0
         self.create_subscription(
-            MultiDOFJointTrajectory, "command/wrist_targets", self._on_targets, common.COMMAND_QOS
+            MultiDOFJointTrajectory, "command/wrist_targets", self._on_targets, COMMAND_QOS
         )
         self.create_timer(1.0 / rate, self._tick)
-        self.diagnostics = common.Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         outputs = ", ".join(p.output.ros_topic for p in self.guard.publishers) or "none"
         self.get_logger().info(
             f"wrist IK for {self.config.name}: solver {solver}, {rate:g} Hz, arms "
@@ -76,18 +83,18 @@ class WristIkNode(Node):
                 raise ValueError(
                     f"header.frame_id '{msg.header.frame_id}' is not the base frame '{self.config.base_frame}'"
                 )
-            stamp = common.stamp_to_sec(msg.header.stamp)
-            ahead = stamp - common.now_sec(self)
-            if ahead > common.FUTURE_TOLERANCE_S:
+            stamp = stamp_to_sec(msg.header.stamp)
+            ahead = stamp - now_sec(self)
+            if ahead > FUTURE_TOLERANCE_S:
                 raise ValueError(f"stamped {ahead:.3f} s in the future")
             targets = {}
             for name, tf in zip(msg.joint_names, point.transforms):
-                side = common.SIDE_OF_WRIST.get(name)
+                side = SIDE_OF_WRIST.get(name)
                 if side is None:
-                    raise ValueError(f"joint_name '{name}' is not one of {', '.join(common.SIDE_OF_WRIST)}")
+                    raise ValueError(f"joint_name '{name}' is not one of {', '.join(SIDE_OF_WRIST)}")
                 if side not in self.ik.chains:
                     continue
-                pose = common.transform_to_matrix(tf)
+                pose = transform_to_matrix(tf)
                 if not np.isfinite(pose).all():
                     raise ValueError(f"{name}: non-finite transform")
                 targets[side] = pose
@@ -101,7 +108,7 @@ class WristIkNode(Node):
 
     # -- tick -----------------------------------------------------------------------------------
     def _tick(self) -> None:
-        t = common.now_sec(self)
+        t = now_sec(self)
         target_q = None
         if self._fresh and self.joint_states.has(self.ik.joint_names):
             self._fresh = False
@@ -139,7 +146,7 @@ class WristIkNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return common.run(WristIkNode, args)
+    return run(WristIkNode, args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ Two measurements of the same policy:
    denoising step, postprocess) back to back on a synthetic observation. Gives per-stage medians,
    end-to-end p50/p99 and the achievable chunk rate; then the chunk is compared with the PyTorch
    reference on identical noise (parity).
-2. Inside the node: ``policy_node`` started as its own process on a private ROS domain, fed by a
+2. Inside the node (measured by ``nodes/policy_bench_node``, which runs this bench from the
+   command line and hands its measurement in): ``policy_node`` started as its own process on a private ROS domain, fed by a
    synthetic camera (640x480 rgb8 at the target rate) and ``joint_states`` (200 Hz) published from
    this process; its rate and latency are read from its ``/diagnostics``.
    ``node_overhead_ratio`` = node inference latency p50 / bare inference latency p50 at the same
@@ -22,6 +23,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -121,9 +123,11 @@ def parity(manifest, selection) -> float:
     return float(np.max(np.abs(out - reference)))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, node_measurement: Callable[..., dict] | None = None) -> int:
+    """Measure the bare runtime; with ``--node-seconds`` > 0 also the running node, through
+    ``node_measurement`` (the ROS shell supplies it: this core module never imports rclpy)."""
     from egoscale_ros.policy.manifest import load_manifest
-    from egoscale_ros.policy.runtime import BackendUnavailable
+    from egoscale_ros.policy.runtime_base import BackendUnavailable
 
     manifest_path = args.manifest
     if not manifest_path:
@@ -155,9 +159,7 @@ def run(args: argparse.Namespace) -> int:
     selection.runtime.close()
     if cpu >= 0:
         os.sched_setaffinity(0, allowed_cpus_before)
-    if args.node_seconds > 0:
-        from egoscale_ros.nodes.policy_bench_node import node_measurement
-
+    if args.node_seconds > 0 and node_measurement is not None:
         node = node_measurement(str(manifest.path), args.robot, args.backend, args.device, args.threads,
                                 args.node_seconds, args.rate_hz, inference_cpu=cpu)
         result["node"] = node

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from egoscale_ros.policy.manifest import PolicyManifest
-from egoscale_ros.policy.runtime import PolicyRuntime
+from egoscale_ros.policy.runtime_base import PolicyRuntime
 from egoscale_ros.policy.tokenizer import tokenize
 from egoscale_ros.policy.transforms import (
     ActionChunk,

@@ -25,7 +25,7 @@ from egoscale_ros.policy.manifest import (
     check_onnx_shapes,
 )
 from egoscale_ros.policy.paths import default_cache_dir
-from egoscale_ros.policy.runtime import BackendUnavailable, PolicyRuntime
+from egoscale_ros.policy.runtime_base import BackendUnavailable, PolicyRuntime
 
 TRT_EP, CUDA_EP, CPU_EP = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
 DEFAULT_PROVIDERS = (TRT_EP, CUDA_EP, CPU_EP)

@@ -19,7 +19,7 @@ from egoscale_ros.policy.manifest import (
     EXPERT_OUTPUT,
     PolicyManifest,
 )
-from egoscale_ros.policy.runtime import BackendUnavailable, PolicyRuntime
+from egoscale_ros.policy.runtime_base import BackendUnavailable, PolicyRuntime
 from egoscale_ros.policy.tensorrt_engine import CudaRuntime, ensure_engines, import_tensorrt
 
 

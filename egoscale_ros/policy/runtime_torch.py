@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from egoscale_ros.policy.manifest import PolicyManifest
-from egoscale_ros.policy.runtime import BackendUnavailable, PolicyRuntime
+from egoscale_ros.policy.runtime_base import BackendUnavailable, PolicyRuntime
 
 
 class TorchPolicy(PolicyRuntime):

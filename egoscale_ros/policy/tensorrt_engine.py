@@ -34,7 +34,7 @@ from egoscale_ros.policy.manifest import (
     load_manifest,
 )
 from egoscale_ros.policy.paths import default_cache_dir
-from egoscale_ros.policy.runtime import BackendUnavailable
+from egoscale_ros.policy.runtime_base import BackendUnavailable
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 TENSORRT_MISSING = "TensorRT is not installed (pip install tensorrt on a machine with an NVIDIA GPU)"

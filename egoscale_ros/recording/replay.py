@@ -136,11 +136,11 @@ def compare(replayed, recorded: dict[str, Any]) -> dict[str, float]:
 
 def replay(rec: Recording, manifest_path: str, backend: str = "auto", robot: str = "", urdf: str = "",
            limit: int = 0, progress: bool = False) -> dict[str, Any]:
-    from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
     from egoscale_ros.policy.manifest import load_manifest
     from egoscale_ros.policy.pipeline import Observation, PolicyPipeline
     from egoscale_ros.policy.runtime import create_runtime
     from egoscale_ros.recording.report import robot_config
+    from egoscale_ros.robot.kinematics import RobotKinematics
 
     config = robot_config(rec, robot, urdf)
     manifest = load_manifest(manifest_path)

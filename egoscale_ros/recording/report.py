@@ -173,7 +173,7 @@ def _plot_chunk_fan(run: an.RunData, config, out: Path, window_s: float) -> list
 
 
 def _measured_wrists(run: an.RunData, config, sides: list[str], lo: float, hi: float) -> dict:
-    from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
+    from egoscale_ros.robot.kinematics import RobotKinematics
 
     js = run.joint_states
     if js.t_ns.size == 0:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from egoscale_ros.policy.pipeline import Observation, Prediction
-from egoscale_ros.policy.runtime import PolicyRuntime
+from egoscale_ros.policy.runtime_base import PolicyRuntime
 from egoscale_ros.policy.scheduler import RollingStats
 from egoscale_ros.policy.transforms import ActionChunk
 from egoscale_ros.remote.codec import PACKERS, CodecError

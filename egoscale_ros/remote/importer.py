@@ -297,7 +297,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from egoscale_ros.robot.config import ConfigError, load_robot_config
+    from egoscale_ros.robot.config import load_robot_config
+    from egoscale_ros.schema import ConfigError
 
     try:
         config = load_robot_config(args.robot)

@@ -21,8 +21,8 @@ import casadi as ca
 import numpy as np
 import pinocchio as pin
 
+from egoscale_ros.kinematics.urdf import UrdfError, read_urdf
 from egoscale_ros.retarget.compiled import BufferedFunction
-from egoscale_ros.robot.urdf import UrdfError, read_urdf
 
 
 class HandModelError(ValueError):

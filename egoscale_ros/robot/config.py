@@ -11,304 +11,31 @@ Joint limits come from the URDF; the ``safety`` section may only tighten them (s
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
-
 from egoscale_ros import resources
-from egoscale_ros.kinematics.se3 import transform_from_xyz_rpy
-from egoscale_ros.robot.urdf import UrdfError, UrdfInfo, read_urdf
-
-SIDES = ("left", "right")
-HAND_TYPES = ("sharpa_wave", "dex3", "inspire")
-# ROS message types of outputs run through ros2_control (or any driver taking standard topics):
-# the command nodes publish these directly. Every other output type names a maker's interface,
-# served by an adapter in ``egoscale_ros.interfaces`` (see its registry).
-ROS_CONTROLLER_TYPES = ("JointState", "Float64MultiArray", "JointTrajectory")
-CONTROLLER_TYPES = ROS_CONTROLLER_TYPES  # kept for callers that only know the ROS types
-# Where the command nodes publish the joints of an output served by an adapter (JointState, named).
-ADAPTER_COMMAND_PREFIX = "command/joints/"
-
-
-class ConfigError(ValueError):
-    """A robot config that is malformed or disagrees with its URDF."""
-
-
-class _Fields:
-    """Strict reader of one YAML mapping: typed access, and unknown keys are refused."""
-
-    def __init__(self, data: Any, where: str):
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-        self.data, self.where, self.seen = data, where, set()
-
-    def _get(self, key: str, kind, default, required: bool):
-        self.seen.add(key)
-        if key not in self.data or self.data[key] is None:
-            if required:
-                raise ConfigError(f"{self.where}.{key}: missing (required)")
-            return default
-        value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if kind is not None and not isinstance(value, kind):
-            raise ConfigError(f"{self.where}.{key}: expected {kind.__name__}, got {value!r}")
-        if kind is float and not math.isfinite(value):
-            raise ConfigError(f"{self.where}.{key}: must be finite, got {value!r}")
-        return value
-
-    def req(self, key: str, kind=None):
-        return self._get(key, kind, None, True)
-
-    def opt(self, key: str, kind=None, default=None):
-        return self._get(key, kind, default, False)
-
-    def sub(self, key: str, required: bool = False) -> _Fields:
-        return _Fields(self._get(key, dict, {}, required), f"{self.where}.{key}")
-
-    def names(self, key: str, required: bool = True) -> tuple[str, ...]:
-        value = self._get(key, list, [], required)
-        if not all(isinstance(v, str) and v for v in value):
-            raise ConfigError(f"{self.where}.{key}: expected a list of names, got {value!r}")
-        if len(set(value)) != len(value):
-            raise ConfigError(f"{self.where}.{key}: duplicate names in {value!r}")
-        return tuple(value)
-
-    def vector(self, key: str, n: int, default=None) -> tuple[float, ...]:
-        value = self._get(key, list, default, default is None)
-        try:
-            out = tuple(float(v) for v in value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{self.where}.{key}: expected {n} numbers, got {value!r}") from exc
-        if len(out) != n or not all(math.isfinite(v) for v in out):
-            raise ConfigError(f"{self.where}.{key}: expected {n} finite numbers, got {value!r}")
-        return out
-
-    def done(self) -> None:
-        extra = sorted(set(self.data) - self.seen)
-        if extra:
-            raise ConfigError(f"{self.where}: unknown field(s) {', '.join(extra)}")
+from egoscale_ros.interfaces.settings import NativeSettings
+from egoscale_ros.kinematics.urdf import UrdfError, read_urdf
+from egoscale_ros.robot.limits import joint_limits
+from egoscale_ros.robot.spec import (
+    ROS_CONTROLLER_TYPES,
+    ArmConfig,
+    CameraConfig,
+    ControllerOutput,
+    FeedbackSource,
+    HandConfig,
+    IkWeights,
+    JointOverride,
+    MockHardwareConfig,
+    Offset,
+    RobotConfig,
+    SafetyConfig,
+)
+from egoscale_ros.schema import HAND_TYPES, SIDES, ConfigError, Fields, load_yaml
 
 
-@dataclass(frozen=True)
-class Offset:
-    xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-    def matrix(self) -> np.ndarray:
-        return transform_from_xyz_rpy(self.xyz, self.rpy)
-
-
-@dataclass(frozen=True)
-class IkWeights:
-    position: float = 1.0
-    orientation: float = 1.0
-    posture: float = 1e-3  # pull toward rest_pose, resolves redundancy of 7-DoF arms
-
-
-@dataclass(frozen=True)
-class ArmConfig:
-    side: str
-    joints: tuple[str, ...]
-    ee_frame: str
-    # ee_frame · ee_offset is the common wrist frame every policy and IK target refers to: origin
-    # at the wrist, x toward the fingers, y toward the thumb side (as the hand retargeting defines it).
-    ee_offset: Offset
-    rest_pose: tuple[float, ...]
-    ik: IkWeights
-
-
-@dataclass(frozen=True)
-class HandConfig:
-    side: str
-    type: str
-    retarget: str  # name in config/hands/ or a path to a hand YAML
-    joints: tuple[str, ...]  # actuated joints, in command order
-    # Where the hand model's root frame sits on the same side's arm end-effector link (ee_frame).
-    # None: not stated (the hand is then not placed on the arm, e.g. for visualisation).
-    mount: Offset | None = None
-
-
-@dataclass(frozen=True)
-class CameraConfig:
-    name: str
-    frame: str  # optical frame id stamped on images
-    parent_frame: str  # URDF frame the camera is mounted on
-    extrinsics: Offset  # T_parent_camera
-    width: int
-    height: int
-    rate_hz: float
-    source: str  # default frame source for the demo / mock ("synthetic", device, file, URL)
-
-
-@dataclass(frozen=True)
-class ControllerOutput:
-    """One controller output: a ROS type (ros2_control) or a maker's interface kind.
-
-    ``topic`` is where the robot receives it (``upper_body_controller/commands``, ``rt/arm_sdk``);
-    ``options`` are the interface's own settings, validated by its adapter.
-    """
-
-    name: str
-    topic: str
-    type: str  # one of ROS_CONTROLLER_TYPES or an interface kind of the registry
-    joints: tuple[str, ...]
-    reliable: bool = True
-    rate_hz: float | None = None  # send rate of an adapter (None: the robot's control rate)
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_ros(self) -> bool:
-        """True when the command nodes publish this output themselves (no adapter)."""
-        return self.type in ROS_CONTROLLER_TYPES
-
-    @property
-    def ros_topic(self) -> str:
-        """Topic the command nodes publish this output's joints on."""
-        return self.topic if self.is_ros else ADAPTER_COMMAND_PREFIX + self.name
-
-    @property
-    def ros_type(self) -> str:
-        """ROS message type on :attr:`ros_topic`."""
-        return self.type if self.is_ros else "JointState"
-
-
-@dataclass(frozen=True)
-class FeedbackSource:
-    """One declared source of measured joints; together the sources make ``joint_states``.
-
-    Each joint comes from exactly one source. ``joints`` are URDF names in the source's own order
-    (the order unnamed messages are mapped by); ``source_names`` (same length) or ``prefix`` map
-    the names the source uses to URDF names.
-    """
-
-    name: str
-    type: str  # a feedback kind of the interface registry
-    topic: str
-    joints: tuple[str, ...]
-    source_names: tuple[str, ...] = ()
-    prefix: str = ""
-    rate_hz: float = 0.0  # expected rate (0: unknown); preflight warns below half of it
-    timeout_s: float = 0.25  # silent for longer: the source is reported stale
-    reliable: bool = False
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class NativeSettings:
-    """The maker's own middleware (Unitree DDS), separate from ROS_DOMAIN_ID.
-
-    ``network_interface``: the NIC facing the robot (e.g. its wired port), '' = Cyclone DDS's
-    default choice; ``multicast`` off needs ``peers`` (unicast discovery).
-    """
-
-    domain_id: int = 0
-    network_interface: str = ""
-    multicast: bool = True
-    peers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class JointOverride:
-    lower: float | None = None
-    upper: float | None = None
-    velocity: float | None = None
-    acceleration: float | None = None
-
-
-@dataclass(frozen=True)
-class SafetyConfig:
-    velocity_scale: float = 1.0  # fraction of the URDF velocity limits (≤ 1)
-    acceleration: float = 20.0  # rad/s², every joint unless overridden
-    joints: dict[str, JointOverride] = field(default_factory=dict)
-    target_timeout_s: float = 0.5
-    joint_state_timeout_s: float = 0.25
-
-
-@dataclass(frozen=True)
-class MockHardwareConfig:
-    rate_hz: float = 200.0
-    lag_s: float = 0.03  # first-order time constant toward the command
-    max_velocity: float = 3.0  # rad/s cap on the simulated motion
-
-
-@dataclass(frozen=True)
-class RobotConfig:
-    name: str
-    description: str
-    path: Path  # the YAML file
-    urdf: Path
-    base_frame: str
-    embodiment: str
-    control_rate_hz: float
-    arms: dict[str, ArmConfig]
-    hands: dict[str, HandConfig]
-    cameras: tuple[CameraConfig, ...]
-    controllers: tuple[ControllerOutput, ...]
-    safety: SafetyConfig
-    home: dict[str, float]
-    mock: MockHardwareConfig
-    extra_urdfs: tuple[Path, ...] = ()  # e.g. hand models when the body URDF has no hands
-    feedback: tuple[FeedbackSource, ...] = ()  # empty: the robot publishes joint_states itself
-    native: NativeSettings = field(default_factory=NativeSettings)
-
-    @property
-    def arm_joints(self) -> list[str]:
-        return [j for s in SIDES if s in self.arms for j in self.arms[s].joints]
-
-    @property
-    def hand_joints(self) -> list[str]:
-        return [j for s in SIDES if s in self.hands for j in self.hands[s].joints]
-
-    @property
-    def policy_state_joints(self) -> list[str]:
-        """Proprioception the policy sees, in order: arm joints, then hand joints."""
-        return self.arm_joints + self.hand_joints
-
-    def urdf_info(self) -> UrdfInfo:
-        return read_urdf(self.urdf)
-
-    def all_urdfs(self) -> list[Path]:
-        return [self.urdf, *self.extra_urdfs]
-
-    def joint_info(self, name: str):
-        """The URDF joint ``name`` from the body URDF or an extra (hand) URDF."""
-        for p in self.all_urdfs():
-            j = read_urdf(p).joints.get(name)
-            if j is not None:
-                return j
-        raise ConfigError(f"{self.path}: joint '{name}' is in none of the URDFs {self.all_urdfs()}")
-
-    def movable_joints(self) -> list[str]:
-        """Every movable joint of every URDF of the robot (what /joint_states reports)."""
-        out: list[str] = []
-        for p in self.all_urdfs():
-            out.extend(j for j in read_urdf(p).movable_joints if j not in out)
-        return out
-
-    def controller_for(self, joints: list[str] | tuple[str, ...]) -> list[ControllerOutput]:
-        """Controller outputs that carry any of ``joints``."""
-        wanted = set(joints)
-        return [c for c in self.controllers if wanted.intersection(c.joints)]
-
-    def home_position(self, joint: str) -> float:
-        return self.home.get(joint, 0.0)
-
-    @property
-    def adapter_outputs(self) -> tuple[ControllerOutput, ...]:
-        """Outputs served by an interface adapter (robot_interface_node), not by the command nodes."""
-        return tuple(c for c in self.controllers if not c.is_ros)
-
-    @property
-    def needs_interface_node(self) -> bool:
-        return bool(self.feedback or self.adapter_outputs)
-
-
-def _offset(f: _Fields, key: str) -> Offset:
+def _offset(f: Fields, key: str) -> Offset:
     sub = f.sub(key)
     off = Offset(sub.vector("xyz", 3, default=[0, 0, 0]), sub.vector("rpy", 3, default=[0, 0, 0]))
     sub.done()
@@ -321,7 +48,7 @@ def _positive(value: float, where: str) -> float:
     return value
 
 
-def _parse_arm(side: str, f: _Fields) -> ArmConfig:
+def _parse_arm(side: str, f: Fields) -> ArmConfig:
     joints = f.names("joints")
     rest = f.vector("rest_pose", len(joints), default=[0.0] * len(joints))
     w = f.sub("ik")
@@ -336,7 +63,7 @@ def _parse_arm(side: str, f: _Fields) -> ArmConfig:
     return arm
 
 
-def _parse_hand(side: str, f: _Fields) -> HandConfig:
+def _parse_hand(side: str, f: Fields) -> HandConfig:
     htype = f.req("type", str)
     if htype not in HAND_TYPES:
         raise ConfigError(f"{f.where}.type: '{htype}' is not one of {', '.join(HAND_TYPES)}")
@@ -346,7 +73,7 @@ def _parse_hand(side: str, f: _Fields) -> HandConfig:
     return hand
 
 
-def _parse_camera(f: _Fields) -> CameraConfig:
+def _parse_camera(f: Fields) -> CameraConfig:
     name = f.req("name", str)
     cam = CameraConfig(
         name=name,
@@ -368,14 +95,14 @@ def _interface_kinds(what: str) -> tuple[str, ...]:
     return registry.output_kinds() if what == "output" else registry.feedback_kinds()
 
 
-def _qos(f: _Fields, default: str) -> bool:
+def _qos(f: Fields, default: str) -> bool:
     qos = f.opt("qos", str, default)
     if qos not in ("reliable", "best_effort"):
         raise ConfigError(f"{f.where}.qos: '{qos}' is not reliable or best_effort")
     return qos == "reliable"
 
 
-def _parse_controller(f: _Fields) -> ControllerOutput:
+def _parse_controller(f: Fields) -> ControllerOutput:
     ctype = f.req("type", str)
     known = ROS_CONTROLLER_TYPES + _interface_kinds("output")
     if ctype not in known:
@@ -390,7 +117,7 @@ def _parse_controller(f: _Fields) -> ControllerOutput:
     return out
 
 
-def _parse_feedback(f: _Fields) -> FeedbackSource:
+def _parse_feedback(f: Fields) -> FeedbackSource:
     kind = f.req("type", str)
     if kind not in _interface_kinds("feedback"):
         raise ConfigError(f"{f.where}.type: '{kind}' is not one of {', '.join(_interface_kinds('feedback'))}")
@@ -416,7 +143,7 @@ def _parse_feedback(f: _Fields) -> FeedbackSource:
     return src
 
 
-def _parse_native(f: _Fields) -> NativeSettings:
+def _parse_native(f: Fields) -> NativeSettings:
     domain = f.opt("domain_id", int, 0)
     if not 0 <= domain <= 232:
         raise ConfigError(f"{f.where}.domain_id: must be in [0, 232], got {domain}")
@@ -426,7 +153,7 @@ def _parse_native(f: _Fields) -> NativeSettings:
     return native
 
 
-def _parse_safety(f: _Fields) -> SafetyConfig:
+def _parse_safety(f: Fields) -> SafetyConfig:
     scale = f.opt("velocity_scale", float, 1.0)
     if not 0 < scale <= 1:
         raise ConfigError(f"{f.where}.velocity_scale: must be in (0, 1] (config may only tighten), got {scale}")
@@ -455,7 +182,7 @@ def _parse_safety(f: _Fields) -> SafetyConfig:
 def parse_robot_config(data: Any, path: Path, urdf_override: str | None = None) -> RobotConfig:
     """Build a :class:`RobotConfig` from parsed YAML and check it against its URDF(s)."""
     where = path.name
-    f = _Fields(data, where)
+    f = Fields(data, where)
     base = path.parent
     declared_urdf = f.req("urdf", str)
     urdf = resources.resolve(urdf_override or declared_urdf, base)
@@ -487,9 +214,9 @@ def parse_robot_config(data: Any, path: Path, urdf_override: str | None = None) 
         control_rate_hz=_positive(f.opt("control_rate_hz", float, 100.0), f"{where}.control_rate_hz"),
         arms=arms,
         hands=hands,
-        cameras=tuple(_parse_camera(_Fields(c, f"{where}.cameras[{i}]")) for i, c in enumerate(cams)),
+        cameras=tuple(_parse_camera(Fields(c, f"{where}.cameras[{i}]")) for i, c in enumerate(cams)),
         controllers=tuple(
-            _parse_controller(_Fields(c, f"{where}.controllers[{i}]"))
+            _parse_controller(Fields(c, f"{where}.controllers[{i}]"))
             for i, c in enumerate(f.opt("controllers", list, []))
         ),
         safety=_parse_safety(f.sub("safety")),
@@ -497,7 +224,7 @@ def parse_robot_config(data: Any, path: Path, urdf_override: str | None = None) 
         mock=mock,
         extra_urdfs=extra,
         feedback=tuple(
-            _parse_feedback(_Fields(c, f"{where}.feedback[{i}]")) for i, c in enumerate(f.opt("feedback", list, []))
+            _parse_feedback(Fields(c, f"{where}.feedback[{i}]")) for i, c in enumerate(f.opt("feedback", list, []))
         ),
         native=_parse_native(f.sub("native")),
     )
@@ -546,8 +273,6 @@ def validate_against_urdf(config: RobotConfig) -> None:
         find_joint(j, f"{where}.home")
     for j in config.safety.joints:
         find_joint(j, f"{where}.safety.joints")
-    from egoscale_ros.robot.limits import joint_limits  # limits.py builds on this module
-
     joint_limits(config, config.arm_joints + config.hand_joints)  # safety may only tighten the URDF
     commanded = {j for c in config.controllers for j in c.joints}
     missing = [j for j in config.arm_joints + config.hand_joints if j not in commanded]
@@ -593,8 +318,4 @@ def load_robot_config(name_or_path: str | Path, urdf_override: str | None = None
     if not path.is_file():
         known = ", ".join(resources.available_robots())
         raise ConfigError(f"robot config not found: {path} (known robots: {known})")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path.name}: not valid YAML: {exc}") from exc
-    return parse_robot_config(data, path, urdf_override)
+    return parse_robot_config(load_yaml(path), path, urdf_override)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from egoscale_ros.robot.config import ConfigError, RobotConfig
+from egoscale_ros.robot.spec import RobotConfig
 from egoscale_ros.safety.limits import JointLimits, LimitsError
+from egoscale_ros.schema import ConfigError
 
 
 def joint_limits(config: RobotConfig, joints: Sequence[str]) -> JointLimits:

@@ -12,7 +12,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS
 from egoscale_ros.retarget.config import load_hand_config
 from egoscale_ros.retarget.retargeter import Retargeter
 from egoscale_ros.robot.config import load_robot_config
@@ -49,13 +49,13 @@ def _graph(probe, robot: str):
     outputs = {side: next(c for c in config.controllers if set(config.hands[side].joints) <= set(c.joints))
                for side in config.hands}
     got = {"states": [], "diags": [], **{side: [] for side in outputs}}
-    probe.node.create_subscription(JointState, "joint_states", got["states"].append, common.JOINT_STATE_QOS)
+    probe.node.create_subscription(JointState, "joint_states", got["states"].append, JOINT_STATE_QOS)
     for side, out in outputs.items():
         assert out.ros_type == "JointState"  # named JointState, or an adapter's internal command topic
-        probe.node.create_subscription(JointState, out.ros_topic, got[side].append, common.COMMAND_QOS)
+        probe.node.create_subscription(JointState, out.ros_topic, got[side].append, COMMAND_QOS)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", got["diags"].append, 10)
-    pub = probe.node.create_publisher(JointState, "command/hand_targets", common.COMMAND_QOS)
-    estop = probe.node.create_publisher(Bool, "safety/estop", common.LATCHED_QOS)
+    pub = probe.node.create_publisher(JointState, "command/hand_targets", COMMAND_QOS)
+    estop = probe.node.create_publisher(Bool, "safety/estop", LATCHED_QOS)
     probe.start_node("mock_hardware_node", "-p", f"robot:={robot}")
     node = probe.start_node("hand_retarget_node", "-p", f"robot:={robot}")
     assert probe.spin_until(lambda: pub.get_subscription_count() > 0 and len(got["states"]) > 3, 90), (

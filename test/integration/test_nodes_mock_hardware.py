@@ -6,7 +6,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS
 from egoscale_ros.robot.config import load_robot_config
 
 
@@ -15,9 +15,9 @@ def test_mock_hardware_follows_arm_commands_and_counts_wrong_sized_ones(probe, g
     arms = next(c for c in config.controllers if c.name == "arms")
     states: list[JointState] = []
     diags: list[DiagnosticArray] = []
-    probe.node.create_subscription(JointState, "joint_states", states.append, common.JOINT_STATE_QOS)
+    probe.node.create_subscription(JointState, "joint_states", states.append, JOINT_STATE_QOS)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
-    pub = probe.node.create_publisher(Float64MultiArray, arms.topic, common.COMMAND_QOS)
+    pub = probe.node.create_publisher(Float64MultiArray, arms.topic, COMMAND_QOS)
     probe.start_node("mock_hardware_node", "-p", f"robot:={g1_ros2_control}")
 
     assert probe.spin_until(lambda: len(states) > 5, 60), "no joint_states from mock_hardware_node"
@@ -48,7 +48,7 @@ def test_mock_hardware_follows_arm_commands_and_counts_wrong_sized_ones(probe, g
 
 def test_camera_node_publishes_rgb8_frames_with_frame_id(probe):
     frames: list[Image] = []
-    probe.node.create_subscription(Image, "camera/head/image_raw", frames.append, common.COMMAND_QOS)
+    probe.node.create_subscription(Image, "camera/head/image_raw", frames.append, COMMAND_QOS)
     probe.start_node("camera_node", "-p", "source:=synthetic", "-p", "width:=320", "-p", "height:=240",
                      "-p", "frame_id:=head_optical")
     assert probe.spin_until(lambda: len(frames) >= 5, 60)

@@ -11,11 +11,13 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory
 
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.qos import LATCHED_QOS, SENSOR_QOS
+from egoscale_ros.nodes.wiring.stamps import duration_to_sec
+from egoscale_ros.nodes.wiring.transforms import transform_to_matrix
 from egoscale_ros.policy.export import ensure_default_policy
 from egoscale_ros.policy.layout import sharpa_joint_names
 from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.kinematics import RobotKinematics
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +46,8 @@ def test_policy_node_turns_camera_and_joint_states_into_stamped_chunks(probe, ma
     # are lost to fragment drops when the machine is busy.
     image_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
     pub_image = probe.node.create_publisher(Image, "camera/head/image_raw", image_qos)
-    pub_joints = probe.node.create_publisher(JointState, "joint_states", common.SENSOR_QOS)
-    pub_instruction = probe.node.create_publisher(String, "policy/instruction", common.LATCHED_QOS)
+    pub_joints = probe.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
+    pub_instruction = probe.node.create_publisher(String, "policy/instruction", LATCHED_QOS)
     pub_instruction.publish(String(data="grasp the blue cube"))
 
     joints = config.movable_joints()
@@ -79,14 +81,14 @@ def test_policy_node_turns_camera_and_joint_states_into_stamped_chunks(probe, ma
     assert (w.header.stamp.sec, w.header.stamp.nanosec) in sent_stamps  # stamped with the observation
     assert len(w.points) == 30 and len(h.points) == 30
     for k, point in enumerate(w.points):
-        assert common.duration_to_sec(point.time_from_start) == pytest.approx(k / 30.0, abs=1e-6)
+        assert duration_to_sec(point.time_from_start) == pytest.approx(k / 30.0, abs=1e-6)
     assert h.joint_names == sharpa_joint_names("left") + sharpa_joint_names("right")
     assert any(hh.header.stamp == w.header.stamp for hh in hands)
     assert np.all(np.isfinite([p for pt in h.points for p in pt.positions]))
 
     # Relative wrist actions start from the wrist pose of the joint state at the image time.
     expected = RobotKinematics(config).wrist_pose("left", home)
-    first = common.transform_to_matrix(w.points[0].transforms[0])
+    first = transform_to_matrix(w.points[0].transforms[0])
     assert np.linalg.norm(first[:3, 3] - expected[:3, 3]) < 0.01
 
     def diag_ready() -> bool:

@@ -15,7 +15,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
 from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.limits import joint_limits
 
@@ -33,7 +33,7 @@ def g1_arms(probe, g1_ros2_control):
     config = load_robot_config(g1_ros2_control)
     arms = next(c for c in config.controllers if c.name == "arms")
     got = {"commands": [], "diags": []}
-    probe.node.create_subscription(Float64MultiArray, arms.topic, got["commands"].append, common.COMMAND_QOS)
+    probe.node.create_subscription(Float64MultiArray, arms.topic, got["commands"].append, COMMAND_QOS)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", got["diags"].append, 50)
     probe.start_node("mock_hardware_node", "-p", f"robot:={g1_ros2_control}")
     probe.start_node("wrist_ik_node", "-p", f"robot:={g1_ros2_control}")
@@ -79,7 +79,7 @@ def test_estop_service_and_cli(g1_arms, probe, ros_env):
 def test_a_second_joint_states_publisher_holds_the_arms_without_a_jump(g1_arms, probe):
     config, arms, got = g1_arms
     limits = joint_limits(config, list(arms.joints))
-    foreign = probe.node.create_publisher(JointState, "joint_states", common.COMMAND_QOS)
+    foreign = probe.node.create_publisher(JointState, "joint_states", COMMAND_QOS)
     start = len(got["commands"])
     for _ in range(100):  # 1 s of a stranger's view: every arm joint 0.8 rad away from home
         msg = probe.stamp(JointState())

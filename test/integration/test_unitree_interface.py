@@ -20,7 +20,7 @@ from egoscale_ros.interfaces.dds import NativeBus
 from egoscale_ros.interfaces.fixed_cdr import pack
 from egoscale_ros.interfaces.unitree import MAX_DT
 from egoscale_ros.interfaces.unitree_idl import HgLowState
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS
 from egoscale_ros.robot.config import load_robot_config
 
 ROBOTS = ["g1_dex3", "h1_inspire", "h1_2_inspire"]
@@ -69,8 +69,8 @@ def test_the_maker_side_receives_valid_commands_and_feedback_becomes_joint_state
         listener.reader(topic, idl_type, depth=256)
     received: dict[str, list] = {t: [] for t in types}
     states: list[JointState] = []
-    probe.node.create_subscription(JointState, "joint_states", states.append, common.JOINT_STATE_QOS)
-    pubs = {o.name: probe.node.create_publisher(JointState, o.ros_topic, common.COMMAND_QOS)
+    probe.node.create_subscription(JointState, "joint_states", states.append, JOINT_STATE_QOS)
+    pubs = {o.name: probe.node.create_publisher(JointState, o.ros_topic, COMMAND_QOS)
             for o in config.adapter_outputs}
     report = tmp_path / "report.json"
     mock = probe.start_node("mock_unitree_node", *native_args(domain, robot, "-p", f"report_path:={report}"))
@@ -164,7 +164,7 @@ def test_bad_feedback_and_a_silent_robot_are_named_and_commands_hold(probe, tmp_
     diags: list[DiagnosticArray] = []
     states: list[JointState] = []
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 50)
-    probe.node.create_subscription(JointState, "joint_states", states.append, common.JOINT_STATE_QOS)
+    probe.node.create_subscription(JointState, "joint_states", states.append, JOINT_STATE_QOS)
     probe.start_node("mock_unitree_node", *native_args(domain, "g1_dex3", "-p", "corrupt_crc_every:=3"))
     iface = probe.start_node("robot_interface_node", *native_args(domain, "g1_dex3"))
     # A second interface on the wrong native domain hears nothing and says so.

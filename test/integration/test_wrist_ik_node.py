@@ -10,9 +10,10 @@ from std_msgs.msg import Bool, Float64MultiArray
 from trajectory_msgs.msg import MultiDOFJointTrajectory, MultiDOFJointTrajectoryPoint
 
 from egoscale_ros.kinematics import se3
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
-from egoscale_ros.nodes import common
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS, SENSOR_QOS
+from egoscale_ros.nodes.wiring.transforms import matrix_to_transform
 from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.kinematics import RobotKinematics
 
 ARM_GOAL = {  # a comfortable reach, both arms mirrored
     "left": [-0.4, 0.4, 0.1, 0.9, 0.2, 0.3, -0.2],
@@ -24,7 +25,7 @@ def _targets_msg(poses: dict[str, np.ndarray], base_frame: str) -> MultiDOFJoint
     msg = MultiDOFJointTrajectory()
     msg.header.frame_id = base_frame
     msg.joint_names = [f"{s}_wrist" for s in poses]
-    msg.points = [MultiDOFJointTrajectoryPoint(transforms=[common.matrix_to_transform(p) for p in poses.values()])]
+    msg.points = [MultiDOFJointTrajectoryPoint(transforms=[matrix_to_transform(p) for p in poses.values()])]
     return msg
 
 
@@ -44,11 +45,11 @@ def g1_graph(probe):
     kin = RobotKinematics(config)
     arms = next(c for c in config.controllers if c.name == "arms")
     got = {"states": [], "commands": [], "diags": []}
-    probe.node.create_subscription(JointState, "joint_states", got["states"].append, common.JOINT_STATE_QOS)
-    probe.node.create_subscription(Float64MultiArray, arms.topic, got["commands"].append, common.COMMAND_QOS)
+    probe.node.create_subscription(JointState, "joint_states", got["states"].append, JOINT_STATE_QOS)
+    probe.node.create_subscription(Float64MultiArray, arms.topic, got["commands"].append, COMMAND_QOS)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", got["diags"].append, 10)
-    pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", common.COMMAND_QOS)
-    estop = probe.node.create_publisher(Bool, "safety/estop", common.LATCHED_QOS)
+    pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", COMMAND_QOS)
+    estop = probe.node.create_publisher(Bool, "safety/estop", LATCHED_QOS)
     probe.start_node("mock_hardware_node", "-p", "robot:=g1_dex3")
     ik = probe.start_node("wrist_ik_node", "-p", "robot:=g1_dex3")
     assert probe.spin_until(lambda: pub.get_subscription_count() > 0 and len(got["states"]) > 3, 60), (
@@ -93,12 +94,12 @@ def test_other_robots_per_their_controller_outputs(probe, robot):
     kin = RobotKinematics(config)
     states: list[JointState] = []
     commands: dict[str, list] = {}
-    probe.node.create_subscription(JointState, "joint_states", states.append, common.JOINT_STATE_QOS)
+    probe.node.create_subscription(JointState, "joint_states", states.append, JOINT_STATE_QOS)
     for out in config.controller_for(config.arm_joints):
         commands[out.ros_topic] = []  # an adapter's output: its internal command topic (named JointState)
         msg_type = JointState if out.ros_type == "JointState" else Float64MultiArray
-        probe.node.create_subscription(msg_type, out.ros_topic, commands[out.ros_topic].append, common.SENSOR_QOS)
-    pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", common.COMMAND_QOS)
+        probe.node.create_subscription(msg_type, out.ros_topic, commands[out.ros_topic].append, SENSOR_QOS)
+    pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", COMMAND_QOS)
     probe.start_node("mock_hardware_node", "-p", f"robot:={robot}")
     ik = probe.start_node("wrist_ik_node", "-p", f"robot:={robot}")
     assert probe.spin_until(lambda: pub.get_subscription_count() > 0 and len(states) > 3, 60)

@@ -8,8 +8,8 @@ import pytest
 from egoscale_ros.ik.dls import DlsSolver
 from egoscale_ros.ik.problem import IkTask
 from egoscale_ros.kinematics import se3
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
 from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.kinematics import RobotKinematics
 
 
 def _arm(robot: str, side: str = "left", **task_overrides):

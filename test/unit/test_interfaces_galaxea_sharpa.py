@@ -13,7 +13,8 @@ from egoscale_ros.interfaces.base import Rejected, RosJointState
 from egoscale_ros.interfaces.mock_ros_robot import MockRosRobot
 from egoscale_ros.interfaces.sharpa import SHARPA_WAVE_ORDER
 from egoscale_ros.policy.layout import SHARPA_WAVE_JOINTS
-from egoscale_ros.robot.config import ConfigError, load_robot_config, parse_robot_config
+from egoscale_ros.robot.config import load_robot_config, parse_robot_config
+from egoscale_ros.schema import ConfigError
 
 ROBOT = "r1pro_sharpa"
 

@@ -171,7 +171,7 @@ def test_options_are_checked_at_load_naming_the_field(tmp_path):
     import yaml
 
     from egoscale_ros import resources
-    from egoscale_ros.robot.config import ConfigError
+    from egoscale_ros.schema import ConfigError
 
     src = resources.robot_config_path("g1_dex3")
     data = yaml.safe_load(src.read_text())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
 from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.kinematics import RobotKinematics
 
 ca = pytest.importorskip("casadi")
 from egoscale_ros.kinematics.casadi_fk import chain_fk_function, placement_parameters  # noqa: E402

@@ -10,8 +10,8 @@ import pytest
 
 from egoscale_ros.kinematics import se3
 from egoscale_ros.kinematics.pinocchio_model import BodyModel, KinematicsError
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics, ik_joint_limits
 from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.kinematics import RobotKinematics, ik_joint_limits
 
 REPO = Path(__file__).resolve().parents[2]
 VENDOR = REPO.parent / "shared" / "vendor_urdf"
@@ -233,7 +233,7 @@ def test_joint_limits_axes_and_the_torso_match_the_makers(robot_name, rel, torso
     path = VENDOR / rel
     if not path.is_file():
         pytest.skip(f"makers' URDFs not available ({VENDOR} absent)")
-    from egoscale_ros.robot.urdf import read_urdf
+    from egoscale_ros.kinematics.urdf import read_urdf
 
     config = load_robot_config(robot_name)
     ours, theirs = read_urdf(config.urdf), read_urdf(path)
@@ -250,7 +250,7 @@ def test_joint_limits_axes_and_the_torso_match_the_makers(robot_name, rel, torso
 
 def test_r1pro_arm_joint4_keeps_the_makers_range():
     """An earlier version of the package allowed 20 degrees past the maker's elbow limit."""
-    from egoscale_ros.robot.urdf import read_urdf
+    from egoscale_ros.kinematics.urdf import read_urdf
 
     info = read_urdf(load_robot_config("r1pro_sharpa").urdf)
     for side in ("left", "right"):

@@ -7,7 +7,8 @@ import pytest
 from egoscale_ros.kinematics import se3
 from egoscale_ros.policy.manifest import load_manifest
 from egoscale_ros.policy.pipeline import Observation, PolicyPipeline
-from egoscale_ros.policy.runtime import PolicyRuntime, create_runtime
+from egoscale_ros.policy.runtime import create_runtime
+from egoscale_ros.policy.runtime_base import PolicyRuntime
 from egoscale_ros.policy.synthetic import COLOURS, render_scene
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from egoscale_ros.policy.export import PARITY_TOLERANCE, parity_inputs
 from egoscale_ros.policy.manifest import load_manifest
-from egoscale_ros.policy.runtime import BackendUnavailable, create_runtime
+from egoscale_ros.policy.runtime import create_runtime
+from egoscale_ros.policy.runtime_base import BackendUnavailable
 from egoscale_ros.policy.tensorrt_engine import engine_cache_key, optimisation_profiles
 
 HAVE_TENSORRT = importlib.util.find_spec("tensorrt") is not None

@@ -11,7 +11,7 @@ import numpy as np
 import pinocchio as pin
 import pytest
 
-from egoscale_ros.robot.urdf import read_urdf
+from egoscale_ros.kinematics.urdf import read_urdf
 
 REPO = Path(__file__).resolve().parents[2]
 HANDS = REPO / "urdf" / "hands"

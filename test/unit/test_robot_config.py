@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from egoscale_ros import resources
-from egoscale_ros.robot.config import ConfigError, load_robot_config
-from egoscale_ros.robot.urdf import read_urdf
+from egoscale_ros.kinematics.urdf import read_urdf
+from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.schema import ConfigError
 
 ROBOTS = ["g1_dex3", "h1_inspire", "r1pro_sharpa"]
 VENDOR = Path(__file__).resolve().parents[2].parent / "shared" / "vendor_urdf"
@@ -55,7 +56,7 @@ def test_unknown_fields_and_wrong_types_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="unknown field.*controler"):
         load_robot_config(path)
     path = write_variant(tmp_path, "g1_dex3", lambda d: d.__setitem__("control_rate_hz", "fast"))
-    with pytest.raises(ConfigError, match="control_rate_hz: expected float"):
+    with pytest.raises(ConfigError, match="control_rate_hz: expected a finite number"):
         load_robot_config(path)
 
 

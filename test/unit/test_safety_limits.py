@@ -82,8 +82,8 @@ def test_subset_reorders_and_within_checks():
 
 
 def test_from_the_packages_g1_urdf_with_continuous_joints_unbounded():
+    from egoscale_ros.kinematics.urdf import read_urdf
     from egoscale_ros.resources import share_dir
-    from egoscale_ros.robot.urdf import read_urdf
 
     info = read_urdf(share_dir() / "urdf" / "g1_upper_body.urdf")
     names = ["left_shoulder_pitch_joint", "left_elbow_joint", "left_wrist_pitch_joint"]

@@ -19,12 +19,12 @@ import pytest
 from egoscale_ros import resources
 from egoscale_ros.kinematics import se3
 from egoscale_ros.kinematics.pinocchio_model import BodyModel
-from egoscale_ros.kinematics.robot_kinematics import RobotKinematics
 from egoscale_ros.retarget.config import load_hand_config
 from egoscale_ros.retarget.keypoints import wrist_frame_rotation
 from egoscale_ros.retarget.objective import reference_pose
 from egoscale_ros.retarget.retargeter import hand_model_for
 from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.kinematics import RobotKinematics
 
 VENDOR = Path(__file__).resolve().parents[2].parent / "shared" / "vendor_urdf"
 ROBOTS = resources.available_robots()

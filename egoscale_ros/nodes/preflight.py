@@ -80,7 +80,7 @@ def _sources(config):
     """Declared feedback sources, or the robot's own ``joint_states`` when it declares none."""
     if config.feedback:
         return list(config.feedback)
-    from egoscale_ros.robot.config import FeedbackSource
+    from egoscale_ros.robot.spec import FeedbackSource
 
     return [FeedbackSource("joint_states", "joint_state", "joint_states", tuple(config.movable_joints()))]
 
@@ -182,7 +182,8 @@ def native_settings_from_args(config, args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from egoscale_ros.robot.config import ConfigError, load_robot_config
+    from egoscale_ros.robot.config import load_robot_config
+    from egoscale_ros.schema import ConfigError
 
     robots = args.robot or []
     if len(robots) != 1:

@@ -12,8 +12,10 @@ import math
 import sys
 
 from egoscale_ros import resources
-from egoscale_ros.robot.config import ConfigError, RobotConfig, load_robot_config
-from egoscale_ros.robot.urdf import UrdfError
+from egoscale_ros.kinematics.urdf import UrdfError
+from egoscale_ros.robot.config import load_robot_config
+from egoscale_ros.robot.spec import RobotConfig
+from egoscale_ros.schema import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,9 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--urdf", default="", help="check against this URDF instead of the config's")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--policy", default="", help="also check this policy manifest against each robot")
-    from egoscale_ros import preflight
-
-    preflight.add_arguments(parser)  # --live: listen to the robot's feedback before anything moves
 
 
 def describe(config: RobotConfig) -> dict:
@@ -46,10 +45,6 @@ def describe(config: RobotConfig) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "live", False):
-        from egoscale_ros import preflight
-
-        return preflight.run(args)
     robots = args.robot or resources.available_robots()
     results, errors = {}, {}
     for robot in robots:

@@ -5,7 +5,7 @@ A subscription callback costs an executor dispatch and a message conversion for 
 in every node that subscribes. Here the subscription belongs to a small helper node that is
 never added to an executor: messages wait in the middleware's queue (depth 1: the newest), and
 whoever asks takes the newest one. Nodes of one process (a container) share the view; each
-keeps its own checks (:class:`~egoscale_ros.nodes.common.JointStateListener`).
+keeps its own checks (:class:`~egoscale_ros.nodes.wiring.joint_states.JointStateListener`).
 
 Uses rclpy API that exists since ROS 2 Humble (``Node.resolve_topic_name``,
 ``Subscription.handle.take_message``, the one ``rclpy.wait_for_message`` uses).

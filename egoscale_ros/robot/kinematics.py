@@ -14,8 +14,8 @@ import numpy as np
 
 from egoscale_ros.kinematics.chain import ArmChain
 from egoscale_ros.kinematics.pinocchio_model import BodyModel, KinematicsError
-from egoscale_ros.robot.config import RobotConfig
 from egoscale_ros.robot.limits import joint_limits
+from egoscale_ros.robot.spec import RobotConfig
 
 
 def ik_joint_limits(config: RobotConfig, joints: list[str] | tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

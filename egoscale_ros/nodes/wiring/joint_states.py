@@ -1,0 +1,137 @@
+"""The latest measured joint positions of ``joint_states``, as a thread-safe listener."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+
+from egoscale_ros.nodes.wiring.joint_state_view import JointStateView
+from egoscale_ros.nodes.wiring.params import declare
+from egoscale_ros.nodes.wiring.stamps import (
+    FUTURE_TOLERANCE_S,
+    now_sec,
+    stamp_to_sec,
+)
+from egoscale_ros.robot.spec import RobotConfig
+
+
+class JointStateListener:
+    """The node's view of the measured joints: whole, fresh, consistent messages from one source.
+
+    ``joints``: what the node needs; a message lacking any of them is refused (never merged with
+    another publisher's part). ``max_speed`` (per joint, rad/s) bounds how far the joints may
+    have moved between two accepted messages. The publishers of ``topic`` are checked against
+    ``source`` (a node name; '' = exactly one publisher) at ``check_period_s``; while they do not
+    match, :attr:`source_problem` says why and the command path holds.
+    """
+
+    def __init__(self, node: Node, joints: Iterable[str] = (), max_speed: np.ndarray | None = None,
+                 topic: str = "joint_states", source: str = "", check_period_s: float = 0.1,
+                 on_update: Callable[[JointState], None] | None = None):
+        from egoscale_ros.safety.feedback import FeedbackFilter
+
+        joints = list(joints)
+        speed = np.full(len(joints), 10.0) if max_speed is None else np.asarray(max_speed, dtype=float)
+        self._lock = threading.Lock()
+        self._node = node
+        self.topic = topic
+        self.source = source
+        self.filter = FeedbackFilter(joints, speed, future_tolerance_s=FUTURE_TOLERANCE_S)
+        self._received_s = -math.inf  # local monotonic arrival time of the last accepted message
+        self.source_problem = ""
+        self._on_update = on_update
+        # Taken when a tick asks, from the process's one subscription: no callback per message.
+        self._view = JointStateView.shared(node, topic)
+        self._seen = 0
+        node.create_timer(check_period_s, self.check_source)
+
+    def check_source(self) -> str:
+        """Compare the topic's publishers with the declared source now; returns the problem ('' = ok)."""
+        from egoscale_ros.safety.feedback import source_verdict
+
+        name = self._node.resolve_topic_name(self.topic)
+        pubs = [i.node_name for i in self._node.get_publishers_info_by_topic(name)]
+        problem = source_verdict(pubs, self.source)
+        if problem == "no publisher":
+            problem = ""  # silence is the stale-state watchdog's to judge
+        if problem and not self.source_problem:
+            self._node.get_logger().error(f"{self.topic}: {problem}; holding, no start or resume from it")
+            with self._lock:
+                self.filter.forget()  # nothing heard while two sources mixed counts
+        self.source_problem = problem
+        return problem
+
+    def poll(self) -> None:
+        """Offer the newest joint state this node has not seen yet to its checks."""
+        taken = self._view.newest()
+        if taken is None or taken.seq == self._seen:
+            return
+        self._seen = taken.seq
+        self._callback(taken.msg, taken.received_s)
+
+    @property
+    def received_s(self) -> float:
+        self.poll()
+        return self._received_s
+
+    def _callback(self, msg: JointState, received_s: float | None = None) -> None:
+        with self._lock:
+            ok = self.filter.offer(list(msg.name), list(msg.position), stamp_to_sec(msg.header.stamp),
+                                   now_sec(self._node))
+            if ok:
+                self._received_s = time.monotonic() if received_s is None else received_s
+        if not ok:
+            self._node.get_logger().warn(f"{self.topic} refused: {self.filter.last_reason}",
+                                         throttle_duration_sec=2.0)
+        elif self._on_update is not None:
+            self._on_update(msg)
+
+    @property
+    def rejected(self) -> int:
+        return self.filter.counters.rejected()
+
+    @property
+    def stamp_s(self) -> float:
+        self.poll()
+        return self.filter.stamp_s
+
+    @property
+    def positions(self) -> dict[str, float]:
+        return self.snapshot()
+
+    def snapshot(self) -> dict[str, float]:
+        self.poll()
+        with self._lock:
+            return dict(self.filter.positions)
+
+    def age_s(self) -> float:
+        return time.monotonic() - self.received_s
+
+    def has(self, joints: Iterable[str]) -> bool:
+        self.poll()
+        with self._lock:
+            return all(j in self.filter.positions for j in joints)
+
+    def diagnostics(self) -> dict[str, Any]:
+        c = self.filter.counters
+        return {"joint_state_accepted": c.accepted, "joint_state_partial": c.partial,
+                "joint_state_inconsistent": c.inconsistent, "joint_state_future": c.future,
+                "joint_state_out_of_order": c.out_of_order, "joint_state_malformed": c.malformed,
+                "joint_state_source": self.source_problem or "ok"}
+
+
+def joint_state_listener(node: Node, config: RobotConfig, joints: list[str]) -> JointStateListener:
+    """The listener a command node needs for ``joints``; parameter ``joint_state_source`` names the
+    one node allowed to publish ``joint_states`` ('' = any single publisher)."""
+    source = str(declare(node, "joint_state_source", ""))
+    speed = [config.joint_info(j).velocity for j in joints]
+    # Physical bound for the consistency check: the URDF's velocity (10 rad/s where it gives none).
+    speed = np.array([v if math.isfinite(v) and v > 0 else 10.0 for v in speed])
+    return JointStateListener(node, joints, speed, source=source)

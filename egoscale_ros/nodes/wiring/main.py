@@ -1,0 +1,68 @@
+"""The standard ``main()`` of a node process: init, build, spin until SIGINT or shutdown, clean up."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+import rclpy
+from rclpy.node import Node
+
+
+def run(node_factory: Callable[[], Node | list[Node]], args: list[str] | None = None, threads: int = 1) -> int:
+    """Standard ``main()``: init, build the node (or a container's nodes), spin them on one
+    executor until SIGINT/shutdown, clean up.
+
+    A node that fails to start (bad config, missing model, unopenable camera) prints one clear
+    line naming what is wrong and exits with status 1.
+    """
+    # Installed before rclpy.init, which chains its own SIGINT handler to this one: a SIGINT can
+    # surface inside rclpy's C++ calls as some other exception, and this flag tells it apart.
+    stop_requested = threading.Event()
+
+    def on_sigint(signum, frame):
+        stop_requested.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    rclpy.init(args=args if args is not None else sys.argv)
+    nodes: list[Node] = []
+    try:
+        try:
+            built = node_factory()
+            nodes = built if isinstance(built, list) else [built]
+        except KeyboardInterrupt:  # stopped while starting (e.g. while the policy is prepared)
+            return 0
+        except Exception as exc:
+            print(f"[FATAL] {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            return 1
+        if threads > 1:
+            from rclpy.executors import MultiThreadedExecutor
+
+            executor = MultiThreadedExecutor(num_threads=threads)
+        else:
+            from rclpy.executors import SingleThreadedExecutor
+
+            executor = SingleThreadedExecutor()
+        for node in nodes:
+            executor.add_node(node)
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+            pass
+        except Exception:
+            # A SIGINT arriving inside a take or publish surfaces as that call's error, and one
+            # racing the context teardown likewise. Only an error with no stop requested fails.
+            if nodes[0].context.ok() and not stop_requested.is_set():
+                raise
+        return 0
+    finally:
+        for node in nodes:
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
