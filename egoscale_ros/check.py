@@ -13,6 +13,7 @@ import sys
 
 from egoscale_ros import resources
 from egoscale_ros.kinematics.urdf import UrdfError
+from egoscale_ros.retarget.config import HandConfigError, HandRetargetConfig, load_hand_config
 from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.spec import RobotConfig
 from egoscale_ros.schema import ConfigError
@@ -23,6 +24,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--urdf", default="", help="check against this URDF instead of the config's")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--policy", default="", help="also check this policy manifest against each robot")
+
+
+def robot_hand_configs(config: RobotConfig) -> dict[str, HandRetargetConfig]:
+    """Each hand's retargeting config, checked against the robot config that names it.
+
+    The hand config must be for the same hand type and side, and every joint the robot commands
+    for that hand must be one of the hand config's joints. Errors name both files. Run by
+    ``egoscale-ros check`` and by hand_retarget_node at start, so the two never judge differently.
+    """
+    out = {}
+    for side, hand in config.hands.items():
+        where = f"{config.path.name}.hands.{side}"
+        try:
+            cfg = load_hand_config(hand.retarget, side)
+        except HandConfigError as exc:
+            raise ConfigError(f"{where}.retarget: {exc}") from exc
+        if cfg.hand != hand.type:
+            raise ConfigError(f"{where}.type: '{hand.type}' but its hand config {cfg.path.name} is for '{cfg.hand}'")
+        missing = [j for j in hand.joints if j not in cfg.joints]
+        if missing:
+            raise ConfigError(f"{where}.joints: {missing} are not joints of the hand config {cfg.path.name} "
+                              f"({', '.join(cfg.joints)})")
+        out[side] = cfg
+    return out
 
 
 def describe(config: RobotConfig) -> dict:
@@ -36,7 +61,8 @@ def describe(config: RobotConfig) -> dict:
         "extra_urdfs": [str(p) for p in config.extra_urdfs],
         "base_frame": config.base_frame,
         "arms": {s: {"joints": list(a.joints), "ee_frame": a.ee_frame} for s, a in config.arms.items()},
-        "hands": {s: {"type": h.type, "joints": list(h.joints)} for s, h in config.hands.items()},
+        "hands": {s: {"type": h.type, "joints": list(h.joints), "retarget": str(c.path)}
+                  for (s, h), c in zip(config.hands.items(), robot_hand_configs(config).values())},
         "cameras": [c.name for c in config.cameras],
         "controllers": {c.topic: {"type": c.type, "joints": len(c.joints)} for c in config.controllers},
         "joint_limits": {j: limit(j) for j in config.arm_joints + config.hand_joints},

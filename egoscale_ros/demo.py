@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
     parser.add_argument("--record", default="", metavar="RUN.mcap",
                         help="record the whole run into this ROS 2 MCAP file (see `egoscale-ros report`)")
+    parser.add_argument("--inject", default="", metavar="FAULT[:ARG],…",
+                        help="faults to inject into the window (egoscale_ros.faults.spec lists them)")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
     parser.add_argument("--container", action="store_true",
                         help="run the command-path stages in one process (command_container)")
@@ -51,6 +53,8 @@ def _to_float(text: str | None) -> float | None:
 
 def run(args: argparse.Namespace) -> int:
     from egoscale_ros.cpu_hogs import CpuHogs
+    from egoscale_ros.faults.driver import InjectionSession
+    from egoscale_ros.faults.spec import FaultSpecError
     from egoscale_ros.graph import plan_graph
     from egoscale_ros.interrupt import StopRequest
     from egoscale_ros.process_cpu import CpuMeter, load_average
@@ -73,6 +77,12 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
                       backend=args.backend, urdf=args.urdf, record=args.record,
                       native_domain=native_domain, native_loopback=True, container=args.container)
+    try:  # faults to inject (and the soak's memory and missed-tick figures): egoscale_ros.faults
+        injection = InjectionSession.create(args.inject, args.seconds, plan)
+    except FaultSpecError as exc:
+        print(f"egoscale-ros demo: {exc}", file=sys.stderr)
+        return 2
+    plan = injection.plan
     # The in-process monitor joins the graph with the same discovery and transport settings.
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
         os.environ[key] = env[key]
@@ -101,18 +111,23 @@ def run(args: argparse.Namespace) -> int:
                         + (f" beside {args.cpu_hogs} busy process(es)" if args.cpu_hogs else "") + "…")
             meter = CpuMeter({p.spec.name: p.process.pid for p in graph.processes})
             monitor.reset_window()
+            injection.window_started(graph, monitor, stop)
             meter.start()
             deadline = time.monotonic() + args.seconds
             while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.1):
                 pass
             cpu = meter.stop()
+            injection.window_ended(graph)
             if not stop.requested:  # an interrupted run stops at once (no end-of-window sample)
                 monitor.end_window()
+        injection.close()
         snapshot = monitor.snapshot()
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
+        result.update(injection.report(monitor, result["seconds"], snapshot["counts"], result["commands_published"]))
         result.update(_cpu_figures(cpu, args.cpu_hogs, load_average()))
     finally:
         hogs.stop()
+        injection.close()
         stopping = time.monotonic()
         failed = graph.stop()
         background.close()
@@ -220,7 +235,8 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
                                   for t, r in command_rate.items()},
         **native_figures(plan, monitor),
         "ik_failures": int(ik_failures) if ik_failures is not None else None,
-        "nan_count": snap["nan_count"],
+        "nan_count": snap["nan_count"],  # in commands
+        "nan_in_chunks": snap["nan_in_chunks"],
         "limit_violations": sum(snap["limit_violations"].values()),
         "limit_violations_by_joint": snap["limit_violations"],
         "arm_motion_rad": round(monitor.joint_motion(robot.arm_joints), 4),
@@ -255,6 +271,9 @@ def _readable(r: dict[str, Any]) -> str:
     ]
     for topic, n in r["commands_published"].items():
         lines.append(f"  controller  {topic}: {n} commands ({_f(r['command_rate_hz'][topic])} Hz)")
+    if "native_errors" in r or r.get("feedback_rate_hz"):
+        rates = ", ".join(f"{t} {_f(v)} Hz" for t, v in (r.get("feedback_rate_hz") or {}).items())
+        lines.append(f"  robot side  native errors {r.get('native_errors')}; feedback {rates or 'n/a'}")
     if r.get("cpu_percent_by_node"):
         per_node = ", ".join(f"{n} {_f(float(v))}" for n, v in r["cpu_percent_by_node"].items())
         load = ", ".join(_f(float(v), 2) for v in r["load_average"]) if r.get("load_average") else "n/a"

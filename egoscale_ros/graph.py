@@ -7,10 +7,11 @@ two can never drift apart. No rclpy or launch import here: the plan is data.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from egoscale_ros.robot.config import load_robot_config
@@ -24,6 +25,11 @@ CONTAINABLE = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node")
 #: what only records. Increments only: lowering one needs privileges an operator may not have.
 NICENESS = {"camera_node": 1, "policy_node": 1, "mock_hardware_node": 5, "mock_ros_robot_node": 5,
             "mock_unitree_node": 5, "recorder_node": 5}
+EXIT_POLICIES = ("respawn", "shutdown")
+# Exit policy per executable (README, "When a node dies"); anything else shuts the graph down.
+EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smoother_node": "respawn",
+               "recorder_node": "respawn"}
+RESPAWN_DELAY_S = 2.0
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 
 
@@ -35,6 +41,10 @@ class NodeSpec:
     executable: str
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: tuple[tuple[str, str], ...] = ()
+    #: what the launch does when this node exits: ``respawn`` it (the stages upstream of the
+    #: command path; meanwhile the command nodes hold, judging their inputs by stamp) or
+    #: ``shutdown`` the graph (the command path and the hardware: a crash there is not papered over)
+    exit_policy: str = "shutdown"
     #: plain arguments before ``--ros-args`` (a container's member list)
     arguments: tuple[str, ...] = ()
 
@@ -93,7 +103,7 @@ class GraphPlan:
         first = self.nodes.index(inside[0])
         nodes = [s for s in self.nodes if s not in inside]
         nodes.insert(first, container)
-        return replace(self, nodes=tuple(nodes))
+        return dataclasses.replace(self, nodes=tuple(nodes))
 
 
 def _native_parameters(domain: str | int, interface: str, loopback: str | bool) -> dict[str, Any]:
@@ -195,5 +205,6 @@ def plan_graph(
             nodes.append(NodeSpec(executable, executable, params))
     if record:
         nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
+    nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
     plan = GraphPlan(config, hardware, namespace, tuple(nodes))
     return plan.with_command_container() if container else plan

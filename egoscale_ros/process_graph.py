@@ -44,6 +44,7 @@ class NodeProcess:
     process: subprocess.Popen
     log_path: Path
     stopped_by_us: bool = False
+    injected: bool = False  # killed on purpose by fault injection: its exit is not a failure
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -83,9 +84,23 @@ class GraphProcesses:
             self.processes.append(NodeProcess(spec, proc, log_path))
         return self
 
+    def restart(self, name: str) -> NodeProcess:
+        """Start node ``name`` again (its old process must have exited); the rest keeps running."""
+        old = next(p for p in reversed(self.processes) if p.spec.name == name)
+        if old.process.poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        with open(old.log_path, "a") as log:
+            proc = subprocess.Popen(old.spec.command(self.plan.namespace, self.python), env=self.env, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=_niceness(self.niceness.get(old.spec.executable, 0)))
+        new = NodeProcess(old.spec, proc, old.log_path)
+        self.processes.append(new)
+        return new
+
     def dead(self) -> list[NodeProcess]:
         """Processes that exited without being asked to."""
-        return [p for p in self.processes if p.process.poll() is not None and not p.stopped_by_us]
+        return [p for p in self.processes
+                if p.process.poll() is not None and not p.stopped_by_us and not p.injected]
 
     def stop(self, timeout_s: float = 10.0) -> list[NodeProcess]:
         """SIGINT every node (rclpy shuts down cleanly on it), escalate after ``timeout_s``.
@@ -107,7 +122,8 @@ class GraphProcesses:
                 if p not in failed:
                     failed.append(p)
         for p in self.processes:
-            if p.stopped_by_us and p.process.returncode not in (0, -signal.SIGINT) and p not in failed:
+            if (p.stopped_by_us and not p.injected and p.process.returncode not in (0, -signal.SIGINT)
+                    and p not in failed):
                 failed.append(p)
         return failed
 

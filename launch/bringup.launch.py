@@ -8,7 +8,7 @@ The nodes and their parameters come from ``egoscale_ros.graph.plan_graph`` — t
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -36,22 +36,31 @@ def _plan_nodes(context):
     values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
     values["container"] = values["container"].strip().lower() in ("true", "1", "yes")
     plan = plan_graph(**values)
-    return [
-        Node(
-            package="egoscale_ros",
-            executable=spec.executable,
-            name=spec.name,
-            namespace=plan.namespace,
-            parameters=[spec.parameters],
-            remappings=list(spec.remappings),
-            arguments=list(spec.arguments),  # a container's members, each with its own parameters
-            # The command path first, then the policy, then stand-ins and recording.
-            prefix=f"nice -n {spec.niceness}" if spec.niceness else None,
-            output="screen",
-            emulate_tty=True,
-        )
-        for spec in plan.nodes
-    ]
+    return [_node(spec, plan.namespace) for spec in plan.nodes]
+
+
+def _node(spec, namespace: str) -> Node:
+    """One node with its exit policy: respawned after a delay, or the whole graph shut down."""
+    from egoscale_ros.graph import RESPAWN_DELAY_S
+
+    if spec.exit_policy == "respawn":
+        policy = {"respawn": True, "respawn_delay": RESPAWN_DELAY_S}
+    else:
+        policy = {"on_exit": Shutdown(reason=f"{spec.name} exited: a node of the command path is required")}
+    return Node(
+        package="egoscale_ros",
+        executable=spec.executable,
+        name=spec.name,
+        namespace=namespace,
+        parameters=[spec.parameters],
+        remappings=list(spec.remappings),
+        arguments=list(spec.arguments),  # a container's members, each with its own parameters
+        # The command path first, then the policy, then stand-ins and recording.
+        prefix=f"nice -n {spec.niceness}" if spec.niceness else None,
+        output="screen",
+        emulate_tty=True,
+        **policy,
+    )
 
 
 def generate_launch_description() -> LaunchDescription:

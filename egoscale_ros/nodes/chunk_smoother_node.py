@@ -38,6 +38,9 @@ from egoscale_ros.nodes.wiring.stamps import duration_to_sec, now_sec, stamp_to_
 from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform, transforms_to_matrices
 from egoscale_ros.retarget.config import load_hand_config
 
+RECENT_S = 2.0  # how long a refusal, reordering or late chunk stays on diagnostics
+LATE_S = 0.25  # a chunk arriving later than this after its observation is reported
+
 # Halves of a chunk waiting for their partner, at most this many stamps.
 MAX_PENDING = 8
 
@@ -68,6 +71,11 @@ class ChunkSmootherNode(Node):
         } if self.expect_hands else {}
         self.last_chunk_s: float | None = None  # node clock at the last accepted chunk
         self.policy_watch = liveness.UpstreamWatch(self, "policy/wrist_chunk", self.chunk_timeout_s)
+        # Shown on diagnostics for RECENT_S after it happened: a refusal, a reordered hand chunk,
+        # a chunk that arrived later than LATE_S after its observation.
+        self._recent: dict[str, tuple[float, str]] = {}
+        self.hand_chunks_reordered = 0
+        self.late_chunks = 0
         self.published_ticks = 0
         self._pending: dict[int, dict] = {}
         self.rejected_messages = 0
@@ -101,6 +109,10 @@ class ChunkSmootherNode(Node):
         except (ValueError, ChunkError) as exc:
             self._reject(f"policy/hand_chunk: {exc}")
             return
+        declared = [n for side in hand for n in self.hand_names[side]]
+        if list(msg.joint_names) != declared:
+            self.hand_chunks_reordered += 1
+            self._note("reordered", "hand chunk joint names reordered (mapped by name)")
         self._merge(msg, "hand", hand)
 
     def _merge(self, msg, part: str, arrays: dict) -> None:
@@ -114,15 +126,25 @@ class ChunkSmootherNode(Node):
             del self._pending[key]
             result = self.smoother.offer(entry["stamp"], entry["dt"] or 1.0 / 30.0, entry.get("wrist"),
                                          entry.get("hand"), now_sec(self))
+            now = now_sec(self)
             if result.accepted:
-                self.last_chunk_s = now_sec(self)
+                self.last_chunk_s = now
+                late = now - entry["stamp"]
+                if late > LATE_S:
+                    self.late_chunks += 1
+                    self._note("late", f"chunk arrived {late:.2f} s after its observation (late)")
             else:
+                self._note("refused", f"refused chunk: {result.reason}")
                 self.get_logger().warn(f"chunk refused: {result.reason}", throttle_duration_sec=2.0)
         while len(self._pending) > MAX_PENDING:  # a half whose partner never came
             self._pending.pop(min(self._pending))
             self.rejected_messages += 1
 
+    def _note(self, kind: str, text: str) -> None:
+        self._recent[kind] = (now_sec(self), text)
+
     def _reject(self, reason: str) -> None:
+        self._note("refused", f"refused {reason}")
         self.rejected_messages += 1
         self.get_logger().warn(f"rejected {reason}", throttle_duration_sec=2.0)
 
@@ -161,6 +183,8 @@ class ChunkSmootherNode(Node):
         values["published_ticks"] = self.published_ticks
         values["chunk_age_s"] = self._chunk_age()
         values["policy_silent_events"] = self.policy_watch.silent_events
+        values["hand_chunks_reordered"] = self.hand_chunks_reordered
+        values["late_chunks"] = self.late_chunks
         return values
 
     def _chunk_age(self) -> float:
@@ -170,6 +194,10 @@ class ChunkSmootherNode(Node):
         silent = self.policy_watch.check(None if self.last_chunk_s is None else self._chunk_age())
         if silent:
             return DiagnosticStatus.ERROR, f"{silent}; not publishing targets (commands hold)"
+        now = now_sec(self)
+        recent = [text for t, text in self._recent.values() if now - t < RECENT_S]
+        if recent:
+            return DiagnosticStatus.WARN, "; ".join(sorted(recent))
         if self.last_status == STARVED:
             return DiagnosticStatus.WARN, "starved: no chunk covers now, not publishing targets"
         return DiagnosticStatus.OK, self.last_status

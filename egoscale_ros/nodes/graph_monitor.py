@@ -21,7 +21,7 @@ from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory
 from egoscale_ros.nodes.mock_hardware_node import MSG_TYPES
 from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
 from egoscale_ros.nodes.wiring.diagnostics import diagnostic_level
-from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS
+from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS
 from egoscale_ros.nodes.wiring.stamps import now_sec, stamp_to_sec
 from egoscale_ros.robot.spec import RobotConfig
 
@@ -37,6 +37,7 @@ class GraphMonitor(Node):
         self.window_start = time.monotonic()
         self.counts: dict[str, int] = defaultdict(int)
         self.nan_count = 0
+        self.nan_in_chunks = 0
         self.limit_violations: dict[str, int] = defaultdict(int)
         self.diagnostics: dict[str, dict[str, str]] = {}
         self.diagnostic_levels: dict[str, int] = {}
@@ -44,6 +45,10 @@ class GraphMonitor(Node):
         self.first_joint_state: dict[str, float] = {}
         self.last_joint_state: dict[str, float] = {}
         self.first_command_time: float | None = None
+        # For judging injected faults: every status (stamp, node, level, message) and every
+        # command (receive time on the ROS clock, joint names, positions) per controller topic.
+        self.diag_events: list[tuple[float, str, int, str]] = []
+        self.commands: dict[str, list[tuple[float, tuple[str, ...], np.ndarray]]] = defaultdict(list)
         self._diag_history: dict[str, list[tuple[float, dict[str, str]]]] = defaultdict(list)
         self._limits = {}
         self._limit_cache: dict = {}
@@ -64,6 +69,14 @@ class GraphMonitor(Node):
                 MSG_TYPES[out.ros_type], out.ros_topic, lambda m, o=out: self._on_command(m, o), controller_qos(out)
             )
 
+    def announce_window_start(self, wall_s: float) -> None:
+        """Tell a fault injector when the window started (latched ``faults/start``, wall time)."""
+        from std_msgs.msg import Float64
+
+        pub = self.create_publisher(Float64, "faults/start", LATCHED_QOS)
+        pub.publish(Float64(data=float(wall_s)))
+        self._start_pub = pub  # keep it: the latched sample lives with the publisher
+
     # -- window ---------------------------------------------------------------------------------
     def reset_window(self) -> None:
         first = self.sample_joint_states()
@@ -71,6 +84,7 @@ class GraphMonitor(Node):
             self.window_start = time.monotonic()
             self.counts.clear()
             self.nan_count = 0
+            self.nan_in_chunks = 0
             self.limit_violations.clear()
             self.chunk_latency_ms.clear()
             self.first_joint_state = first
@@ -106,7 +120,12 @@ class GraphMonitor(Node):
         bad = int(np.count_nonzero(~np.isfinite(np.asarray(values, dtype=float)))) if len(values) else 0
         with self._lock:
             self.counts[key] += 1
-            self.nan_count += bad
+            # NaN in what the policy proposes (a fault the smoother must refuse) is counted apart
+            # from NaN in what reaches the robot (a safety failure).
+            if key.startswith("policy/"):
+                self.nan_in_chunks += bad
+            else:
+                self.nan_count += bad
 
     def _on_wrist_chunk(self, msg: MultiDOFJointTrajectory) -> None:
         latency = (now_sec(self) - stamp_to_sec(msg.header.stamp)) * 1e3
@@ -149,6 +168,7 @@ class GraphMonitor(Node):
         lower, upper = self._limit_arrays(output, names)
         outside = (q < lower - LIMIT_TOL) | (q > upper + LIMIT_TOL)
         with self._lock:
+            self.commands[output.ros_topic].append((now_sec(self), names, q))
             if self.first_command_time is None:
                 self.first_command_time = time.monotonic()
             for i in np.flatnonzero(outside):
@@ -165,7 +185,9 @@ class GraphMonitor(Node):
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         with self._lock:
             now = time.monotonic()
+            stamp = stamp_to_sec(msg.header.stamp)
             for status in msg.status:
+                self.diag_events.append((stamp, status.name, diagnostic_level(status), status.message))
                 self.diagnostics[status.name] = {kv.key: kv.value for kv in status.values}
                 self._diag_history[status.name].append((now, self.diagnostics[status.name]))
                 self.diagnostic_levels[status.name] = diagnostic_level(status)
@@ -203,6 +225,7 @@ class GraphMonitor(Node):
                 "elapsed_s": self.elapsed(),
                 "counts": dict(self.counts),
                 "nan_count": self.nan_count,
+                "nan_in_chunks": self.nan_in_chunks,
                 "limit_violations": dict(self.limit_violations),
                 "chunk_age_ms_p50": float(np.percentile(lat, 50)) if lat is not None else None,
                 "chunk_age_ms_p99": float(np.percentile(lat, 99)) if lat is not None else None,

@@ -25,6 +25,7 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
+from egoscale_ros.check import robot_hand_configs
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.guarded import GuardedCommands
 from egoscale_ros.nodes.wiring.joint_states import joint_state_listener
@@ -42,12 +43,6 @@ class _Side:
         self.side = side
         self.retargeter = retargeter
         self.robot_joints = list(robot_joints)
-        missing = [j for j in robot_joints if j not in retargeter.joint_names]
-        if missing:
-            raise ValueError(
-                f"hands.{side}.joints: {missing} are not joints of the hand config "
-                f"{retargeter.config.path} ({', '.join(retargeter.joint_names)})"
-            )
         self.to_robot = np.array([retargeter.joint_names.index(j) for j in robot_joints], dtype=int)
         self.source_names = set(retargeter.source_joint_names)
         self.target: dict[str, float] | None = None
@@ -82,8 +77,10 @@ class HandRetargetNode(Node):
             raise ValueError(f"robot config {self.config.path.name} has no hands")
         self.dt = 1.0 / rate
         self.sides: dict[str, _Side] = {}
+        hand_configs = robot_hand_configs(self.config)  # the same cross-check as `egoscale-ros check`
         for side, hand in self.config.hands.items():
-            retargeter = Retargeter.from_config(hand.retarget, side, source=source, solver=solver or None, rate_hz=rate)
+            retargeter = Retargeter.from_config(hand_configs[side], side, source=source, solver=solver or None,
+                                                rate_hz=rate)
             if alpha >= 0:
                 retargeter.lowpass_alpha = alpha
             self.sides[side] = _Side(side, retargeter, hand.joints)

@@ -23,6 +23,8 @@ from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
 
+COMMAND_SILENCE_S = 0.2  # a controller input quiet for longer is reported as an error
+
 MSG_TYPES = {"JointState": JointState, "Float64MultiArray": Float64MultiArray, "JointTrajectory": JointTrajectory}
 
 
@@ -49,6 +51,7 @@ class MockHardwareNode(Node):
         )
         self.received: dict[str, int] = {}
         self.rejected: dict[str, int] = {}
+        self.last_command: dict[str, float] = {}  # topic -> monotonic time of its last command
         for out in self.config.controllers:
             self.received[out.ros_topic] = 0
             self.rejected[out.ros_topic] = 0
@@ -75,6 +78,7 @@ class MockHardwareNode(Node):
             self.rejected[output.ros_topic] += 1
             return
         self.received[output.ros_topic] += 1
+        self.last_command[output.ros_topic] = time.monotonic()
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -93,6 +97,12 @@ class MockHardwareNode(Node):
         return values
 
     def _diag_level(self) -> tuple[int, str]:
+        # Like a robot's own command timeout: a controller input that went quiet is reported.
+        now = time.monotonic()
+        silent = {t: now - last for t, last in self.last_command.items() if now - last > COMMAND_SILENCE_S}
+        if silent:
+            return DiagnosticStatus.ERROR, "commands silent: " + ", ".join(
+                f"{t} for {age:.2f} s" for t, age in silent.items()) + " (holding the last)"
         if any(self.rejected.values()):
             return DiagnosticStatus.WARN, "some commands were rejected"
         return DiagnosticStatus.OK, "ok"

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
+import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
@@ -66,6 +67,9 @@ from egoscale_ros.robot.kinematics import RobotKinematics
 # becomes reliable when the camera publishes reliably - large frames sent best-effort between
 # processes lose most of their fragments on a busy host - and best effort otherwise, so it still
 # matches any camera driver. Humble lacks it: there the parameter picks, best effort by default.
+CAMERA_SILENCE_S = 0.3  # a camera quiet for longer than this (after its first image) is an error
+RECENT_S = 2.0  # how long rejected images stay on diagnostics
+
 IMAGE_RELIABILITY = {
     "best_available": getattr(ReliabilityPolicy, "BEST_AVAILABLE", ReliabilityPolicy.BEST_EFFORT),
     "best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -141,6 +145,8 @@ class PolicyNode(Node):
         self.counters = {"chunks": 0, "nan_chunks": 0, "images_rejected": 0, "images_converted": 0,
                          "images_unexpected_size": 0, "no_joint_state": 0, "cycle_errors": 0}
         self.last_error = ""
+        self._image_at: dict[str, float] = {}  # camera -> monotonic time of its last good image
+        self._image_rejected_at = -math.inf
         self._last_age_ms = float("nan")
         self._joint_offset_ms = float("nan")
 
@@ -193,6 +199,7 @@ class PolicyNode(Node):
             rgb, converted = image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
         except ImageRejected as exc:
             self.counters["images_rejected"] += 1
+            self._image_rejected_at = time.monotonic()
             self._warn(f"camera/{camera}/image_raw: {exc}", throttle_duration_sec=5.0)
             return
         if converted:
@@ -203,6 +210,7 @@ class PolicyNode(Node):
 
         stamp = stamp_to_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
         self.images.put(camera, stamp, rgb)
+        self._image_at[camera] = time.monotonic()
 
     def _on_joint_state(self, msg: JointState) -> None:
         if len(msg.name) != len(msg.position):
@@ -358,6 +366,13 @@ class PolicyNode(Node):
         return values
 
     def _diag_level(self) -> tuple[int, str]:
+        now = time.monotonic()
+        silent = {c: now - t for c, t in self._image_at.items() if now - t > CAMERA_SILENCE_S}
+        if silent:
+            return DiagnosticStatus.ERROR, "; ".join(
+                f"camera/{c}/image_raw silent for {age:.2f} s (no observation, no chunk)" for c, age in silent.items())
+        if now - self._image_rejected_at < RECENT_S:
+            return DiagnosticStatus.WARN, f"rejected {self.counters['images_rejected']} image(s) so far"
         missing = self.images.missing()
         if missing:
             return DiagnosticStatus.WARN, f"waiting for images from {missing}"

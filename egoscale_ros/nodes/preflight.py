@@ -148,8 +148,8 @@ class _RosListener:
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import JointState
 
-        from egoscale_ros.nodes import common
         from egoscale_ros.nodes.robot_interface_node import to_plain
+        from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, SENSOR_QOS
 
         self._rclpy = rclpy
         self.context = rclpy.Context()
@@ -157,7 +157,7 @@ class _RosListener:
         self.node = rclpy.create_node("egoscale_preflight", context=self.context)
         for name, d in decoders.items():
             if d.transport != "dds":
-                qos = common.COMMAND_QOS if d.source.reliable else common.SENSOR_QOS
+                qos = COMMAND_QOS if d.source.reliable else SENSOR_QOS
                 self.node.create_subscription(JointState, d.source.topic,
                                               lambda m, n=name: offer(n, to_plain(m)), qos)
         self.executor = SingleThreadedExecutor(context=self.context)

@@ -60,6 +60,9 @@ def to_plain(msg: JointState) -> RosJointState:
                          stamp_to_sec(msg.header.stamp))
 
 
+COMMAND_SILENCE_S = 0.2  # a command input quiet for longer is reported as an error
+
+
 class RobotInterfaceNode(Node):
     def __init__(self) -> None:
         super().__init__("robot_interface_node")
@@ -87,6 +90,7 @@ class RobotInterfaceNode(Node):
         self._due = {id(a): 0.0 for a in self.adapters}
         self.sent: dict[str, int] = {}
         self.rejected_commands: dict[str, int] = {}
+        self.last_command: dict[str, float] = {}  # ROS command topic -> monotonic time of its last
         for adapter in self.adapters:
             out = adapter.output
             for topic, idl_type in adapter.topics().items():
@@ -126,6 +130,7 @@ class RobotInterfaceNode(Node):
             self.get_logger().warn(f"rejected command: {exc}", throttle_duration_sec=2.0)
             return
         adapter.set_target(positions, time.monotonic())
+        self.last_command[adapter.output.ros_topic] = time.monotonic()
 
     def _on_ros_feedback(self, msg: JointState, name: str) -> None:
         self._offer(name, to_plain(msg))
@@ -226,6 +231,12 @@ class RobotInterfaceNode(Node):
             heard = any(self.assembly.status[s].received for s in silent)
             what = "went silent" if heard else "never heard (wrong domain or interface?)"
             return DiagnosticStatus.ERROR, f"feedback {topics} {what}{where}: commands hold"
+        # A command input that went quiet (its node died or stalled): the adapter holds the last.
+        now = time.monotonic()
+        quiet = {t: now - last for t, last in self.last_command.items() if now - last > COMMAND_SILENCE_S}
+        if quiet:
+            return DiagnosticStatus.ERROR, "commands silent: " + ", ".join(
+                f"{t} for {age:.2f} s" for t, age in quiet.items()) + " (holding the last)"
         rejected = {n: s.rejected_total for n, s in self.assembly.status.items() if s.rejected_total}
         if rejected or any(self.rejected_commands.values()):
             return DiagnosticStatus.WARN, f"refused messages: feedback {rejected}, commands " \

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SIDES = ("left", "right")
+from egoscale_ros.schema import SIDES
+
 ROTATION_SIZES = {"rot6d": 6, "quaternion": 4}
 REPRESENTATIONS = ("relative", "absolute")
 FRAMES = ("wrist", "base", "camera")

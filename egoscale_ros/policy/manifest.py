@@ -22,6 +22,7 @@ import yaml
 
 from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.tokenizer import TOKENIZER_NAME
+from egoscale_ros.schema import ConfigError, Fields, load_yaml
 
 FORMAT = "egoscale_ros/policy-manifest/1"
 LOCAL_BACKENDS = ("tensorrt", "onnxruntime", "torch")
@@ -37,7 +38,7 @@ EXPERT_OUTPUT = "velocity"
 RESIZE_MODES = ("stretch", "center_crop")
 
 
-class ManifestError(ValueError):
+class ManifestError(ConfigError):
     """A manifest that cannot be used; the message names the file and the offending field."""
 
 
@@ -185,6 +186,29 @@ def _vector(data: dict, key: str, size: int, where: str) -> np.ndarray:
     return values
 
 
+# The keys of each section of a local manifest (what ``to_dict`` writes); any other key is refused.
+_KEYS = {
+    "": ("format", "name", "preset", "embodiment", "code_version", "backends", "image", "instruction", "state",
+         "action", "denoising"),
+    "image": ("size", "cameras", "mean", "std", "resize", "layout"),
+    "instruction": ("tokenizer", "max_tokens", "default"),
+    "state": ("joints", "mean", "std"),
+    "action": ("horizon", "dt", "dim", "rotation", "representation", "frame", "hands", "mean", "std"),
+    "denoising": ("steps", "seed", "method", "time"),
+}
+
+
+def _refuse_unknown_keys(data: dict, where: str) -> None:
+    """Unknown keys of a local manifest, refused with their path (a misspelt key is never ignored)."""
+    for section, keys in _KEYS.items():
+        value = data.get(section) if section else data
+        if not isinstance(value, dict):
+            continue
+        fields = Fields(value, f"{where}.{section}" if section else where, ManifestError)
+        fields.seen.update(keys)
+        fields.done()
+
+
 def manifest_from_dict(data: dict, path: Path) -> PolicyManifest:
     """Build a :class:`PolicyManifest` from parsed YAML, with field-named errors."""
     where = str(path)
@@ -199,6 +223,7 @@ def manifest_from_dict(data: dict, path: Path) -> PolicyManifest:
         raise ManifestError(f"{where}: format is {data.get('format')!r}, this package reads {FORMAT!r}")
     if "remote" in data:
         return _remote_manifest(data, path)
+    _refuse_unknown_keys(data, where)
     try:
         img = section("image")
         image = ImageSpec(size=int(img["size"]), cameras=int(img.get("cameras", 1)),
@@ -291,10 +316,7 @@ def load_manifest(path: str | os.PathLike, check_models: bool = True) -> PolicyM
         p = p / "manifest.yaml"
     if not p.is_file():
         raise ManifestError(f"policy manifest not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{p}: not valid YAML: {exc}") from exc
+    data = load_yaml(p, ManifestError)
     if not isinstance(data, dict):
         raise ManifestError(f"{p}: expected a mapping at top level")
     manifest = manifest_from_dict(data, p)

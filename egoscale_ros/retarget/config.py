@@ -14,68 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from egoscale_ros import resources
 from egoscale_ros.retarget.hand_model import FramePoint, Mimic
 from egoscale_ros.retarget.keypoints import HUMAN_FORWARD, HUMAN_LATERAL, KEYPOINT_NAMES
+from egoscale_ros.schema import HAND_TYPES, SIDES, ConfigError, Fields, load_yaml
 
-HAND_TYPES = ("sharpa_wave", "dex3", "inspire")
-SIDES = ("left", "right")
 RETARGETING_TYPES = ("vector", "position")
 SOLVERS = ("newton", "ipopt")
 HESSIANS = ("exact", "gauss_newton")
 
 
-class HandConfigError(ValueError):
+class HandConfigError(ConfigError):
     """A hand config that is malformed (the message names the file and the field)."""
-
-
-class _Reader:
-    """Strict typed access to one YAML mapping; unknown keys are refused."""
-
-    def __init__(self, data: Any, where: str):
-        if not isinstance(data, dict):
-            raise HandConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-        self.data, self.where, self.seen = data, where, set()
-
-    def get(self, key: str, kind: type | tuple[type, ...] | None = None, default: Any = None, required: bool = False):
-        self.seen.add(key)
-        value = self.data.get(key)
-        if value is None:
-            if required:
-                raise HandConfigError(f"{self.where}.{key}: missing (required)")
-            return default
-        if kind is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise HandConfigError(f"{self.where}.{key}: expected a finite number, got {value!r}")
-            return float(value)
-        if kind is not None and not isinstance(value, kind):
-            name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise HandConfigError(f"{self.where}.{key}: expected {name}, got {value!r}")
-        return value
-
-    def number(self, key: str, default: float, low: float = -math.inf, high: float = math.inf) -> float:
-        value = self.get(key, float, default)
-        if not low <= value <= high:
-            raise HandConfigError(f"{self.where}.{key}: must be in [{low}, {high}], got {value}")
-        return value
-
-    def names(self, key: str, required: bool = True) -> list[str]:
-        value = self.get(key, list, [], required)
-        if not all(isinstance(v, str) and v for v in value):
-            raise HandConfigError(f"{self.where}.{key}: expected a list of names, got {value!r}")
-        if len(set(value)) != len(value):
-            raise HandConfigError(f"{self.where}.{key}: duplicate names in {value!r}")
-        return list(value)
-
-    def sub(self, key: str) -> _Reader:
-        return _Reader(self.get(key, dict, {}), f"{self.where}.{key}")
-
-    def done(self) -> None:
-        extra = sorted(set(self.data) - self.seen)
-        if extra:
-            raise HandConfigError(f"{self.where}: unknown field(s) {', '.join(map(str, extra))}")
 
 
 def _keypoint(name: Any, where: str) -> str:
@@ -193,11 +143,7 @@ def load_hand_config(
     if not path.is_file():
         known = ", ".join(available_hand_configs())
         raise HandConfigError(f"hand config not found: {path} (known: {known})")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise HandConfigError(f"{path.name}: not valid YAML: {exc}") from exc
-    cfg = parse_hand_config(data, path, urdf)
+    cfg = parse_hand_config(load_yaml(path, HandConfigError), path, urdf)
     if side is not None and cfg.side != side:
         raise HandConfigError(f"{path.name}.side: the file is for the {cfg.side} hand, {side} was asked for")
     return cfg
@@ -205,7 +151,7 @@ def load_hand_config(
 
 def parse_hand_config(data: Any, path: Path, urdf: str | os.PathLike | None = None) -> HandRetargetConfig:
     where = path.name
-    r = _Reader(data, where)
+    r = Fields(data, where, HandConfigError)
     hand = r.get("hand", str, required=True)
     if hand not in HAND_TYPES:
         raise HandConfigError(f"{where}.hand: '{hand}' is not one of {', '.join(HAND_TYPES)}")
@@ -222,7 +168,7 @@ def parse_hand_config(data: Any, path: Path, urdf: str | os.PathLike | None = No
 
     mimic = []
     for i, item in enumerate(r.get("mimic", list, [])):
-        m = _Reader(item, f"{where}.mimic[{i}]")
+        m = Fields(item, f"{where}.mimic[{i}]", HandConfigError)
         mimic.append(Mimic(m.get("joint", str, required=True), m.get("source", str, required=True),
                            m.get("multiplier", float, 1.0), m.get("offset", float, 0.0)))
         m.done()
@@ -242,7 +188,7 @@ def parse_hand_config(data: Any, path: Path, urdf: str | os.PathLike | None = No
 
     wf = r.sub("wrist_frame")
     forward = tuple(_keypoint(n, f"{wf.where}.forward") for n in wf.names("forward", required=False)) or HUMAN_FORWARD
-    lateral_list = wf.names("lateral", required=False) or list(HUMAN_LATERAL)
+    lateral_list = list(wf.names("lateral", required=False)) or list(HUMAN_LATERAL)
     if len(lateral_list) != 2:
         raise HandConfigError(f"{wf.where}.lateral: expected [thumb-side keypoint, other keypoint], got {lateral_list}")
     lateral = (_keypoint(lateral_list[0], f"{wf.where}.lateral"), _keypoint(lateral_list[1], f"{wf.where}.lateral"))

@@ -100,16 +100,17 @@ class FeedbackFilter:
 def source_verdict(publishers: Sequence[str], declared: str = "") -> str:
     """'' when the feedback topic's publishers are acceptable, else why not.
 
-    With a ``declared`` source node, it must be the only publisher; without, there must be one.
+    ``publishers``: one node name per publisher (endpoint), so two publishers of one node count
+    twice. With a ``declared`` source node, it must be the only publisher; without, there must
+    be exactly one.
     """
-    pubs = sorted(set(publishers))
+    pubs = sorted(publishers)
     if not pubs:
         return "no publisher"
     if declared:
         foreign = [p for p in pubs if p != declared]
         if foreign:
             return f"foreign publisher(s) {', '.join(foreign)} (declared source: {declared})"
-        return ""
     if len(pubs) > 1:
         return f"{len(pubs)} publishers ({', '.join(pubs)}); one source is required"
     return ""

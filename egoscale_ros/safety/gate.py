@@ -43,6 +43,7 @@ UNTRUSTED_JOINT_STATE = "untrusted_joint_state"
 NO_TARGET = "no_target"
 STALE_TARGET = "stale_target"
 INVALID_TARGET = "invalid_target"
+DEFAULT_MAX_DT_S = 0.05  # longest tick one command may cover (a late tick is not a larger jump)
 REASONS = (ESTOP, NO_JOINT_STATE, STALE_JOINT_STATE, INVALID_JOINT_STATE, UNTRUSTED_JOINT_STATE, NO_TARGET,
            STALE_TARGET, INVALID_TARGET)
 
@@ -71,7 +72,7 @@ class SafetyGate:
     """
 
     def __init__(self, limits: JointLimits, *, target_timeout_s: float = 0.5,
-                 joint_state_timeout_s: float = 0.25, estop: EStop | None = None, max_dt: float = 0.05,
+                 joint_state_timeout_s: float = 0.25, estop: EStop | None = None, max_dt: float = DEFAULT_MAX_DT_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self.limiter = JointCommandLimiter(limits, max_dt=max_dt)

@@ -21,6 +21,7 @@ def test_demo_refuses_a_window_that_is_not_a_positive_time(seconds, capsys):
 
 
 def test_a_first_sigint_is_a_stop_request_not_an_exception():
+    before = signal.getsignal(signal.SIGINT)
     stop = StopRequest().install()
     try:
         assert not stop.requested
@@ -29,10 +30,11 @@ def test_a_first_sigint_is_a_stop_request_not_an_exception():
         assert stop.requested and stop.signal_name == "SIGINT" and stop.at is not None
     finally:
         stop.restore()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # the previous handler is back
 
 
-def test_a_second_sigint_falls_through_to_the_default():
+def test_a_second_sigint_falls_through_to_the_previous_handler():
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, whatever ran before
     stop = StopRequest().install()
     try:
         os.kill(os.getpid(), signal.SIGINT)
@@ -41,6 +43,7 @@ def test_a_second_sigint_falls_through_to_the_default():
             stop.sleep(1.0)
     finally:
         stop.restore()
+        signal.signal(signal.SIGINT, outer)
 
 
 def test_sigterm_is_a_stop_request_too():

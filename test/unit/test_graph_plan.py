@@ -91,7 +91,11 @@ def test_the_container_holds_the_command_path_with_each_nodes_own_arguments():
     container = together.node("command_container")
     members = parse_members(container.arguments[container.arguments.index("--members") + 1])
     # The same specs the separate processes get: names, parameters and remappings unchanged.
-    assert members == [s for s in separate.nodes if s.executable in contained]
+    def essentials(specs):
+        return [(s.name, s.executable, s.parameters, s.remappings) for s in specs]
+
+    assert essentials(members) == essentials(s for s in separate.nodes if s.executable in contained)
+    assert container.exit_policy == "shutdown"  # it holds the command path
     assert container.arguments[container.arguments.index("--namespace") + 1] == "/robot1"
     # Everything else is untouched.
     assert [s for s in together.nodes if s is not container] == [s for s in separate.nodes
@@ -116,3 +120,16 @@ def test_the_command_path_comes_first_then_the_policy_then_stand_ins():
     stand_ins = [n for e, n in nice.items() if e.startswith("mock_")]
     assert stand_ins and command_path < nice["policy_node"] == nice["camera_node"] < min(stand_ins)
     assert plan.with_command_container().node("command_container").niceness == 0
+
+
+def test_every_node_has_an_exit_policy_and_the_command_path_shuts_the_graph_down():
+    plan = plan_graph("g1_dex3", hardware="mock")
+    policies = {s.executable: s.exit_policy for s in plan.nodes}
+    assert set(policies.values()) <= {"respawn", "shutdown"}
+    # Upstream stages come back by themselves; the command nodes hold meanwhile.
+    assert policies["policy_node"] == policies["camera_node"] == policies["chunk_smoother_node"] == "respawn"
+    # A crash in the command path or at the robot's edge brings everything down, for an operator to see.
+    edge = [e for e in policies if e.startswith(("mock_", "robot_interface"))]
+    assert edge
+    for executable in ("wrist_ik_node", "hand_retarget_node", *edge):
+        assert policies[executable] == "shutdown", executable

@@ -20,6 +20,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("cli",),
     ("demo",),
     ("nodes",),
+    ("faults",),
+    ("process_memory",),
     ("process_graph", "process_cpu", "cpu_hogs", "interrupt", "status_table"),
     ("graph",),
     ("check", "recording"),

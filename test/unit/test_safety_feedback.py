@@ -69,3 +69,5 @@ def test_source_verdict_wants_the_declared_publisher_alone():
     assert source_verdict(["feedback_node"], declared="feedback_node") == ""
     assert "intruder" in source_verdict(["feedback_node", "intruder"], declared="feedback_node")
     assert "foreign" in source_verdict(["other"], declared="feedback_node")
+    # Two publishers of one node are two sources too.
+    assert "2 publishers" in source_verdict(["feedback_node", "feedback_node"], declared="feedback_node")

@@ -1,7 +1,8 @@
-"""Periodic DiagnosticStatus publishing for a node on ``/diagnostics``."""
+"""DiagnosticStatus publishing for a node on ``/diagnostics``: periodic, and at once on a change."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,11 @@ class Diagnostics:
         self._level = level or (lambda: (DiagnosticStatus.OK, "ok"))
         self._pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = node.create_timer(period_s, self.publish)
+        # A fault must show within a fraction of a second, not at the next periodic report: the
+        # level is watched more often and a change of level or of the kind of message (its
+        # words, numbers aside) is published at once.
+        self._shown: tuple[int, str] | None = None
+        self._watch = node.create_timer(WATCH_PERIOD_S, self._watch_level)
         self._cpu_mark = (time.monotonic(), time.process_time())
 
     def _cpu_percent(self) -> float:
@@ -39,8 +45,14 @@ class Diagnostics:
         self._cpu_mark = (wall, cpu)
         return round(100.0 * (cpu - last_cpu) / max(wall - last_wall, 1e-9), 1)
 
-    def publish(self) -> None:
+    def _watch_level(self) -> None:
         level, message = self._level()
+        if (_level_byte(level)[0], _DIGITS.sub("#", message)) != self._shown:
+            self.publish((level, message))
+
+    def publish(self, current: tuple[int, str] | None = None) -> None:
+        level, message = current if current is not None else self._level()
+        self._shown = (_level_byte(level)[0], _DIGITS.sub("#", message))
         status = DiagnosticStatus()
         status.level = _level_byte(level)
         status.name = f"{self._node.get_namespace().rstrip('/')}/{self._node.get_name()}"
@@ -52,6 +64,10 @@ class Diagnostics:
         msg.header.stamp = self._node.get_clock().now().to_msg()
         msg.status = [status]
         self._pub.publish(msg)
+
+
+WATCH_PERIOD_S = 0.05
+_DIGITS = re.compile(r"[-+]?\d[\d.e+-]*")
 
 
 def _level_byte(level: int | bytes) -> bytes:

@@ -51,6 +51,8 @@ class GuardedCommands:
         self.last_status = GateStatus(("no_joint_state",))
         self._node = node
         self._last_state_stamp = -math.inf
+        self._last_sent: tuple[float, np.ndarray] | None = None
+        self.max_step_ratio = 0.0
         # Two subscriptions: a transient-local one receives the latched value a late-joining node
         # missed; a volatile one matches every publisher, `ros2 topic pub` defaults included.
         node.create_subscription(Bool, "safety/estop", self._on_estop, LATCHED_QOS)
@@ -102,11 +104,20 @@ class GuardedCommands:
             feedback_problem=js.source_problem,
         )
         if command is not None:
+            self._measure_step(t, command)
             positions = dict(zip(self.joints, command.tolist()))
             velocities = dict(zip(self.joints, self.gate.limiter.velocity.tolist()))
             for pub in self.publishers:
                 pub.publish(positions, velocities)
         return command
+
+    def _measure_step(self, t: float, command: np.ndarray) -> None:
+        """Largest step between two published commands over velocity limit × their real time
+        apart — an independent check of what went out (1 = at the velocity limit)."""
+        if self._last_sent is not None and t > self._last_sent[0]:
+            ratio = float(np.max(np.abs(command - self._last_sent[1]) / (self.limits.velocity * (t - self._last_sent[0]))))
+            self.max_step_ratio = max(self.max_step_ratio, ratio)
+        self._last_sent = (t, command.copy())
 
     def level(self, failures: int, what: str) -> tuple[int, str]:
         """Diagnostic level of a command node: e-stop > holding > ``failures`` of ``what`` > OK."""
@@ -119,6 +130,9 @@ class GuardedCommands:
             stale = {STALE_TARGET, STALE_JOINT_STATE, INVALID_JOINT_STATE, UNTRUSTED_JOINT_STATE}.intersection(
                 self.last_status.reasons)
             return (DiagnosticStatus.ERROR if stale else DiagnosticStatus.WARN), text
+        flow = self.joint_states.flow_problem()
+        if flow:
+            return DiagnosticStatus.WARN, f"tracking; {flow}"
         if failures:
             return DiagnosticStatus.WARN, f"tracking; {failures} {what} so far"
         return DiagnosticStatus.OK, "tracking"
@@ -127,5 +141,6 @@ class GuardedCommands:
         values: dict[str, Any] = {f"gate_{k}": v for k, v in self.gate.counts.items()}
         values["estop"] = self.gate.estop.engaged
         values["holding"] = ",".join(self.last_status.reasons) or "no"
+        values["max_step_ratio"] = self.max_step_ratio
         values.update(self.joint_states.diagnostics())
         return values

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -46,6 +47,7 @@ class JointStateListener:
         self.filter = FeedbackFilter(joints, speed, future_tolerance_s=FUTURE_TOLERANCE_S)
         self._received_s = -math.inf  # local monotonic arrival time of the last accepted message
         self.source_problem = ""
+        self._arrivals: deque[tuple[float, float]] = deque(maxlen=400)  # (node clock, stamp) accepted
         self._on_update = on_update
         # Taken when a tick asks, from the process's one subscription: no callback per message.
         self._view = JointStateView.shared(node, topic)
@@ -87,11 +89,35 @@ class JointStateListener:
                                    now_sec(self._node))
             if ok:
                 self._received_s = time.monotonic() if received_s is None else received_s
+                # When it reached this process (it may have waited in the queue until a tick took it).
+                arrival = now_sec(self._node) - (time.monotonic() - self._received_s)
+                self._arrivals.append((arrival, self.filter.stamp_s))
         if not ok:
             self._node.get_logger().warn(f"{self.topic} refused: {self.filter.last_reason}",
                                          throttle_duration_sec=2.0)
         elif self._on_update is not None:
             self._on_update(msg)
+
+    def flow_problem(self, window_s: float = 0.5, late_s: float = 0.05, lost: float = 0.2) -> str:
+        """'' while the feedback flows as usual, else what is wrong with it now: messages arriving
+        late by their own stamps, or a share of them lost (judged against the usual period)."""
+        with self._lock:
+            arrivals = list(self._arrivals)
+        if len(arrivals) < 20:
+            return ""
+        now = now_sec(self._node)
+        recent = [(a, s) for a, s in arrivals if a >= now - window_s]
+        if recent:
+            delay = max(a - s for a, s in recent)
+            if delay > late_s:
+                return f"{self.topic} {delay * 1e3:.0f} ms old on arrival (late)"
+        stamps = np.array([s for _, s in arrivals])
+        period = float(np.percentile(np.diff(stamps), 20)) if len(stamps) > 1 else 0.0
+        if period > 0:
+            expected = window_s / period
+            if expected >= 10 and len(recent) < (1 - lost) * expected:
+                return f"{self.topic}: {100 * (1 - len(recent) / expected):.0f}% lost in the last {window_s:g} s"
+        return ""
 
     @property
     def rejected(self) -> int:

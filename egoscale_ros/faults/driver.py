@@ -1,0 +1,250 @@
+"""Runs an injection schedule against a running graph and judges the stack's answer.
+
+The process-level faults happen here (SIGSTOP/SIGCONT of the camera or the policy, SIGKILL,
+restart of one node, SIGINT to the demo itself); the message-level ones are the
+``fault_injector`` node's, which starts with the graph. :func:`prepare_plan` adds that node (and
+routes the mock's joint states through it when they are to be dropped or delayed);
+:class:`FaultDriver` plays the schedule from the window's start; :func:`fault_report` turns what
+the monitor saw into the demo's JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from egoscale_ros.faults import judge
+from egoscale_ros.faults.spec import DETECT_WITHIN_S, Fault
+
+RELAYED = ("joint_states_drop", "joint_states_delay")
+# The graph's nodes that publish joint_states (the mock, or the interface node's assembled view).
+JOINT_STATE_PUBLISHERS = ("mock_hardware_node", "robot_interface_node")
+MESSAGE_LEVEL = ("camera_garbage", "joint_states_drop", "joint_states_delay", "joint_states_foreign", "chunk_nan",
+                 "chunk_future", "chunk_names_shuffled", "estop_at")
+
+
+def prepare_plan(plan, faults: list[Fault]):
+    """The plan with the fault injector added (nothing changes without message-level faults)."""
+    from egoscale_ros.graph import NodeSpec
+
+    if not any(f.name in MESSAGE_LEVEL for f in faults):
+        return plan
+    relay = any(f.name in RELAYED for f in faults)
+    nodes = []
+    for spec in plan.nodes:
+        if relay and spec.executable in JOINT_STATE_PUBLISHERS:
+            spec = dataclasses.replace(spec, remappings=(*spec.remappings, ("joint_states", "joint_states_raw")))
+        nodes.append(spec)
+    schedule = [{"name": f.name, "arg": f.arg, "start_s": f.start_s, "duration_s": f.duration_s} for f in faults]
+    robot = next((s.parameters["robot"] for s in plan.nodes if "robot" in s.parameters), plan.robot.name)
+    nodes.append(NodeSpec("fault_injector", "fault_injector_node",
+                          {"robot": robot, "faults": json.dumps(schedule), "relay_joint_states": relay}))
+    return dataclasses.replace(plan, nodes=tuple(nodes))
+
+
+class FaultDriver:
+    """Plays the process-level faults from ``start()`` on a thread; records when each happened."""
+
+    def __init__(self, faults: list[Fault], graph, stop_request) -> None:
+        self.faults = faults
+        self.graph = graph
+        self.stop_request = stop_request
+        self.window_wall: float | None = None
+        self.times: dict[str, tuple[float, float]] = {}  # name -> (wall start, wall end)
+        self.notes: dict[str, str] = {}
+        self._halt = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self, window_wall: float) -> None:
+        self.window_wall = window_wall
+        for f in self.faults:
+            t = threading.Thread(target=self._play, args=(f,), name=f"fault {f.name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def close(self) -> None:
+        self._halt.set()
+        for t in self._threads:
+            t.join(timeout=5.0)
+        for p in self.graph.processes:  # never leave a node stopped
+            if p.process.poll() is None:
+                _signal_group(p, signal.SIGCONT)
+
+    def _wait_until(self, offset_s: float) -> bool:
+        return not self._halt.wait(max(0.0, self.window_wall + offset_s - time.time()))
+
+    def _procs(self, prefix: str):
+        return [p for p in self.graph.processes if p.spec.name.startswith(prefix) and p.process.poll() is None]
+
+    def _play(self, f: Fault) -> None:
+        if not self._wait_until(f.start_s):
+            return
+        t0 = time.time()
+        if f.name == "camera_stall":
+            self._pause(self._procs("camera_"), f.duration_s)
+        elif f.name == "policy_slow":
+            procs = self._procs("policy_node")
+            while time.time() < self.window_wall + f.end_s and not self._halt.is_set():
+                self._pause(procs, float(f.arg) / 1e3)
+                self._halt.wait(1.0 / 30.0)  # one cycle's worth of running between pauses
+        elif f.name == "policy_kill":
+            for p in self._procs("policy_node"):
+                p.injected = True
+                _signal_group(p, signal.SIGKILL)
+        elif f.name == "node_restart":
+            for p in self._procs(str(f.arg)):
+                p.injected = True
+                _signal_group(p, signal.SIGKILL)
+                p.process.wait()
+                self.graph.restart(p.spec.name)
+                self.notes[f.name] = f"{p.spec.name} killed and started again"
+        elif f.name == "sigint_at":
+            os.kill(os.getpid(), signal.SIGINT)
+        else:  # message-level: the fault_injector node plays it on the same schedule
+            self._wait_until(f.end_s)
+        self.times[f.name] = (t0, max(time.time(), self.window_wall + f.end_s))
+
+    def _pause(self, procs, seconds: float) -> None:
+        for p in procs:
+            _signal_group(p, signal.SIGSTOP)
+        self._halt.wait(seconds)
+        for p in procs:
+            _signal_group(p, signal.SIGCONT)
+
+
+def _signal_group(p, sig: int) -> None:
+    """Signal a node's whole process group (each node starts its own session)."""
+    try:
+        os.killpg(p.process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def fault_report(faults: list[Fault], driver: FaultDriver | None, monitor, plan) -> dict[str, Any]:
+    """The demo JSON's fault section and its safety figures."""
+    events = [judge.DiagEvent(t, name, level, msg) for t, name, level, msg in list(monitor.diag_events)]
+    window = driver.window_wall if driver and driver.window_wall is not None else 0.0
+    per_fault: dict[str, Any] = {}
+    unreported = 0
+    for f in faults:
+        t0, t1 = (driver.times.get(f.name) if driver else None) or (window + f.start_s, window + f.end_s)
+        detect_s, by = judge.detection(f, t0, events)
+        entry: dict[str, Any] = {"injected_at_s": round(t0 - window, 3), "duration_s": round(t1 - t0, 3)}
+        if f.name in judge.SIGNALS:
+            entry["detect_s"] = None if detect_s is None else round(detect_s, 3)
+            entry["reported_by"] = by or None
+            if detect_s is None or detect_s > DETECT_WITHIN_S:
+                unreported += 1
+        entry["held"] = judge.held_during(t0, t1, events)
+        if judge.must_recover(f):
+            rec = judge.recovery(f, t1, events)
+            entry["recover_s"] = None if rec is None else round(rec, 3)
+        if f.name == "estop_at":
+            entry["estop_hold_ticks"] = max(
+                (judge.hold_ticks(t0, [(t, q) for t, _, q in cmds]) for cmds in monitor.commands.values()), default=0)
+        if driver and f.name in driver.notes:
+            entry["note"] = driver.notes[f.name]
+        per_fault[f.label] = entry
+    holds = [e["estop_hold_ticks"] for e in per_fault.values() if "estop_hold_ticks" in e]
+    return {
+        "faults": per_fault,
+        "unreported_faults": unreported,
+        "estop_hold_ticks": max(holds) if holds else None,
+    }
+
+
+def step_ratios(monitor, plan) -> dict[str, float | None]:
+    """``max_cmd_step_ratio``: the largest |Δq| / (velocity limit in force × time between the two
+    commands), as the command nodes sent them (their own measure on their clock, on
+    diagnostics). ``max_cmd_step_received_ratio``: the largest step between two commands as
+    received here over velocity limit × the limiter's longest step time (``max_dt``): receive
+    times carry the transport's bursts, so this one is judged against the longest tick a command
+    may cover; it still catches a jump across a restarted node (≤ 1 when none)."""
+    from egoscale_ros.robot.limits import joint_limits
+    from egoscale_ros.safety.gate import DEFAULT_MAX_DT_S
+
+    sent = []
+    for node in ("wrist_ik_node", "hand_retarget_node"):
+        value = monitor.diagnostic_value(node, "max_step_ratio")
+        if value is not None:
+            sent.append(float(value))
+    received = 0.0
+    for cmds in list(monitor.commands.values()):
+        if len(cmds) < 2:
+            continue
+        names = cmds[-1][1]
+        velocity = joint_limits(plan.robot, list(names)).velocity
+        for (_, na, qa), (_, nb, qb) in zip(cmds, cmds[1:]):
+            if na == nb == names:
+                received = max(received, float(np.max(np.abs(qb - qa) / (velocity * DEFAULT_MAX_DT_S))))
+    return {"max_cmd_step_ratio": round(max(sent), 4) if sent else None,
+            "max_cmd_step_received_ratio": round(received, 4)}
+
+
+class InjectionSession:
+    """What ``egoscale-ros demo`` does for faults, memory and missed ticks, in four calls."""
+
+    def __init__(self, faults: list[Fault], plan) -> None:
+        self.faults = faults
+        self.plan = prepare_plan(plan, faults)
+        self.driver: FaultDriver | None = None
+        self.memory_start: dict[str, float] = {}
+        self.memory_end: dict[str, float] = {}
+
+    @classmethod
+    def create(cls, text: str, window_s: float, plan) -> InjectionSession:
+        """Raises :class:`~egoscale_ros.faults.spec.FaultSpecError` for a bad ``--inject``."""
+        from egoscale_ros.faults.spec import parse_faults
+
+        return cls(parse_faults(text, window_s, [s.name for s in plan.nodes]), plan)
+
+    def window_started(self, graph, monitor, stop_request) -> None:
+        self.memory_start = _memory(graph)
+        wall = time.time()
+        if self.faults:
+            monitor.announce_window_start(wall)
+            self.driver = FaultDriver(self.faults, graph, stop_request)
+            self.driver.start(wall)
+
+    def window_ended(self, graph) -> None:
+        self.memory_end = _memory(graph)
+
+    def close(self) -> None:
+        if self.driver is not None:
+            self.driver.close()
+
+    def report(self, monitor, window_s: float, counts: dict[str, int], published: dict[str, int]) -> dict[str, Any]:
+        from egoscale_ros.process_memory import growth
+
+        out: dict[str, Any] = {}
+        if self.faults:
+            out.update(fault_report(self.faults, self.driver, monitor, self.plan))
+        out.update(step_ratios(monitor, self.plan))
+        out["rss_mib_start"] = self.memory_start
+        out["rss_mib_end"] = self.memory_end
+        out["rss_growth_percent"] = growth(self.memory_start, self.memory_end)
+        # Per command topic the command nodes publish (one per control tick) and, where the robot
+        # speaks its own interface, per native output (at the output's own rate).
+        missed = {}
+        for c in self.plan.robot.controllers:
+            for topic, rate in {c.ros_topic: self.plan.robot.control_rate_hz,
+                                c.topic: getattr(c, "rate_hz", None) or self.plan.robot.control_rate_hz}.items():
+                expected = window_s * rate
+                got = counts.get(topic, published.get(topic, 0))
+                missed[topic] = round(100.0 * max(0.0, expected - got) / expected, 3) if expected > 0 else None
+        out["missed_ticks_percent"] = missed
+        return out
+
+
+def _memory(graph) -> dict[str, float]:
+    from egoscale_ros.process_memory import memory_by_node
+
+    live = {p.spec.name: p.process.pid for p in graph.processes if p.process.poll() is None}
+    return memory_by_node(live)

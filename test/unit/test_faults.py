@@ -1,0 +1,72 @@
+"""Specification of fault injection's core: the --inject grammar and how the stack's answer is judged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from egoscale_ros.faults.judge import DiagEvent, detection, hold_ticks, recovery
+from egoscale_ros.faults.spec import CLASSES, FaultSpecError, parse_faults
+
+NODES = ("camera_head", "policy_node", "wrist_ik_node")
+
+
+def test_every_fault_class_of_the_issue_is_known():
+    for name in ("camera_stall", "camera_garbage", "joint_states_drop", "joint_states_delay", "joint_states_foreign",
+                 "chunk_nan", "chunk_future", "chunk_names_shuffled", "policy_slow", "policy_kill", "node_restart",
+                 "estop_at", "sigint_at"):
+        assert name in CLASSES
+
+
+def test_a_schedule_starts_inside_the_window_and_ends_before_it_does():
+    faults = parse_faults("camera_stall:1.5,joint_states_delay:200,policy_slow,estop_at:5", 12.0, NODES)
+    by = {f.name: f for f in faults}
+    assert by["camera_stall"].start_s == 3.0 and by["camera_stall"].duration_s == 1.5
+    assert by["joint_states_delay"].arg == 200.0 and by["joint_states_delay"].end_s <= 12.0
+    assert by["policy_slow"].arg == 300.0  # the default
+    assert by["estop_at"].start_s == 5.0 and by["estop_at"].duration_s == 0.0
+    assert by["camera_stall"].label == "camera_stall:1.5"
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("camera_melt", "unknown fault"),
+    ("joint_states_drop:1.5", r"in \[0, 1\]"),
+    ("joint_states_delay:-5", "positive"),
+    ("chunk_nan:3", "no argument"),
+    ("node_restart:no_such_node", "not a node"),
+    ("estop_at:20", "inside"),
+    ("chunk_nan,chunk_nan", "twice"),
+    ("policy_slow:fast", "not a number"),
+])
+def test_a_bad_inject_list_is_refused_with_its_reason(text, needle):
+    with pytest.raises(FaultSpecError, match=needle):
+        parse_faults(text, 10.0, NODES)
+
+
+def test_a_fault_counts_as_reported_only_by_the_right_node_words_and_level():
+    fault = parse_faults("camera_stall:1", 10.0, NODES)[0]
+    events = [
+        DiagEvent(9.9, "/policy_node", 2, "camera/head/image_raw silent for 0.4 s"),  # before: not this one
+        DiagEvent(10.1, "/wrist_ik_node", 2, "camera silent"),  # wrong node
+        DiagEvent(10.2, "/policy_node", 0, "camera/head/image_raw silent"),  # level OK
+        DiagEvent(10.35, "/policy_node", 2, "camera/head/image_raw silent for 0.32 s (no observation, no chunk)"),
+    ]
+    detect_s, by = detection(fault, 10.0, events)
+    assert detect_s == pytest.approx(0.35) and by.startswith("/policy_node")
+    assert detection(fault, 10.0, events[:3]) == (None, "")
+
+
+def test_recovery_is_when_the_arm_ik_tracks_again_after_the_fault():
+    fault = parse_faults("policy_slow", 10.0, NODES)[0]
+    events = [DiagEvent(11.0, "/wrist_ik_node", 2, "holding: stale_target"),
+              DiagEvent(12.0, "/wrist_ik_node", 0, "tracking")]
+    assert recovery(fault, 11.5, events) == pytest.approx(0.5)
+    assert recovery(fault, 12.5, events) is None
+
+
+def test_hold_ticks_count_the_commands_that_still_moved_after_the_stop():
+    q = [np.array([v]) for v in (0.0, 0.1, 0.2, 0.3, 0.3, 0.3)]
+    commands = list(zip([0.0, 0.02, 0.04, 0.06, 0.08, 0.10], q))
+    assert hold_ticks(0.05, commands) == 1  # 0.3 was in flight, then frozen
+    assert hold_ticks(0.07, commands) == 0
+    assert hold_ticks(0.01, commands) == 3
