@@ -177,6 +177,11 @@ class SupervisedSource:
         self.source.close()
 
     @property
+    def captured_ns(self) -> int:
+        """Wall-clock ns at which the last frame left the source (before resizing)."""
+        return self.source.captured_ns
+
+    @property
     def healthy(self) -> bool:
         return self.policy.state == STREAMING
 

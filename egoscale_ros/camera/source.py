@@ -8,6 +8,7 @@ source honours ``width``/``height`` the same way.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -38,6 +39,7 @@ class FrameSource(ABC):
         self.width = None if width is None else int(width)
         self.height = None if height is None else int(height)
         self.frames_read = 0
+        self.captured_ns = 0  # wall-clock ns at which the last frame was read from the source
         self.finished = False
         self._is_open = False
 
@@ -61,6 +63,8 @@ class FrameSource(ABC):
         frame = self._read_raw()
         if frame is None:
             return None
+        # Capture time: when the source handed the frame over, before any resizing or copying.
+        self.captured_ns = time.time_ns()
         frame = resize_rgb(frame, self.width, self.height)
         self.frames_read += 1
         return frame

@@ -108,6 +108,31 @@ def packed_columns(n_wrist: int) -> PackedColumns:
                          slice(17 * w, 20 * w), slice(20 * w, None))
 
 
+# Points of one chunk may differ from k·dt by this much (each time_from_start is rounded to 1 ns).
+STEP_TOLERANCE_NS = 1_000
+
+
+def step_spacing(times_from_start_ns: list[int] | tuple[int, ...]) -> float:
+    """``dt`` (seconds) of a chunk whose point ``k`` is due ``k·dt`` after the observation stamp.
+
+    Taken from the points' own spacing (over the whole chunk, so the 1 ns rounding of each point
+    does not become a rate error); refused with :class:`ChunkError` when there are fewer than two
+    points, the first is not at 0, or the points are not evenly spaced.
+    """
+    times = np.asarray(times_from_start_ns, dtype=np.int64)
+    if len(times) < 2:
+        raise ChunkError(f"{len(times)} point(s): a chunk needs two or more to state its step spacing")
+    if abs(int(times[0])) > STEP_TOLERANCE_NS:
+        raise ChunkError(f"point 0 is due {int(times[0])} ns after the stamp, not at it")
+    dt_ns = (int(times[-1]) - int(times[0])) / (len(times) - 1)
+    if not dt_ns > 0:
+        raise ChunkError("time_from_start does not increase")
+    off = np.abs(times - times[0] - dt_ns * np.arange(len(times)))
+    if off.max() > STEP_TOLERANCE_NS:
+        raise ChunkError(f"point {int(off.argmax())} is {int(off.max())} ns off an even step spacing")
+    return dt_ns * 1e-9
+
+
 def make_chunk(stamp: float, dt: float, wrist: Mapping[str, np.ndarray] | None = None,
                hand: Mapping[str, np.ndarray] | None = None) -> ActionChunk:
     """Validate and freeze a chunk; raises :class:`ChunkError` naming the first bad field."""

@@ -13,7 +13,7 @@ It takes what the robot takes and checks each message the way the robot reads it
 
 "No jump": the first accepted message of a topic must start within ``FIRST_TOL`` of the measured
 pose, and each later one may differ from the previous accepted one by no more than the URDF
-velocity limit allows over the time between them.
+velocity limit allows over the time between them (the caller passes the sender's stamps).
 
 A refused message is counted by reason and moves nothing. Accepted ones move simulated joints
 (first-order lag, speed cap) that it publishes as the robot does: Galaxea groups on
@@ -68,12 +68,16 @@ class _TargetCheck:
             errors.append("out_of_limits")
         self.velocity_ok(msg, errors)
         if self.last_q is None:
-            if any(abs(v - self.mock.position(j)) > FIRST_TOL for v, j in zip(q, self.joints)):
-                errors.append("jump")  # the first target is not the measured pose
+            far = [(j, v - self.mock.position(j)) for v, j in zip(q, self.joints)
+                   if abs(v - self.mock.position(j)) > FIRST_TOL]
+            if far:  # the first target is not the measured pose
+                errors.append(f"jump (first target {far[0][1]:+.3f} rad from the measured {far[0][0]})")
         else:
             dt = max(now - self.last_t, JUMP_MIN_DT)
-            if any(abs(v - p) > s * dt + JUMP_SLACK for v, p, s in zip(q, self.last_q, self.max_speed)):
-                errors.append("jump")  # faster than the joint can move
+            fast = [(j, v - p) for v, p, s, j in zip(q, self.last_q, self.max_speed, self.joints)
+                    if abs(v - p) > s * dt + JUMP_SLACK]
+            if fast:  # faster than the joint can move
+                errors.append(f"jump ({fast[0][0]} {fast[0][1]:+.3f} rad in {now - self.last_t:.3f} s)")
         if not errors:
             self.last_t, self.last_q = now, q
         return errors
@@ -141,7 +145,6 @@ class MockRosRobot:
         self.refused = {t: 0 for t in self.checks}
         self.errors: dict[str, int] = {}
         self.last_error = ""
-        self.last_message: dict[str, RosJointState] = {}
         self.placed: dict[str, float] = {}
         self._next_due = {s.name: 0.0 for s in self.sources}
 
@@ -155,7 +158,6 @@ class MockRosRobot:
         """Check one command; True when accepted (joints move), False when refused (joints hold)."""
         check = self.checks[topic]
         self.received[topic] += 1
-        self.last_message[topic] = msg
         errors = check.verify(msg, now)
         for reason in dict.fromkeys(e.split(" ")[0] for e in errors):
             self.errors[reason] = self.errors.get(reason, 0) + 1
@@ -201,8 +203,6 @@ class MockRosRobot:
         return sum(self.errors.values())
 
     def report(self) -> dict[str, Any]:
-        last = {t: {"name": list(m.name), "position": list(m.position), "velocity": list(m.velocity)}
-                for t, m in self.last_message.items()}
         return {"received": dict(self.received), "refused": dict(self.refused),
                 "native_errors": self.native_errors(), "errors": dict(self.errors),
-                "last_error": self.last_error, "last_message": last}
+                "last_error": self.last_error}

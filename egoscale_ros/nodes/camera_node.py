@@ -2,9 +2,9 @@
 
 The frame source (V4L2 device, video file, image folder, RTSP/GStreamer URL or the built-in
 synthetic scene) comes from ``egoscale_ros.camera``. Capture runs on its own thread, so a blocking
-device read never stalls the executor; frames are stamped when they are read. A source that
-cannot be opened stops the node at start with a message naming it; one that stops delivering is
-reported on diagnostics and reopened with backoff.
+device read never stalls the executor; frames are stamped with the time the source handed them
+over (before resizing). A source that cannot be opened stops the node at start with a message
+naming it; one that stops delivering is reported on diagnostics and reopened with backoff.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from egoscale_ros.camera.reconnect import LOST, ReconnectPolicy, SupervisedSourc
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare
+from egoscale_ros.nodes.wiring.stamps import ns_to_stamp
 
 
 class CameraNode(Node):
@@ -79,7 +80,10 @@ class CameraNode(Node):
             self._stop.wait(max(0.0, delay))
 
     def _publish(self, frame) -> None:
-        stamp = self.get_clock().now().to_msg()
+        # Stamped with the capture time, on this node's clock: now minus how long ago the source
+        # handed the frame over (resizing and encoding are not the scene's age).
+        age_ns = max(0, time.time_ns() - self.source.captured_ns)
+        stamp = ns_to_stamp(self.get_clock().now().nanoseconds - age_ns)
         msg = Image()
         msg.header.stamp = stamp
         msg.header.frame_id = self.frame_id

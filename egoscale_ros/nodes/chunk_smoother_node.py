@@ -26,7 +26,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory, MultiDOFJointTrajectoryPoint
 
-from egoscale_ros.chunking.chunk import ChunkError
+from egoscale_ros.chunking.chunk import STEP_TOLERANCE_NS, ChunkError, step_spacing
 from egoscale_ros.chunking.hand_names import order_hand_columns
 from egoscale_ros.chunking.smoother import STARVED, ChunkSmoother
 from egoscale_ros.nodes import liveness
@@ -34,7 +34,7 @@ from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
-from egoscale_ros.nodes.wiring.stamps import duration_to_sec, now_sec, stamp_to_ns, stamp_to_sec
+from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, stamp_to_ns, stamp_to_sec
 from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform, transforms_to_matrices
 from egoscale_ros.retarget.config import load_hand_config
 
@@ -92,6 +92,10 @@ class ChunkSmootherNode(Node):
     # -- input ----------------------------------------------------------------------------------
     def _on_wrist(self, msg: MultiDOFJointTrajectory) -> None:
         try:
+            # Targets are passed on in the frame they came in; a chunk in any other frame than
+            # the robot's base is refused here, never relabelled (the IK node checks it too).
+            if msg.header.frame_id != self.base_frame:
+                raise ValueError(f"frame_id '{msg.header.frame_id}' is not the base frame '{self.base_frame}'")
             sides = [SIDE_OF_WRIST[n] for n in msg.joint_names]
             poses = transforms_to_matrices(msg.points, len(sides))
         except (KeyError, ValueError) as exc:
@@ -116,15 +120,22 @@ class ChunkSmootherNode(Node):
         self._merge(msg, "hand", hand)
 
     def _merge(self, msg, part: str, arrays: dict) -> None:
+        topic = f"policy/{part}_chunk"
+        try:
+            dt = step_spacing([duration_to_ns(p.time_from_start) for p in msg.points])
+        except ChunkError as exc:
+            self._reject(f"{topic}: {exc}")
+            return
         key = stamp_to_ns(msg.header.stamp)
-        entry = self._pending.setdefault(key, {"stamp": stamp_to_sec(msg.header.stamp), "dt": None})
+        entry = self._pending.setdefault(key, {"stamp": stamp_to_sec(msg.header.stamp), "dt": dt})
+        if abs(entry["dt"] - dt) * 1e9 > STEP_TOLERANCE_NS:
+            del self._pending[key]
+            self._reject(f"{topic}: step {dt:.6g} s but its other half's is {entry['dt']:.6g} s")
+            return
         entry[part] = arrays
-        if len(msg.points) > 1:
-            entry["dt"] = duration_to_sec(msg.points[1].time_from_start) - duration_to_sec(
-                msg.points[0].time_from_start)
         if "wrist" in entry and ("hand" in entry or not self.expect_hands):
             del self._pending[key]
-            result = self.smoother.offer(entry["stamp"], entry["dt"] or 1.0 / 30.0, entry.get("wrist"),
+            result = self.smoother.offer(entry["stamp"], entry["dt"], entry.get("wrist"),
                                          entry.get("hand"), now_sec(self))
             now = now_sec(self)
             if result.accepted:

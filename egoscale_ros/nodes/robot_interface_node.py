@@ -163,21 +163,30 @@ class RobotInterfaceNode(Node):
         self._tick_outputs(time.monotonic())
 
     def _tick_outputs(self, now: float, force: bool = False) -> None:
+        stamp = self.get_clock().now().to_msg()  # one stamp per tick: the time the steps were computed for
         for adapter in self.adapters:
             key = id(adapter)
             if not force and now < self._due[key]:
                 continue
+            if not self._listening(adapter):
+                continue  # nobody on the robot's side yet: start no motion it would only partly see
             self._due[key] = max(self._due[key] + self._period[key], now - self._period[key])
             for packet in adapter.tick(now):
-                self._send(adapter, packet)
+                self._send(adapter, packet, stamp)
 
-    def _send(self, adapter, packet) -> None:
+    def _listening(self, adapter) -> bool:
+        """A ROS output is served once its topic has a subscriber (DDS writers do not wait)."""
+        if adapter.transport == DDS:
+            return True
+        return all(self._ros_pubs[t].get_subscription_count() > 0 for t in adapter.topics())
+
+    def _send(self, adapter, packet, stamp) -> None:
         if adapter.transport == DDS:
             self.bus.write(packet.topic, packet.message)
         else:
             m = packet.message
             msg = JointState()
-            msg.header.stamp = self.get_clock().now().to_msg()
+            msg.header.stamp = stamp
             msg.name, msg.position, msg.velocity = list(m.name), list(m.position), list(m.velocity)
             self._ros_pubs[packet.topic].publish(msg)
         self.sent[packet.topic] += 1

@@ -19,7 +19,6 @@ from egoscale_ros.interfaces import settings
 from egoscale_ros.interfaces.dds import NativeBus
 from egoscale_ros.interfaces.fixed_cdr import pack
 from egoscale_ros.interfaces.unitree import MAX_DT
-from egoscale_ros.interfaces.unitree_idl import HgLowState
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS
 from egoscale_ros.robot.config import load_robot_config
 
@@ -184,28 +183,33 @@ def test_bad_feedback_and_a_silent_robot_are_named_and_commands_hold(probe, tmp_
     assert len(states[-1].name) >= 17
 
 
-def test_preflight_passes_against_the_mock_and_names_a_joint_placed_outside_its_limits(probe, capsys):
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_preflight_passes_against_the_mock_and_names_a_joint_placed_outside_its_limits(probe, capsys, robot):
     from egoscale_ros import cli
+    from egoscale_ros.interfaces import registry
 
+    config = load_robot_config(robot)
+    lowstate = next(s for s in config.feedback if s.topic == "rt/lowstate")
+    state_type = registry.feedback_decoder(lowstate, config).message_type()
     good, bad = random.randint(200, 215), random.randint(216, 230)
-    probe.start_node("mock_unitree_node", *native_args(good, "h1_2_inspire"))
-    probe.start_node("mock_unitree_node", *native_args(bad, "h1_2_inspire", "-p", "place:=left_elbow_joint=3.5"))
+    probe.start_node("mock_unitree_node", *native_args(good, robot))
+    probe.start_node("mock_unitree_node", *native_args(bad, robot, "-p", "place:=left_elbow_joint=3.5"))
     for domain in (good, bad):  # wait until each mock publishes (start-up takes seconds on a busy machine)
         bus = NativeBus(settings.loopback(domain))
-        bus.reader("rt/lowstate", HgLowState)
+        bus.reader("rt/lowstate", state_type)
         try:
             assert probe.spin_until(lambda b=bus: bool(b.take("rt/lowstate")), 90), "mock_unitree_node not up"
         finally:
             bus.close()
 
     def check(domain: int) -> tuple[int, dict]:
-        rc = cli.main(["check", "--robot", "h1_2_inspire", "--live", "--seconds", "2",
+        rc = cli.main(["check", "--robot", robot, "--live", "--seconds", "2",
                        "--native-domain", str(domain), "--native-loopback", "--json"])
         return rc, json.loads(capsys.readouterr().out)
 
     rc, report = check(good)
     assert rc == 0, report["problems"]
-    assert report["sources"]["lowstate"]["received"] > 0 and report["sources"]["hand_state"]["received"] > 0
+    assert all(s["received"] > 0 for s in report["sources"].values()), report["sources"]
     rc, report = check(bad)
     assert rc == 1
     assert report["joints"]["left_elbow_joint"]["status"] == "outside_limits"

@@ -284,3 +284,38 @@ def test_jpeg_round_trip_keeps_content_and_rejects_bad_input():
         encode_jpeg(frame[..., 0])
     with pytest.raises(ValueError, match="quality"):
         encode_jpeg(frame, quality=0)
+
+
+def test_capture_time_is_taken_when_the_source_hands_the_frame_over_not_after_resizing(monkeypatch):
+    """Ordering, not timing: the stamp precedes the resize, so resizing never ages the scene."""
+    import time
+
+    from egoscale_ros.camera import source as source_module
+    from egoscale_ros.camera.reconnect import SupervisedSource
+    from egoscale_ros.camera.source import FrameSource
+
+    events: list[tuple[str, int]] = []
+
+    class Raw(FrameSource):
+        kind = "raw"
+
+        def _open(self) -> None: ...
+
+        def _close(self) -> None: ...
+
+        def _read_raw(self):
+            return np.zeros((480, 640, 3), np.uint8)
+
+    real_resize = source_module.resize_rgb
+
+    def resize(frame, width, height):
+        events.append(("resize", time.time_ns()))
+        return real_resize(frame, width, height)
+
+    monkeypatch.setattr(source_module, "resize_rgb", resize)
+    src = SupervisedSource(Raw("raw", width=320, height=240))
+    src.open()
+    before = time.time_ns()
+    frame = src.read()
+    assert frame.shape == (240, 320, 3)
+    assert before <= src.captured_ns <= events[0][1]

@@ -90,3 +90,26 @@ def test_outside_the_chunk_nothing_is_returned():
     assert sample_chunk(chunk, 0.999) is None
     assert sample_chunk(chunk, 1.2001) is None
     assert sample_chunk(chunk, 1.2) is not None
+
+
+# --- step spacing of a received chunk ------------------------------------------------------------
+
+def test_dt_comes_from_the_points_own_spacing_not_a_default():
+    from egoscale_ros.chunking.chunk import step_spacing
+
+    dt = 1 / 15
+    assert step_spacing([round(k * dt * 1e9) for k in range(16)]) == pytest.approx(dt, abs=1e-12)
+    assert step_spacing([0, 50_000_000]) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(("times", "reason"), [
+    ([0], "needs two or more"),
+    ([10_000_000, 43_333_333], "point 0 is due"),
+    ([0, 0, 0], "does not increase"),
+    ([0, 33_333_333, 70_000_000], "off an even step spacing"),
+])
+def test_a_chunk_without_an_even_spacing_from_its_stamp_is_refused(times, reason):
+    from egoscale_ros.chunking.chunk import ChunkError, step_spacing
+
+    with pytest.raises(ChunkError, match=reason):
+        step_spacing(times)

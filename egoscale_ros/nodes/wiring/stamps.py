@@ -35,6 +35,10 @@ def sec_to_duration(t: float) -> Duration:
     return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
+def duration_to_ns(d: Duration) -> int:
+    return int(d.sec) * 1_000_000_000 + int(d.nanosec)
+
+
 def duration_to_sec(d: Duration) -> float:
     return d.sec + d.nanosec * 1e-9
 
