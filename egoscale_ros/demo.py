@@ -72,11 +72,15 @@ def run(args: argparse.Namespace) -> int:
         _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
     env = private_ros_environment()
-    # The robot's own DDS side (Unitree) stays on a private domain over loopback, multicast off.
+    # The robot's own DDS side (Unitree) stays on a private domain over loopback, multicast off,
+    # with a discovery tag no other run shares.
+    from egoscale_ros.interfaces.settings import private_tag
+
     native_domain = 200 + int(env["ROS_DOMAIN_ID"]) % 30
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
                       backend=args.backend, urdf=args.urdf, record=args.record,
-                      native_domain=native_domain, native_loopback=True, container=args.container)
+                      native_domain=native_domain, native_loopback=True, native_tag=private_tag(),
+                      container=args.container)
     try:  # faults to inject (and the soak's memory and missed-tick figures): egoscale_ros.faults
         injection = InjectionSession.create(args.inject, args.seconds, plan)
     except FaultSpecError as exc:

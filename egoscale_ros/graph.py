@@ -138,6 +138,7 @@ def plan_graph(
     native_domain: str | int = "",
     native_interface: str = "",
     native_loopback: str | bool = "",
+    native_tag: str = "",
     container: bool = False,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
@@ -156,7 +157,7 @@ def plan_graph(
     with ``mock`` the native mocks of its interface kinds (e.g. mock_unitree_node) instead of the
     generic mock_hardware_node. ``native_domain`` / ``native_interface`` override the config's
     native DDS settings; ``native_loopback`` keeps the native side on the loopback interface with
-    multicast off (tests, demo).
+    multicast off (tests, demo); ``native_tag`` gives that side a discovery tag of its own.
     """
     if hardware not in HARDWARE_MODES:
         raise ValueError(f"hardware:='{hardware}' is not one of {', '.join(HARDWARE_MODES)}")
@@ -195,6 +196,8 @@ def plan_graph(
     if config.hands:
         nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", dict(common)))
     native = _native_parameters(native_domain, native_interface, native_loopback)
+    if native_tag:
+        native["native_tag"] = str(native_tag)
     if config.needs_interface_node:
         nodes.append(NodeSpec("robot_interface_node", "robot_interface_node", {**common, **native}))
     if hardware == "mock":

@@ -21,10 +21,15 @@ def cyclone_config(settings: NativeSettings) -> str:
         parts.append(f"<Interfaces><NetworkInterface name=\"{escape(settings.network_interface)}\"/></Interfaces>")
     parts.append(f"<AllowMulticast>{'true' if settings.multicast else 'false'}</AllowMulticast>")
     parts.append("</General>")
+    discovery = []
     if not settings.multicast:
         peers = "".join(f"<Peer address=\"{escape(p)}\"/>" for p in (settings.peers or ("127.0.0.1",)))
-        parts.append(f"<Discovery><ParticipantIndex>auto</ParticipantIndex>"
-                     f"<MaxAutoParticipantIndex>60</MaxAutoParticipantIndex><Peers>{peers}</Peers></Discovery>")
+        discovery.append(f"<ParticipantIndex>auto</ParticipantIndex>"
+                         f"<MaxAutoParticipantIndex>60</MaxAutoParticipantIndex><Peers>{peers}</Peers>")
+    if settings.tag:
+        discovery.append(f"<Tag>{escape(settings.tag)}</Tag>")  # only equal tags discover each other
+    if discovery:
+        parts.append("<Discovery>" + "".join(discovery) + "</Discovery>")
     parts.append("</Domain></CycloneDDS>")
     return "".join(parts)
 

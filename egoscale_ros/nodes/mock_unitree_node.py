@@ -58,7 +58,7 @@ class MockUnitreeNode(Node):
         self.linger_s = float(declare(self, "linger_s", 4.0))
         self.bus = NativeBus(self.native)
         for topic, idl_type in self.mock.types.items():
-            self.bus.reader(topic, idl_type, depth=64)
+            self.bus.reader(topic, idl_type, depth=256)  # a stalled mock must not lose commands
         for topic, idl_type in self.mock.state_types().items():
             self.bus.writer(topic, idl_type)
         self._last = time.monotonic()

@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--native-domain", type=int, default=-1, help="the robot's DDS domain (default: config)")
     parser.add_argument("--native-interface", default="", help="network interface wired to the robot")
     parser.add_argument("--native-loopback", action="store_true", help="native DDS on loopback, multicast off")
+    parser.add_argument("--native-tag", default="", help="Cyclone DDS discovery tag of the native side (tests)")
 
 
 def evaluate(config, assembly, seconds: float, limits: dict[str, tuple[float, float]], native: str,
@@ -175,10 +176,11 @@ class _RosListener:
 def native_settings_from_args(config, args: argparse.Namespace):
     from egoscale_ros.interfaces import settings
 
+    tag = getattr(args, "native_tag", "")
     if args.native_loopback:
-        return settings.loopback(args.native_domain if args.native_domain >= 0 else config.native.domain_id)
+        return settings.loopback(args.native_domain if args.native_domain >= 0 else config.native.domain_id, tag)
     return settings.with_overrides(config.native, domain_id=args.native_domain,
-                                   network_interface=args.native_interface or None)
+                                   network_interface=args.native_interface or None, tag=tag or None)
 
 
 def run(args: argparse.Namespace) -> int:

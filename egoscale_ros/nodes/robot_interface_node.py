@@ -41,9 +41,10 @@ def native_settings_from_parameters(node: Node, config) -> Any:
     """The native DDS settings: the config's, overridden by launch arguments."""
     domain = int(declare(node, "native_domain_id", -1))
     nic = str(declare(node, "native_interface", ""))
+    tag = str(declare(node, "native_tag", ""))
     if bool(declare(node, "native_loopback", False)):
-        return settings.loopback(domain if domain >= 0 else config.native.domain_id)
-    return settings.with_overrides(config.native, domain_id=domain, network_interface=nic or None)
+        return settings.loopback(domain if domain >= 0 else config.native.domain_id, tag)
+    return settings.with_overrides(config.native, domain_id=domain, network_interface=nic or None, tag=tag or None)
 
 
 def mimic_links(config) -> list[tuple[str, str, float, float]]:

@@ -36,8 +36,13 @@ def reference_crc(packed: bytes) -> int:
     return crc
 
 
-def native_args(domain: int, robot: str, *extra: str) -> list[str]:
-    return ["-p", f"robot:={robot}", "-p", f"native_domain_id:={domain}", "-p", "native_loopback:=true", *extra]
+# Every test's native side has a discovery tag of its own: runs side by side never cross.
+TAG = settings.private_tag()
+
+
+def native_args(domain: int, robot: str, *extra: str, tag: str = TAG) -> list[str]:
+    return ["-p", f"robot:={robot}", "-p", f"native_domain_id:={domain}", "-p", "native_loopback:=true",
+            "-p", f"native_tag:={tag}", *extra]
 
 
 def status(diags, node: str):
@@ -57,7 +62,7 @@ def value(diags, node: str, key: str):
 def test_the_maker_side_receives_valid_commands_and_feedback_becomes_joint_states(probe, robot, tmp_path):
     config = load_robot_config(robot)
     domain = random.randint(200, 230)
-    listener = NativeBus(settings.loopback(domain))
+    listener = NativeBus(settings.loopback(domain, TAG))
     adapters = {o.topic: o for o in config.adapter_outputs}
     from egoscale_ros.interfaces import registry
 
@@ -195,7 +200,7 @@ def test_preflight_passes_against_the_mock_and_names_a_joint_placed_outside_its_
     probe.start_node("mock_unitree_node", *native_args(good, robot))
     probe.start_node("mock_unitree_node", *native_args(bad, robot, "-p", "place:=left_elbow_joint=3.5"))
     for domain in (good, bad):  # wait until each mock publishes (start-up takes seconds on a busy machine)
-        bus = NativeBus(settings.loopback(domain))
+        bus = NativeBus(settings.loopback(domain, TAG))
         bus.reader("rt/lowstate", state_type)
         try:
             assert probe.spin_until(lambda b=bus: bool(b.take("rt/lowstate")), 90), "mock_unitree_node not up"
@@ -204,7 +209,7 @@ def test_preflight_passes_against_the_mock_and_names_a_joint_placed_outside_its_
 
     def check(domain: int) -> tuple[int, dict]:
         rc = cli.main(["check", "--robot", robot, "--live", "--seconds", "2",
-                       "--native-domain", str(domain), "--native-loopback", "--json"])
+                       "--native-domain", str(domain), "--native-loopback", "--native-tag", TAG, "--json"])
         return rc, json.loads(capsys.readouterr().out)
 
     rc, report = check(good)

@@ -30,11 +30,12 @@ def test_mock_plan_runs_every_stage_with_the_robot_config(robot):
 @pytest.mark.parametrize("robot", ["g1_dex3", "h1_inspire"])
 def test_real_and_mock_run_the_same_robot_interface_with_native_settings(robot):
     real = plan_graph(robot=robot, hardware="real", native_domain="3", native_interface="enp3s0")
-    mock = plan_graph(robot=robot, hardware="mock", native_domain=211, native_loopback="true")
+    mock = plan_graph(robot=robot, hardware="mock", native_domain=211, native_loopback="true", native_tag="t1")
     assert real.node("robot_interface_node").parameters == {"robot": robot, "native_domain_id": 3,
                                                            "native_interface": "enp3s0"}
     assert mock.node("robot_interface_node").parameters == {"robot": robot, "native_domain_id": 211,
-                                                           "native_loopback": True}
+                                                           "native_loopback": True, "native_tag": "t1"}
+    assert mock.node("mock_unitree_node").parameters == mock.node("robot_interface_node").parameters
     assert not [s for s in real.nodes if s.executable.startswith("mock_")]
     with pytest.raises(ValueError, match="native_domain:='zero'"):
         plan_graph(robot=robot, native_domain="zero")

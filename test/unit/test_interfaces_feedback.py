@@ -101,3 +101,14 @@ def test_a_source_that_goes_silent_is_named():
     assert fb.status["arm"].rate_hz(clock[0]) == pytest.approx(100.0, rel=0.01)
     clock[0] = 0.5
     assert fb.silent_sources() == ["arm"]
+
+
+def test_the_native_side_in_tests_is_loopback_only_without_multicast_and_tagged():
+    from egoscale_ros.interfaces.dds import cyclone_config
+    from egoscale_ros.interfaces.settings import loopback, private_tag
+
+    tag = private_tag()
+    xml = cyclone_config(loopback(211, tag))
+    assert '<NetworkInterface name="lo"/>' in xml and "<AllowMulticast>false</AllowMulticast>" in xml
+    assert '<Peer address="127.0.0.1"/>' in xml and f"<Tag>{tag}</Tag>" in xml
+    assert private_tag() != tag
