@@ -18,6 +18,7 @@ NODES = [
     "mock_unitree_node",
     "recorder_node",
     "mock_ros_robot_node",
+    "viz_node",
 ]
 
 

@@ -46,6 +46,10 @@ def robot_hand_configs(config: RobotConfig) -> dict[str, HandRetargetConfig]:
         if missing:
             raise ConfigError(f"{where}.joints: {missing} are not joints of the hand config {cfg.path.name} "
                               f"({', '.join(cfg.joints)})")
+        extra = [j for j in cfg.joints if j not in hand.joints]
+        if extra:  # a hand config of another size: it would solve for joints nothing commands
+            raise ConfigError(f"{where}.joints: the hand config {cfg.path.name} has {len(cfg.joints)} joints, "
+                              f"the robot's hand {len(hand.joints)} (not listed: {extra})")
         out[side] = cfg
     return out
 

@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
     parser.add_argument("--record", default="", metavar="RUN.mcap",
                         help="record the whole run into this ROS 2 MCAP file (see `egoscale-ros report`)")
+    parser.add_argument("--viz", action="store_true", help="serve the graph live to Foxglove while it runs")
+    parser.add_argument("--viz-port", type=int, default=8765, help="port of the live view")
     parser.add_argument("--inject", default="", metavar="FAULT[:ARG],…",
                         help="faults to inject into the window (egoscale_ros.faults.spec lists them)")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
                       backend=args.backend, urdf=args.urdf, record=args.record,
                       native_domain=native_domain, native_loopback=True, native_tag=private_tag(),
-                      container=args.container)
+                      viz=args.viz, viz_port=args.viz_port, container=args.container)
     try:  # faults to inject (and the soak's memory and missed-tick figures): egoscale_ros.faults
         injection = InjectionSession.create(args.inject, args.seconds, plan)
     except FaultSpecError as exc:

@@ -71,6 +71,17 @@ class NodeSpec:
         return [python, "-m", self.module, *self.arguments, *self.ros_arguments(namespace)]
 
 
+def _flag(value: bool | str, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"{name}:='{value}' is not true or false")
+
+
 def _param_text(value: Any) -> str:
     # rcl parses -p values as YAML, and JSON is YAML: strings come out quoted, so "1.0" or "true"
     # stay strings, and lists of names stay lists.
@@ -124,6 +135,17 @@ def _native_parameters(domain: str | int, interface: str, loopback: str | bool) 
     return out
 
 
+def _speed_scale(value: str | float) -> float:
+    """``speed_scale:=`` as a number in (0, 1]: it may only lower the velocity limits in force."""
+    try:
+        scale = float(value) if value != "" else 1.0
+    except ValueError:
+        raise ValueError(f"speed_scale:='{value}' is not a number") from None
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"speed_scale:={value} must be in (0, 1]: it can only lower the configured limits")
+    return scale
+
+
 def plan_graph(
     robot: str = "g1_dex3",
     hardware: str = "mock",
@@ -135,10 +157,13 @@ def plan_graph(
     instruction: str = DEFAULT_INSTRUCTION,
     ik_solver: str = "dls",
     record: str = "",
+    viz: bool | str = False,
+    viz_port: int | str = 8765,
     native_domain: str | int = "",
     native_interface: str = "",
     native_loopback: str | bool = "",
     native_tag: str = "",
+    speed_scale: str | float = 1.0,
     container: bool = False,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
@@ -149,7 +174,8 @@ def plan_graph(
     ('' = each camera's configured source; ``none`` = no camera_node, images come from the robot's
     driver). ``backend``: force a policy backend ('' = the manifest's order). ``record``: an MCAP
     path to record the run into ('' = no recording); the policy then also publishes the
-    observations it acted on, so the recording can be replayed offline. ``container``: run the
+    observations it acted on, so the recording can be replayed offline. ``viz``: serve the graph
+    live to Foxglove on ``viz_port`` (launch arguments arrive as text: 'true'/'false'). ``container``: run the
     command-path stages in one process (:meth:`GraphPlan.with_command_container`).
 
     A robot whose config declares feedback sources or maker-interface outputs gets
@@ -157,7 +183,8 @@ def plan_graph(
     with ``mock`` the native mocks of its interface kinds (e.g. mock_unitree_node) instead of the
     generic mock_hardware_node. ``native_domain`` / ``native_interface`` override the config's
     native DDS settings; ``native_loopback`` keeps the native side on the loopback interface with
-    multicast off (tests, demo); ``native_tag`` gives that side a discovery tag of its own.
+    multicast off (tests, demo); ``native_tag`` gives that side a discovery tag of its own. ``speed_scale``
+    (0, 1] lowers every velocity limit in force in the command nodes.
     """
     if hardware not in HARDWARE_MODES:
         raise ValueError(f"hardware:='{hardware}' is not one of {', '.join(HARDWARE_MODES)}")
@@ -192,9 +219,10 @@ def plan_graph(
         )
     )
     nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, "rate_hz": config.control_rate_hz}))
-    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node", {**common, "solver": ik_solver}))
+    scale = _speed_scale(speed_scale)
+    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node", {**common, "solver": ik_solver, "speed_scale": scale}))
     if config.hands:
-        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", dict(common)))
+        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", {**common, "speed_scale": scale}))
     native = _native_parameters(native_domain, native_interface, native_loopback)
     if native_tag:
         native["native_tag"] = str(native_tag)
@@ -208,6 +236,8 @@ def plan_graph(
             nodes.append(NodeSpec(executable, executable, params))
     if record:
         nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
+    if _flag(viz, "viz"):
+        nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
     nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
     plan = GraphPlan(config, hardware, namespace, tuple(nodes))
     return plan.with_command_container() if container else plan

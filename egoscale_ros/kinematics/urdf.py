@@ -30,6 +30,9 @@ class UrdfJoint:
     mimic_joint: str | None = None
     mimic_multiplier: float = 1.0
     mimic_offset: float = 0.0
+    #: False when the URDF gives no velocity or 0 ("not given" in some vendor files): the limit
+    #: in force must then come from the robot config, never "unlimited"
+    velocity_given: bool = True
 
     @property
     def movable(self) -> bool:
@@ -61,10 +64,17 @@ class UrdfInfo:
             raise UrdfError(f"{where}: frame '{name}' is not a link of the URDF {self.path}")
 
 
-def _float(elem: ET.Element | None, attr: str, default: float) -> float:
+def _float(elem: ET.Element | None, attr: str, default: float, where: str = "") -> float:
     if elem is None or elem.get(attr) is None:
         return default
-    return float(elem.get(attr))
+    raw = elem.get(attr)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UrdfError(f"{where}: <{elem.tag} {attr}=\"{raw}\"> is not a number") from None
+    if math.isnan(value):
+        raise UrdfError(f"{where}: <{elem.tag} {attr}=\"{raw}\"> is not a number")
+    return value
 
 
 @lru_cache(maxsize=32)
@@ -86,16 +96,18 @@ def read_urdf(path: str | Path) -> UrdfInfo:
         if not name or not jtype or parent is None or child is None:
             raise UrdfError(f"URDF {path}: a <joint> lacks name, type, parent or child")
         limit, mimic = j.find("limit"), j.find("mimic")
+        where = f"URDF {path}: joint '{name}'"
         if jtype == "continuous":
             lower, upper = -math.inf, math.inf
         elif jtype in ("revolute", "prismatic"):
             if limit is None:
                 raise UrdfError(f"URDF {path}: {jtype} joint '{name}' has no <limit>")
-            lower, upper = _float(limit, "lower", 0.0), _float(limit, "upper", 0.0)
+            lower, upper = _float(limit, "lower", 0.0, where), _float(limit, "upper", 0.0, where)
         else:
             lower, upper = 0.0, 0.0
-        velocity = _float(limit, "velocity", math.inf)
-        if velocity <= 0:  # some vendor files write 0 for "not given"
+        velocity = _float(limit, "velocity", math.inf, where)
+        given = math.isfinite(velocity) and velocity > 0
+        if not given:  # some vendor files write 0 for "not given": no limit known, not "unlimited"
             velocity = math.inf
         joints[name] = UrdfJoint(
             name=name,
@@ -105,10 +117,11 @@ def read_urdf(path: str | Path) -> UrdfInfo:
             lower=lower,
             upper=upper,
             velocity=velocity,
-            effort=_float(limit, "effort", math.inf),
+            effort=_float(limit, "effort", math.inf, where),
             mimic_joint=mimic.get("joint") if mimic is not None else None,
-            mimic_multiplier=_float(mimic, "multiplier", 1.0),
-            mimic_offset=_float(mimic, "offset", 0.0),
+            mimic_multiplier=_float(mimic, "multiplier", 1.0, where),
+            mimic_offset=_float(mimic, "offset", 0.0, where),
+            velocity_given=given,
         )
     links = frozenset(link.get("name", "") for link in root.findall("link"))
     return UrdfInfo(path=path, robot_name=root.get("name", ""), joints=joints, links=links)

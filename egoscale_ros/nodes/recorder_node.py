@@ -14,20 +14,17 @@ Parameters: ``path`` (required), ``max_bytes`` (2 GiB), ``max_seconds`` (0 = unl
 
 from __future__ import annotations
 
-import importlib
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from egoscale_ros.camera.image_ops import encode_jpeg
+from egoscale_ros.nodes import topic_discovery
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare
-from egoscale_ros.policy.transforms import ImageRejected, image_to_rgb
-from egoscale_ros.recording.cdr import compressed_image
+from egoscale_ros.policy.transforms import ImageRejected
 from egoscale_ros.recording.msgdefs import MessageDefinitionNotFound
 from egoscale_ros.recording.topics import (
     COMPRESS,
@@ -39,12 +36,6 @@ from egoscale_ros.recording.topics import (
 from egoscale_ros.recording.writer import McapRecorder, RecordingLimits
 
 DISCOVERY_PERIOD_S = 0.5
-
-
-def message_class(type_name: str):
-    """``pkg/msg/Type`` -> the generated Python class (ImportError/AttributeError if not installed)."""
-    package, _, name = type_name.split("/")
-    return getattr(importlib.import_module(f"{package}.msg"), name)
 
 
 class RecorderNode(Node):
@@ -83,31 +74,28 @@ class RecorderNode(Node):
         if self.recorder.stopped is not None:
             self._report_stop()
             return
-        graph = {name: list(types) for name, types in self.get_topic_names_and_types()}
-        for topic, types in graph.items():
-            if topic in self.subscribed or topic in self.skipped or len(types) != 1:
-                continue
-            action = recording_action(topic, types[0], graph, self.exclude)
+        graph, candidates = topic_discovery.new_topics(self, self.subscribed | set(self.skipped))
+        for topic, type_name in candidates:
+            action = recording_action(topic, type_name, graph, self.exclude)
             if action is None:
                 continue
-            publishers = self.get_publishers_info_by_topic(topic)
-            if not publishers:
+            qos = topic_discovery.publishers_qos(self, topic)
+            if qos is None:
                 continue  # only subscribers so far: wait for a publisher to learn its QoS
             try:
-                self._subscribe(topic, types[0], action, publishers)
+                self._subscribe(topic, type_name, action, qos)
             except (MessageDefinitionNotFound, ImportError, AttributeError, ValueError) as exc:
                 self.skipped[topic] = str(exc)
                 self.get_logger().warning(f"not recording {topic}: {exc}")
 
-    def _subscribe(self, topic: str, type_name: str, action: str, publishers) -> None:
-        qos = _matching_qos(publishers)
+    def _subscribe(self, topic: str, type_name: str, action: str, qos) -> None:
         if action == COMPRESS:
             out = compressed_topic(topic)
             self.recorder.add_topic(out, COMPRESSED_IMAGE)
             self.create_subscription(Image, topic, lambda msg, t=out: self._on_image(t, msg), qos)
         else:
             self.recorder.add_topic(topic, type_name)
-            self.create_subscription(message_class(type_name), topic,
+            self.create_subscription(topic_discovery.message_class(type_name), topic,
                                      lambda data, t=topic: self._on_raw(t, data), qos, raw=True)
         self.subscribed.add(topic)
 
@@ -123,14 +111,11 @@ class RecorderNode(Node):
             return
         self._last_image[topic] = now
         try:
-            rgb, _ = image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
-            jpeg = encode_jpeg(rgb, self.jpeg_quality)
+            data = topic_discovery.jpeg_cdr(msg, self.jpeg_quality)
         except (ImageRejected, ValueError) as exc:
             self.images_rejected += 1
             self.get_logger().warning(f"{topic}: image not recorded: {exc}", throttle_duration_sec=5.0)
             return
-        stamp = msg.header.stamp
-        data = compressed_image(stamp.sec, stamp.nanosec, msg.header.frame_id, "rgb8; jpeg compressed bgr8", jpeg)
         self.images_compressed += 1
         if not self.recorder.write(topic, data, time.time_ns()):
             self._report_stop()
@@ -163,16 +148,6 @@ class RecorderNode(Node):
         self.recorder.close()
         self.get_logger().info(f"recording closed: {self.recorder.messages} messages, "
                                f"{self.recorder.bytes_written / 1e6:.1f} MB in {self.recorder.path}")
-
-
-def _matching_qos(publishers) -> QoSProfile:
-    """QoS that matches every publisher: reliable / transient local only when all of them are."""
-    profiles = [p.qos_profile for p in publishers]
-    reliable = all(q.reliability == ReliabilityPolicy.RELIABLE for q in profiles)
-    latched = all(q.durability == DurabilityPolicy.TRANSIENT_LOCAL for q in profiles)
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100 if reliable else 10,
-                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -186,14 +186,26 @@ def parity_check(policy, manifest: PolicyManifest, seed: int = 0, backend: str =
 
 
 def export_policy(policy, manifest: PolicyManifest, out_dir: str | os.PathLike, verify: bool = True,
-                  extra: dict | None = None, exporter: str = "torchscript") -> tuple[Path, float | None]:
-    """Write the whole export to ``out_dir``; returns the manifest path and the parity error."""
+                  extra: dict | None = None, exporter: str = "torchscript",
+                  progress: bool = False) -> tuple[Path, float | None]:
+    """Write the whole export to ``out_dir``; returns the manifest path and the parity error.
+
+    ``progress``: a bar on stderr over the stages (ONNX graphs, checkpoint, manifest, parity).
+    """
+    from tqdm import tqdm
+
     from egoscale_ros.policy.training import save_checkpoint
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=4 if verify else 3, desc="export", unit="stage", disable=not progress, file=sys.stderr)
+    bar.set_postfix_str("ONNX graphs")
     export_onnx(policy, manifest, out, exporter=exporter)
+    bar.update()
+    bar.set_postfix_str("checkpoint")
     save_checkpoint(out / "checkpoint.pt", policy, manifest, extra)
+    bar.update()
+    bar.set_postfix_str("manifest")
     manifest.path = out / "manifest.yaml"
     manifest.code_version = code_version()
     manifest.backend_order = LOCAL_BACKENDS
@@ -206,7 +218,12 @@ def export_policy(policy, manifest: PolicyManifest, out_dir: str | os.PathLike, 
     }
     manifest.save()
     checked = load_manifest(manifest.path)  # the manifest agrees with the graphs it names
+    bar.update()
+    if verify:
+        bar.set_postfix_str("parity check")
     parity = parity_check(policy, checked) if verify else None
+    bar.update(1 if verify else 0)
+    bar.close()
     if parity is not None and parity > PARITY_TOLERANCE:
         raise RuntimeError(f"ONNX Runtime differs from PyTorch by {parity:.2e} (> {PARITY_TOLERANCE:g}) on a full chunk")
     return manifest.path, parity
@@ -261,7 +278,8 @@ def _build(preset: str, embodiment: str, joints: list[str], layout: ActionLayout
     t0 = time.monotonic()
     policy, manifest = new_policy(preset, embodiment, joints, layout)
     losses = train(policy, manifest, steps=steps, batch_size=16, lr=2e-3, progress=progress) if steps else []
-    path, parity = export_policy(policy, manifest, out, extra={"train_steps": steps, "losses": losses[-20:]})
+    path, parity = export_policy(policy, manifest, out, extra={"train_steps": steps, "losses": losses[-20:]},
+                                 progress=progress)
     if progress:
         print(f"reference policy {preset}/{embodiment}: trained {steps} steps, exported in "
               f"{time.monotonic() - t0:.1f} s, ORT parity {parity:.1e}", file=sys.stderr)
@@ -318,7 +336,8 @@ def run(args: argparse.Namespace) -> int:
         steps = DEFAULT_TRAIN_STEPS.get(args.preset, 0) if args.train_steps is None else args.train_steps
         if steps:
             train(policy, manifest, steps=steps, batch_size=16, lr=2e-3, seed=args.seed)
-    path, parity = export_policy(policy, manifest, args.out, verify=not args.no_verify, exporter=args.exporter)
+    path, parity = export_policy(policy, manifest, args.out, verify=not args.no_verify, exporter=args.exporter,
+                                 progress=True)
     text = f"wrote {path}" + (f" (ONNX Runtime vs PyTorch max abs error {parity:.2e})" if parity is not None else "")
     print(text)
     return 0

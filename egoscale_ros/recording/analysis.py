@@ -137,12 +137,19 @@ def decode_command(msg: Any, joints: tuple[str, ...]) -> dict[str, float]:
     return {}
 
 
+def command_topic(output) -> str:
+    """The ROS topic carrying a controller output's commands: the output's own topic, or for a
+    maker's interface (sent natively by robot_interface_node) its internal ``command/joints/<name>``."""
+    return getattr(output, "ros_topic", output.topic)
+
+
 def _commands(rec: Recording, controllers) -> dict[str, Series]:
     out = {}
     for ctl in controllers:
-        samples = [(t, decode_command(msg, tuple(ctl.joints))) for t, msg in rec.decode(ctl.topic)]
+        topic = command_topic(ctl)
+        samples = [(t, decode_command(msg, tuple(ctl.joints))) for t, msg in rec.decode(topic)]
         if samples:
-            out[ctl.topic] = _series(samples)
+            out[topic] = _series(samples)
     return out
 
 
@@ -162,7 +169,7 @@ def load_run(rec: Recording, config) -> RunData:
     """Decode what the report needs; ``config`` (a RobotConfig) names the controller topics."""
     estop = rec.decode(ESTOP)
     log_times = {}
-    for name in (CHUNKS, HAND_CHUNKS, WRIST_TARGETS, JOINT_STATES, *[c.topic for c in config.controllers]):
+    for name in (CHUNKS, HAND_CHUNKS, WRIST_TARGETS, JOINT_STATES, *[command_topic(c) for c in config.controllers]):
         if rec.topic(name):
             log_times[name] = np.array(rec.log_times(name), np.int64)
     return RunData(

@@ -31,7 +31,8 @@ TOLERANCE = 1e-4
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recording", help="ROS 2 MCAP file recorded with --record / record:=")
-    parser.add_argument("--policy", required=True, help="policy manifest.yaml to evaluate")
+    parser.add_argument("--policy", default="",
+                        help="policy manifest.yaml to evaluate (default: the one the run used, from its diagnostics)")
     parser.add_argument("--backend", default="auto", help="policy backend (default: the manifest's order)")
     parser.add_argument("--robot", default="", help="robot config (default: the one the recording names)")
     parser.add_argument("--urdf", default="", help="override the robot config's URDF")
@@ -42,7 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         rec = open_recording(args.recording)
-        result = replay(rec, args.policy, backend=args.backend, robot=args.robot, urdf=args.urdf,
+        policy = args.policy or recorded_policy(rec)
+        if not policy:
+            raise RecordingError(f"{rec.path} does not say which policy ran: pass --policy MANIFEST")
+        result = replay(rec, policy, backend=args.backend, robot=args.robot, urdf=args.urdf,
                         limit=args.limit, progress=True)
     except RecordingError as exc:
         print(f"egoscale-ros replay: {exc}", file=sys.stderr)
@@ -84,6 +88,18 @@ def observations(rec: Recording) -> tuple[list[RecordedObservation], list[tuple[
             out.append(RecordedObservation(stamp, t, frames, dict(zip(msg.name, (float(p) for p in msg.position)))))
     instructions = [(t, str(m.data)) for t, m in rec.decode(OBS_INSTRUCTION)]
     return out, instructions, cameras
+
+
+def recorded_policy(rec: Recording) -> str:
+    """The manifest policy_node reported on /diagnostics during the run ('' if none)."""
+    topic = rec.topic(an.DIAGNOSTICS)
+    for _, _t, msg in rec.messages([topic] if topic else []):
+        for status in msg.status:
+            if status.name.endswith("policy_node"):
+                for kv in status.values:
+                    if kv.key == "manifest" and kv.value:
+                        return kv.value
+    return ""
 
 
 def recorded_chunks(rec: Recording) -> dict[int, dict[str, Any]]:
@@ -200,6 +216,7 @@ def summarise(rec: Recording, manifest, backend: str, rows: list[dict]) -> dict[
     summary = {
         "recording": str(rec.path),
         "policy": str(manifest.path),
+        "recorded_policy": recorded_policy(rec) or None,
         "backend": backend,
         "observations": len(rows),
         "compared": len(compared),

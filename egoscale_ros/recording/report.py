@@ -71,7 +71,7 @@ def make_report(rec: Recording, out: Path, robot: str = "", urdf: str = "", fan_
     config = robot_config(rec, robot, urdf)
     out.mkdir(parents=True, exist_ok=True)
     run = an.load_run(rec, config)
-    first_controller = config.controllers[0].topic if config.controllers else ""
+    first_controller = an.command_topic(config.controllers[0]) if config.controllers else ""
     figures = summarise(run, config, first_controller)
     files: list[str] = []
     files += _plot_chunk_fan(run, config, out, fan_window_s)

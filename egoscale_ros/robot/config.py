@@ -153,6 +153,10 @@ def _parse_native(f: Fields) -> NativeSettings:
     return native
 
 
+def _optional_positive(value: float | None, where: str) -> float | None:
+    return None if value is None else _positive(value, where)
+
+
 def _parse_safety(f: Fields) -> SafetyConfig:
     scale = f.opt("velocity_scale", float, 1.0)
     if not 0 < scale <= 1:
@@ -169,6 +173,8 @@ def _parse_safety(f: Fields) -> SafetyConfig:
     safety = SafetyConfig(
         velocity_scale=scale,
         acceleration=_positive(f.opt("acceleration", float, 20.0), f"{f.where}.acceleration"),
+        arm_velocity=_optional_positive(f.opt("arm_velocity", float), f"{f.where}.arm_velocity"),
+        hand_velocity=_optional_positive(f.opt("hand_velocity", float), f"{f.where}.hand_velocity"),
         joints=overrides,
         target_timeout_s=_positive(f.opt("target_timeout_s", float, 0.5), f"{f.where}.target_timeout_s"),
         joint_state_timeout_s=_positive(
@@ -278,6 +284,7 @@ def validate_against_urdf(config: RobotConfig) -> None:
     missing = [j for j in config.arm_joints + config.hand_joints if j not in commanded]
     if config.controllers and missing:
         raise ConfigError(f"{where}.controllers: no controller output carries joint(s) {missing}")
+    _validate_ownership(config)
     names = [c.name for c in config.controllers]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}.controllers: duplicate output names {names}")
@@ -285,6 +292,29 @@ def validate_against_urdf(config: RobotConfig) -> None:
     from egoscale_ros.interfaces import registry
 
     registry.validate(config)  # each adapter checks its own options; errors name the field
+
+
+def _validate_ownership(config: RobotConfig) -> None:
+    """Each controller joint is commanded by exactly one node through exactly one output: the arm
+    IK owns the arm joints, the hand retargeting the hand joints, and a node publishes an output
+    whole — so a joint of no arm or hand, a joint in two outputs, or an output mixing arm and
+    hand joints would fail in a node at run time; refuse it here, naming the output."""
+    where = config.path.name
+    arms, hands = set(config.arm_joints), set(config.hand_joints)
+    owner: dict[str, str] = {}
+    for i, ctrl in enumerate(config.controllers):
+        stray = [j for j in ctrl.joints if j not in arms and j not in hands]
+        if stray:
+            raise ConfigError(f"{where}.controllers[{i}] ({ctrl.name}): joint(s) {stray} belong to no arm or "
+                              f"hand, so no node commands them")
+        if arms.intersection(ctrl.joints) and hands.intersection(ctrl.joints):
+            raise ConfigError(f"{where}.controllers[{i}] ({ctrl.name}): mixes arm and hand joints; the arm IK "
+                              f"and the hand retargeting each publish their own outputs")
+        for j in ctrl.joints:
+            if j in owner:
+                raise ConfigError(f"{where}.controllers[{i}] ({ctrl.name}): joint '{j}' is also in output "
+                                  f"'{owner[j]}'; each joint goes out on one output")
+            owner[j] = ctrl.name
 
 
 def _validate_feedback(config: RobotConfig, find_joint) -> None:

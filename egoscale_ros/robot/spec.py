@@ -142,6 +142,8 @@ class JointOverride:
 class SafetyConfig:
     velocity_scale: float = 1.0  # fraction of the URDF velocity limits (≤ 1)
     acceleration: float = 20.0  # rad/s², every joint unless overridden
+    arm_velocity: float | None = None  # rad/s cap on every arm joint (None: URDF × velocity_scale)
+    hand_velocity: float | None = None  # rad/s cap on every hand joint
     joints: dict[str, JointOverride] = field(default_factory=dict)
     target_timeout_s: float = 0.5
     joint_state_timeout_s: float = 0.25

@@ -25,15 +25,21 @@ EXPECTED_TOPICS = {
     "/policy/hand_chunk": "trajectory_msgs/msg/JointTrajectory",
     "/command/wrist_targets": "trajectory_msgs/msg/MultiDOFJointTrajectory",
     "/command/hand_targets": "sensor_msgs/msg/JointState",
-    "/upper_body_controller/commands": "std_msgs/msg/Float64MultiArray",
-    "/dex3/left/cmd": "sensor_msgs/msg/JointState",
-    "/dex3/right/cmd": "sensor_msgs/msg/JointState",
     "/joint_states": "sensor_msgs/msg/JointState",
     "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
     "/policy/observation/images/head": "sensor_msgs/msg/Image",
     "/policy/observation/joint_states": "sensor_msgs/msg/JointState",
     "/policy/observation/instruction": "std_msgs/msg/String",
 }
+
+
+def controller_topics() -> dict[str, str]:
+    """The robot's command topics: its ROS controllers, or the internal topics of its maker's
+    interfaces (robot_interface_node sends those natively)."""
+    from egoscale_ros.robot.config import load_robot_config
+
+    package = {"Float64MultiArray": "std_msgs", "JointTrajectory": "trajectory_msgs", "JointState": "sensor_msgs"}
+    return {f"/{c.ros_topic}": f"{package[c.ros_type]}/msg/{c.ros_type}" for c in load_robot_config("g1_dex3").controllers}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +70,9 @@ def test_rosbags_opens_the_recording_with_every_topic_of_the_graph(recorded):
     path, demo = recorded
     assert demo["recording"] == str(path)
     types, messages = rosbags_read(path)
-    missing = {t: ty for t, ty in EXPECTED_TOPICS.items() if types.get(t) != ty}
+    expected = {**EXPECTED_TOPICS, **controller_topics()}
+    assert len(expected) > len(EXPECTED_TOPICS)
+    missing = {t: ty for t, ty in expected.items() if types.get(t) != ty}
     assert not missing, f"missing or mistyped: {missing}; recorded {types}"
     assert "/camera/head/image_raw" not in types  # raw frames are recorded compressed only
     chunk = messages["/policy/wrist_chunk"][0][1]
@@ -105,13 +113,14 @@ def test_report_figures_match_the_recording(recorded, tmp_path):
 
 
 def test_replaying_with_the_same_policy_reproduces_the_recorded_chunks(recorded, tmp_path):
-    from egoscale_ros.policy.export import ensure_default_policy
     from egoscale_ros.recording.reader import open_recording
-    from egoscale_ros.recording.replay import plot, replay
+    from egoscale_ros.recording.replay import plot, recorded_policy, replay
 
     path, _ = recorded
-    manifest = ensure_default_policy(preset="tiny", robot="g1_dex3")  # what the demo ran (cached)
-    result = replay(open_recording(path), str(manifest), backend="onnxruntime")
+    rec = open_recording(path)
+    manifest = recorded_policy(rec)  # what the demo ran, as policy_node reported it
+    assert manifest.endswith("manifest.yaml")
+    result = replay(rec, manifest, backend="onnxruntime")
     summary = result["summary"]
     assert summary["compared"] >= 10 and summary["without_recorded_chunk"] <= 1
     for key in ("wrist_translation_m", "wrist_rotation_rad", "hand_rad"):

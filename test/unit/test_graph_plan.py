@@ -123,6 +123,14 @@ def test_the_command_path_comes_first_then_the_policy_then_stand_ins():
     assert plan.with_command_container().node("command_container").niceness == 0
 
 
+def test_viz_adds_the_live_view_on_its_port_and_reads_launch_text():
+    assert "viz_node" not in [s.executable for s in plan_graph(robot="g1_dex3", viz="false").nodes]
+    plan = plan_graph(robot="g1_dex3", viz="true", viz_port="9001")
+    assert plan.node("viz_node").parameters["port"] == 9001
+    with pytest.raises(ValueError, match="viz:='maybe' is not true or false"):
+        plan_graph(robot="g1_dex3", viz="maybe")
+
+
 def test_every_node_has_an_exit_policy_and_the_command_path_shuts_the_graph_down():
     plan = plan_graph("g1_dex3", hardware="mock")
     policies = {s.executable: s.exit_policy for s in plan.nodes}

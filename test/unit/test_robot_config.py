@@ -109,6 +109,7 @@ def test_limits_in_force_are_the_urdf_tightened_by_safety(tmp_path):
     def tighten(d):
         d["safety"]["joints"] = {"left_elbow_joint": {"upper": 1.5, "velocity": 2.0}}
         d["safety"]["velocity_scale"] = 0.5
+        d["safety"].pop("arm_velocity")  # the first-run cap is specified below
 
     config = load_robot_config(write_variant(tmp_path, "g1_dex3", tighten))
     limits = joint_limits(config, ["left_elbow_joint", "left_wrist_pitch_joint"])
@@ -125,3 +126,121 @@ def test_a_safety_override_that_loosens_the_urdf_is_refused_at_load(tmp_path):
 
     with pytest.raises(ConfigError, match="left_elbow_joint.*upper 3.0 would loosen"):
         load_robot_config(write_variant(tmp_path, "g1_dex3", loosen))
+
+
+# -- first-run caps, speed_scale, and configs a node would refuse or fail on ----------------------
+
+def test_first_run_caps_bound_every_arm_and_hand_joint_and_speed_scale_only_lowers_them():
+    from egoscale_ros.robot.limits import joint_limits
+
+    for robot in resources.available_robots():
+        config = load_robot_config(robot)
+        limits = joint_limits(config, config.arm_joints + config.hand_joints)
+        n_arm = len(config.arm_joints)
+        assert limits.velocity[:n_arm].max() <= config.safety.arm_velocity <= 0.5, robot
+        assert limits.velocity[n_arm:].max() <= config.safety.hand_velocity, robot
+        slower = joint_limits(config, config.arm_joints, speed_scale=0.25)
+        assert slower.velocity == pytest.approx(0.25 * limits.velocity[:n_arm])
+    config = load_robot_config("g1_dex3")
+    for bad in (1.5, 0.0, -1.0):
+        with pytest.raises(ConfigError, match="velocity_scale"):
+            joint_limits(config, config.arm_joints, speed_scale=bad)
+
+
+def _urdf_variant(tmp_path: Path, edit_xml) -> Path:
+    src = resources.resolve(yaml.safe_load(resources.robot_config_path("g1_dex3").read_text())["urdf"],
+                            resources.robot_config_path("g1_dex3").parent)
+    out = tmp_path / "body.urdf"
+    out.write_text(edit_xml(src.read_text()))
+    return out
+
+
+def _set_limit(xml: str, joint: str, attr: str, value: str) -> str:
+    import re
+
+    start = xml.index(f'<joint name="{joint}"')
+    end = xml.index("</joint>", start)
+    block = re.sub(rf'{attr}="[^"]*"', f'{attr}="{value}"', xml[start:end], count=1)
+    return xml[:start] + block + xml[end:]
+
+
+@pytest.mark.parametrize("value", ["0", "0.0"])
+def test_a_urdf_velocity_of_zero_is_not_unlimited(tmp_path, value):
+    urdf = _urdf_variant(tmp_path, lambda x: _set_limit(x, "left_elbow_joint", "velocity", value))
+
+    def uncapped(d):
+        d["urdf"] = str(urdf)
+        d["safety"].pop("arm_velocity")
+
+    with pytest.raises(ConfigError, match="left_elbow_joint.*no velocity limit"):
+        load_robot_config(write_variant(tmp_path, "g1_dex3", uncapped))
+    # The config giving one (here the first-run arm cap) makes the joint usable.
+    def capped(d):
+        d["urdf"] = str(urdf)
+
+    from egoscale_ros.robot.limits import joint_limits
+
+    config = load_robot_config(write_variant(tmp_path, "g1_dex3", capped))
+    assert joint_limits(config, ["left_elbow_joint"]).velocity[0] == pytest.approx(0.5)
+
+
+def test_a_non_numeric_urdf_limit_is_a_clear_error(tmp_path):
+    from egoscale_ros.kinematics.urdf import UrdfError
+
+    urdf = _urdf_variant(tmp_path, lambda x: _set_limit(x, "left_elbow_joint", "upper", "two"))
+    with pytest.raises((ConfigError, UrdfError), match="left_elbow_joint.*upper.*not a number"):
+        load_robot_config(write_variant(tmp_path, "g1_dex3", lambda d: d.__setitem__("urdf", str(urdf))))
+
+
+def test_a_controller_joint_no_arm_or_hand_owns_is_refused(tmp_path):
+    def stray(d):
+        d["arms"]["left"]["joints"] = d["arms"]["left"]["joints"][:-1]  # the wrist yaw leaves the arm
+        d["arms"]["left"]["rest_pose"] = d["arms"]["left"]["rest_pose"][:-1] if "rest_pose" in d["arms"]["left"] \
+            else d["arms"]["left"].get("rest_pose")
+        d["arms"]["left"] = {k: v for k, v in d["arms"]["left"].items() if v is not None}
+
+    with pytest.raises(ConfigError, match="belong to no arm or hand"):
+        load_robot_config(write_variant(tmp_path, "g1_dex3", stray))
+
+
+def test_a_joint_in_two_controllers_is_refused(tmp_path):
+    def twice(d):
+        arm_joint = d["arms"]["left"]["joints"][0]
+        hands = next(c for c in d["controllers"] if arm_joint not in c["joints"] and c["joints"])
+        arms = next(c for c in d["controllers"] if arm_joint in c["joints"])
+        extra = dict(arms, name="arms_again", topic="rt/arms_again", joints=[arm_joint])
+        extra.pop("options", None)
+        extra["type"] = "JointState"
+        d["controllers"].append(extra)
+        assert hands
+
+    with pytest.raises(ConfigError, match="also in output"):
+        load_robot_config(write_variant(tmp_path, "g1_dex3", twice))
+
+
+def test_a_hand_config_of_another_size_is_refused_by_the_shared_hand_check(tmp_path):
+    """The robot's hand lists one joint fewer than its hand config, on a generic output (a maker's
+    output checks its own size): the hand check that check and hand_retarget_node share refuses."""
+    from egoscale_ros.check import robot_hand_configs
+
+    def fewer(d):
+        dropped = d["hands"]["left"]["joints"].pop()
+        for c in d["controllers"]:
+            if dropped in c["joints"]:
+                c.clear()
+                c.update(name="left_hand", type="JointState", topic="left_hand/commands",
+                         joints=list(d["hands"]["left"]["joints"]))
+
+    config = load_robot_config(write_variant(tmp_path, "g1_dex3", fewer))
+    with pytest.raises(ConfigError, match=r"hands.left.joints: the hand config .* has 7 joints, the robot's hand 6"):
+        robot_hand_configs(config)
+
+
+def test_a_duplicate_yaml_key_is_refused(tmp_path):
+    src = resources.robot_config_path("g1_dex3")
+    text = src.read_text().replace("control_rate_hz:", "control_rate_hz: 10.0\ncontrol_rate_hz:", 1)
+    path = tmp_path / "g1_dup.yaml"
+    data_dir = src.parent
+    path.write_text(text.replace("urdf: ", f"urdf: {data_dir}/", 1) if False else text)
+    with pytest.raises(ConfigError, match="duplicate key 'control_rate_hz'"):
+        load_robot_config(path)

@@ -15,6 +15,7 @@ from egoscale_ros.nodes.wiring.controllers import (
     controller_publishers,
 )
 from egoscale_ros.nodes.wiring.joint_states import JointStateListener
+from egoscale_ros.nodes.wiring.params import declare
 from egoscale_ros.nodes.wiring.qos import ESTOP_VOLATILE_QOS, LATCHED_QOS
 from egoscale_ros.robot.limits import joint_limits
 from egoscale_ros.robot.spec import RobotConfig
@@ -40,7 +41,8 @@ class GuardedCommands:
 
     def __init__(self, node: Node, config: RobotConfig, joints: list[str], joint_states: JointStateListener):
         self.joints = list(joints)
-        self.limits = joint_limits(config, self.joints)
+        # speed_scale (launch argument, (0, 1]) lowers every velocity limit in force, never raises one.
+        self.limits = joint_limits(config, self.joints, float(declare(node, "speed_scale", 1.0)))
         self.gate = SafetyGate(
             self.limits,
             target_timeout_s=config.safety.target_timeout_s,
