@@ -1,12 +1,14 @@
-"""Locate the package's data files (config/, urdf/, launch/) wherever the package runs.
+"""Locate the package's data files (config/, urdf/, launch/) and its cache folder.
 
-Three layouts are supported, tried in order:
+The share folder is searched in this order (see :func:`share_dir`):
 
-1. An installed ROS 2 package (colcon): ``<prefix>/share/egoscale_ros`` found through the
-   ament index.
+1. ``EGOSCALE_ROS_SHARE`` when set (overrides everything).
 2. A source checkout (the dev venv installs the package in editable mode): the repository root,
-   one folder above the Python package.
-3. ``EGOSCALE_ROS_SHARE`` set explicitly (overrides both).
+   one folder above the Python package, when it holds ``config/robots``.
+3. An installed ROS 2 package (colcon): ``<prefix>/share/egoscale_ros`` from the ament index.
+
+Generated files (exported policies, engine caches, compiled kinematics) go under
+:func:`cache_dir`, which is user-writable on a robot, unlike the installed share folder.
 """
 
 from __future__ import annotations
@@ -66,3 +68,13 @@ def robot_config_path(robot: str) -> Path:
 
 def available_robots() -> list[str]:
     return sorted(p.stem for p in (share_dir() / "config" / "robots").glob("*.yaml"))
+
+
+def cache_dir(*parts: str) -> Path:
+    """``$EGOSCALE_ROS_CACHE``, else ``$XDG_CACHE_HOME/egoscale_ros``, else ``~/.cache/egoscale_ros``;
+    ``parts`` name a subfolder (e.g. ``cache_dir("tensorrt")``). Not created here."""
+    root = os.environ.get("EGOSCALE_ROS_CACHE")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(base, PACKAGE)
+    return Path(root).joinpath(*parts)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from egoscale_ros import resources
 from egoscale_ros.policy.layout import ActionLayout, default_frame
 from egoscale_ros.policy.manifest import (
     BACKBONE_INPUTS,
@@ -44,7 +45,6 @@ from egoscale_ros.policy.manifest import (
     PolicyManifest,
     load_manifest,
 )
-from egoscale_ros.policy.paths import default_cache_dir
 
 DEFAULT_TRAIN_STEPS = {"tiny": 150}
 PARITY_TOLERANCE = 1e-4
@@ -252,7 +252,7 @@ def ensure_default_policy(preset: str = "tiny", robot: str | None = "g1_dex3", s
     embodiment, joints = state_joints_for(robot, state_joints)
     layout = ActionLayout()
     steps = DEFAULT_TRAIN_STEPS.get(preset, 0) if train_steps is None else train_steps
-    root = Path(cache_dir) if cache_dir else default_cache_dir() / "policies"
+    root = Path(cache_dir) if cache_dir else resources.cache_dir("policies")
     final = root / f"{preset}-{embodiment}-{cache_key(preset, embodiment, joints, layout, steps)}"
     manifest_path = final / "manifest.yaml"
     if manifest_path.is_file():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from egoscale_ros import resources
 from egoscale_ros.policy.manifest import (
     BACKBONE_INPUTS,
     BACKBONE_OUTPUT,
@@ -24,7 +25,6 @@ from egoscale_ros.policy.manifest import (
     PolicyManifest,
     check_onnx_shapes,
 )
-from egoscale_ros.policy.paths import default_cache_dir
 from egoscale_ros.policy.runtime_base import BackendUnavailable, PolicyRuntime
 
 TRT_EP, CUDA_EP, CPU_EP = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
@@ -71,7 +71,7 @@ class OnnxRuntimePolicy(PolicyRuntime):
         if not chosen:
             raise BackendUnavailable(f"none of the providers {requested} is available (have {sorted(available)})")
 
-        cache = Path(engine_cache_dir or entry.get("engine_cache") or default_cache_dir() / "ort_trt")
+        cache = Path(engine_cache_dir or entry.get("engine_cache") or resources.cache_dir("ort_trt"))
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3

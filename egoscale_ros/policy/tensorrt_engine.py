@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from egoscale_ros import resources
 from egoscale_ros.policy.manifest import (
     BACKBONE_OUTPUT,
     GRAPHS,
@@ -33,7 +34,6 @@ from egoscale_ros.policy.manifest import (
     check_onnx_shapes,
     load_manifest,
 )
-from egoscale_ros.policy.paths import default_cache_dir
 from egoscale_ros.policy.runtime_base import BackendUnavailable
 
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -242,7 +242,7 @@ def ensure_engines(manifest: PolicyManifest, cache_dir: str | os.PathLike | None
     entry = manifest.backends.get("tensorrt", {})
     precision = precision or str(entry.get("precision", "fp16"))
     max_batch = int(max_batch or entry.get("max_batch", 1))
-    cache = Path(cache_dir or entry.get("engine_cache") or default_cache_dir() / "tensorrt")
+    cache = Path(cache_dir or entry.get("engine_cache") or resources.cache_dir("tensorrt"))
     if not cache.is_absolute():
         cache = manifest.folder / cache
     gpu = (cuda or CudaRuntime()).gpu_name()

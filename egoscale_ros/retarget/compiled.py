@@ -22,12 +22,9 @@ from pathlib import Path
 import casadi as ca
 import numpy as np
 
+from egoscale_ros.resources import cache_dir
+
 COMPILE_MODES = ("auto", "always", "never")
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("EGOSCALE_ROS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "egoscale_ros")
-    return Path(root) / "casadi"
 
 
 def find_compiler() -> str | None:
@@ -46,7 +43,7 @@ def compile_function(fn: ca.Function) -> ca.Function:
     generator.add(fn)
     source = generator.dump()
     digest = hashlib.sha256((source + ca.__version__).encode()).hexdigest()[:16]
-    folder = cache_dir()
+    folder = cache_dir("casadi")
     library = folder / f"{fn.name()}_{digest}.so"
     if not library.is_file():
         folder.mkdir(parents=True, exist_ok=True)

@@ -100,12 +100,6 @@ class RetargetObjective:
         origin = ca.vertcat(*[pts[int(i), :] for i in self.origin_points])
         return task - origin
 
-    def robot_terms_numeric(self, q: np.ndarray) -> np.ndarray:
-        pts = self.model.point_positions(q)
-        if self.origin_points is None:
-            return pts[self.task_points]
-        return pts[self.task_points] - pts[self.origin_points]
-
     def targets(self, keypoints_wrist: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
         """Targets (n_terms, 3) in the root frame and weights (n_terms,) for one frame.
 

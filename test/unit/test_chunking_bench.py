@@ -16,7 +16,9 @@ def test_bench_prints_one_json_object_per_the_cli_contract(capsys):
     report = json.loads(capsys.readouterr().out)
     assert set(report["modes"]) == {"latest", "temporal_ensemble", "rtc"}
     for figures in report["modes"].values():
-        assert figures["chunks_accepted"] > 0 and figures["sample_ms_p50"] > 0
+        # Every chunk the simulated policy produced in 0.5 s at 30 Hz is accepted (about 15).
+        assert 10 <= figures["chunks_accepted"] <= 20
+        assert 0 < figures["sample_ms_p50"] <= figures["sample_ms_p99"]
         assert figures["wrist_position_error_mm_rms"] < 50.0
 
 

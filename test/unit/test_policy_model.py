@@ -7,6 +7,7 @@ import torch
 from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.model import PRESETS, EgoScalePolicy, count_parameters, preset_config
 from egoscale_ros.policy.synthetic import make_batch
+from egoscale_ros.policy.tokenizer import PAD_ID
 from egoscale_ros.policy.training import batch_tensors, load_checkpoint, new_policy, save_checkpoint, train
 
 STATE = [f"joint_{i}" for i in range(6)]
@@ -71,11 +72,24 @@ def test_masked_joints_do_not_influence_the_output(small_policy):
 
 
 def test_padding_tokens_are_ignored(small_policy):
-    image, tokens, state, mask = inputs(small_policy.config, batch=1)
-    other = tokens.clone()
-    other[0, 10] = 0  # still padding
-    a = small_policy.encode("a", image, tokens, state, mask)
-    torch.testing.assert_close(a[:, :36], small_policy.encode("a", image, other, state, mask)[:, :36])
+    """Whatever the padding embeds to, no real token, image patch or state token sees it (fails
+    if the key padding bias is dropped: every position would attend to the padding)."""
+    config = small_policy.config
+    image, tokens, state, mask = inputs(config, batch=1)
+    patches = config.num_cameras * config.num_patches
+    is_pad = torch.cat([torch.zeros(patches, dtype=torch.bool), tokens[0] == PAD_ID, torch.zeros(1, dtype=torch.bool)])
+    assert is_pad.any() and not is_pad.all()
+    embedding = small_policy.token_embed.weight
+    with torch.no_grad():
+        before = small_policy.encode("a", image, tokens, state, mask)
+        saved = embedding[PAD_ID].clone()
+        embedding[PAD_ID] += 3.0 * torch.randn_like(saved)
+        try:
+            after = small_policy.encode("a", image, tokens, state, mask)
+        finally:
+            embedding[PAD_ID] = saved
+    assert not torch.allclose(before[:, is_pad], after[:, is_pad])  # the change did reach the padding
+    torch.testing.assert_close(before[:, ~is_pad], after[:, ~is_pad])
 
 
 def test_embodiments_have_their_own_adapters(small_policy):

@@ -84,3 +84,33 @@ def test_relative_actions_need_the_wrist_poses(manifest, runtime):
     obs.wrist_poses = None
     with pytest.raises(ValueError, match="wrist pose"):
         PolicyPipeline(manifest, runtime).predict(obs)
+
+
+def _with_frame(manifest, frame: str):
+    import copy
+    import dataclasses
+
+    other = copy.copy(manifest)
+    other.action = dataclasses.replace(manifest.action, layout=dataclasses.replace(manifest.layout, frame=frame))
+    return other
+
+
+def test_the_manifests_action_frame_decides_how_the_same_actions_move_the_wrist(manifest, runtime):
+    """Wrist-frame steps turn with the wrist; base- and camera-frame steps follow those axes."""
+    obs = observation(manifest)
+    turned = se3.make_transform(se3.so3_exp(np.array([0.0, 0.0, np.pi / 2])), np.array([0.3, 0.2, 0.1]))
+    obs.wrist_poses = {"left": turned, "right": turned}
+    chunks = {}
+    for frame in ("wrist", "base", "camera"):
+        obs.base_T_camera = turned if frame == "camera" else None
+        chunks[frame] = PolicyPipeline(_with_frame(manifest, frame), runtime, seed=1).predict(obs).chunk
+    first = {f: c.wrist["left"][0][:3, 3] - turned[:3, 3] for f, c in chunks.items()}
+    # The same first step: in the wrist and camera frames (both turned 90 deg about z here) it is
+    # the base-frame step turned by 90 deg about z.
+    rot = turned[:3, :3]
+    np.testing.assert_allclose(first["wrist"], rot @ first["base"], atol=1e-9)
+    np.testing.assert_allclose(first["camera"], rot @ first["base"], atol=1e-9)
+    assert np.linalg.norm(first["wrist"] - first["base"]) > 1e-6
+    obs.base_T_camera = None
+    with pytest.raises(ValueError, match="camera extrinsics"):
+        PolicyPipeline(_with_frame(manifest, "camera"), runtime).predict(obs)

@@ -11,44 +11,46 @@ class Result:
         self.stages_ms = {"backbone": 1.0}
 
 
-def run_loop(rate_hz, cycles, infer_delay_s, data_every_s=0.0):
-    """Producer increments an observation counter; the loop always builds from the newest value."""
+def test_slow_inference_runs_back_to_back_on_the_newest_data_without_queueing():
+    """Driven by data, not by sleeps: each inference ends only once three newer observations have
+    arrived, so a loop that queued (or built from a stale copy) would build from old data."""
     newest = {"seq": 0}
+    arrived = threading.Condition()
     built, published = [], []
     done = threading.Event()
     stop_producer = threading.Event()
 
     def produce():
-        while not stop_producer.wait(data_every_s or 0.001):
-            newest["seq"] += 1
+        while not stop_producer.wait(0.001):
+            with arrived:
+                newest["seq"] += 1
+                arrived.notify_all()
 
     def build():
         built.append(newest["seq"])
         return newest["seq"]
 
     def infer(obs):
-        threading.Event().wait(infer_delay_s)
+        with arrived:
+            assert arrived.wait_for(lambda: newest["seq"] >= obs + 3, timeout=10)
         return Result(obs)
 
     def publish(obs, result):
         published.append(result.obs)
-        if len(published) >= cycles:
+        if len(published) >= 5:
             done.set()
 
-    producer = threading.Thread(target=produce, daemon=True)
-    producer.start()
-    loop = InferenceLoop(rate_hz, build, infer, publish)
+    threading.Thread(target=produce, daemon=True).start()
+    loop = InferenceLoop(1000.0, build, infer, publish)
     loop.start()
-    assert done.wait(30), "the loop stopped producing results"
-    loop.stop()
-    stop_producer.set()
-    return loop, built, published
-
-
-def test_slow_inference_runs_back_to_back_on_the_newest_data_without_queueing():
-    loop, built, published = run_loop(rate_hz=1000.0, cycles=5, infer_delay_s=0.02)
+    try:
+        assert done.wait(30), "the loop stopped producing results"
+    finally:
+        loop.stop()
+        stop_producer.set()
     assert published[:5] == built[:5]  # every result comes from the observation built for it
-    assert all(b >= a for a, b in zip(built, built[1:]))  # newest data each time, never a backlog
+    assert all(b >= a + 3 for a, b in zip(built[:5], built[1:5]))  # built from what came during inference
+    # each inference outlasted its 1 ms period (it waited for three 1 ms producer steps)
     assert loop.overruns >= 4 and loop.errors == 0
     assert set(loop.stats.stage_medians()) == {"observe", "backbone", "publish"}
 
