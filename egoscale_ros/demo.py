@@ -122,10 +122,16 @@ def run(args: argparse.Namespace) -> int:
             deadline = time.monotonic() + args.seconds
             while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.1):
                 pass
-            cpu = meter.stop()
-            injection.window_ended(graph)
-            if not stop.requested:  # an interrupted run stops at once (no end-of-window sample)
+            if stop.requested:  # the nodes first: an operator's Ctrl-C must not wait for the report
+                stopping = time.monotonic()
+                failed = graph.stop()
+            else:
+                cpu = meter.stop()
+                injection.window_ended(graph)
                 monitor.end_window()
+        if stop.requested and not graph.exit_s:
+            stopping = time.monotonic()
+            failed = graph.stop()
         injection.close()
         snapshot = monitor.snapshot()
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
@@ -134,8 +140,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         hogs.stop()
         injection.close()
-        stopping = time.monotonic()
-        failed = graph.stop()
+        if not graph.exit_s:
+            stopping = time.monotonic()
+            failed = graph.stop()
         background.close()
         stop.restore()
     from egoscale_ros.interfaces.figures import native_reports
@@ -144,6 +151,10 @@ def run(args: argparse.Namespace) -> int:
     result["interrupted"] = stop.signal_name or None
     # From the stop request (or the window's end) until every node process has exited.
     result["stop_s"] = round(time.monotonic() - (stop.at if stop.at is not None else stopping), 2)
+    # Per node: seconds from its SIGINT until its process had exited (robot_interface_node first
+    # hands the robot back as the maker requires, e.g. Unitree's arm_sdk blend ramped out).
+    result["node_exit_s"] = dict(graph.exit_s)
+    result["nodes_stopped_within_s"] = max(graph.exit_s.values(), default=None)
     result["node_failures"] = len(failed)
     result["failed_nodes"] = {p.spec.name: p.log_tail(15) for p in failed}
     result["log_dir"] = str(graph.log_dir)

@@ -64,6 +64,8 @@ class GraphProcesses:
     #: executable -> nice increment, over the plan's (``NodeSpec.niceness``)
     niceness: dict[str, int] = field(default_factory=dict)
     processes: list[NodeProcess] = field(default_factory=list)
+    #: node name -> seconds from the SIGINT of :meth:`stop` until its process had exited
+    exit_s: dict[str, float] = field(default_factory=dict)
 
     def start(self) -> GraphProcesses:
         if self.log_dir is None:
@@ -112,15 +114,21 @@ class GraphProcesses:
             if p.process.poll() is None:
                 p.stopped_by_us = True
                 p.process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + timeout_s
-        for p in self.processes:
-            try:
-                p.process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.process.kill()
-                p.process.wait()
-                if p not in failed:
-                    failed.append(p)
+        start = time.monotonic()
+        deadline = start + timeout_s
+        # Poll them together, so each one's exit time is known (seconds after the SIGINT).
+        running = [p for p in self.processes if p.process.poll() is None]
+        while running and time.monotonic() < deadline:
+            time.sleep(0.02)
+            for p in [p for p in running if p.process.poll() is not None]:
+                self.exit_s.setdefault(p.spec.name, round(time.monotonic() - start, 3))
+                running.remove(p)
+        for p in running:
+            p.process.kill()
+            p.process.wait()
+            self.exit_s[p.spec.name] = round(time.monotonic() - start, 3)
+            if p not in failed:
+                failed.append(p)
         for p in self.processes:
             if (p.stopped_by_us and not p.injected and p.process.returncode not in (0, -signal.SIGINT)
                     and p not in failed):

@@ -22,11 +22,12 @@ def rss_kib(pid: int) -> int | None:
     return 0  # a zombie or kernel thread has no VmRSS line
 
 
-def tree_rss_mib(pid: int) -> float | None:
-    """Resident MiB of ``pid`` and its live descendants (None: not there, or no /proc)."""
+def tree_rss_mib(pid: int, stats: Mapping | None = None) -> float | None:
+    """Resident MiB of ``pid`` and its live descendants (None: not there, or no /proc).
+    ``stats``: one :func:`read_all` scan to reuse for several trees."""
     if not PROC.is_dir():
         return None
-    stats = read_all()
+    stats = read_all() if stats is None else stats
     if pid not in stats:
         return None
     children: dict[int, list[int]] = {}
@@ -42,9 +43,12 @@ def tree_rss_mib(pid: int) -> float | None:
 
 def memory_by_node(pids: Mapping[str, int]) -> dict[str, float]:
     """Name -> resident MiB of its process tree (names whose process is gone are left out)."""
+    if not PROC.is_dir():
+        return {}
+    stats = read_all()  # one scan of /proc for all of them
     out = {}
     for name, pid in pids.items():
-        mib = tree_rss_mib(pid)
+        mib = tree_rss_mib(pid, stats)
         if mib is not None:
             out[name] = mib
     return out

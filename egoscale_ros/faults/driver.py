@@ -142,21 +142,26 @@ def fault_report(faults: list[Fault], driver: FaultDriver | None, monitor, plan)
             entry["reported_by"] = by or None
             if detect_s is None or detect_s > DETECT_WITHIN_S:
                 unreported += 1
-        entry["held"] = judge.held_during(t0, t1, events)
+        entry["held"] = judge.held_during(t0, max(t1, t0 + 1.0), events)  # a one-off event: its aftermath
         if judge.must_recover(f):
             rec = judge.recovery(f, t1, events)
             entry["recover_s"] = None if rec is None else round(rec, 3)
         if f.name == "estop_at":
-            entry["estop_hold_ticks"] = max(
+            entry["estop_hold_ticks_from_publish"] = max(
                 (judge.hold_ticks(t0, [(t, q) for t, _, q in cmds]) for cmds in monitor.commands.values()), default=0)
         if driver and f.name in driver.notes:
             entry["note"] = driver.notes[f.name]
         per_fault[f.label] = entry
-    holds = [e["estop_hold_ticks"] for e in per_fault.values() if "estop_hold_ticks" in e]
+    holds = [e["estop_hold_ticks_from_publish"] for e in per_fault.values() if "estop_hold_ticks_from_publish" in e]
+    latched = [monitor.diagnostic_value(n, "estop_moving_ticks") for n in ("wrist_ik_node", "hand_retarget_node")]
+    latched = [int(float(v)) for v in latched if v is not None]
     return {
         "faults": per_fault,
         "unreported_faults": unreported,
-        "estop_hold_ticks": max(holds) if holds else None,
+        # Commands that still moved once a command node had the e-stop (0 = frozen at once) ...
+        "estop_hold_ticks": max(latched) if holds and latched else None,
+        # ... and counted here from the moment the e-stop was published (adds its delivery time).
+        "estop_hold_ticks_from_publish": max(holds) if holds else None,
     }
 
 

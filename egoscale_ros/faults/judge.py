@@ -39,7 +39,7 @@ SIGNALS: dict[str, tuple[tuple[str, ...], str]] = {
     "chunk_future": (("chunk_smoother_node",), r"refused.*future"),
     "chunk_names_shuffled": (("chunk_smoother_node",), r"reordered"),
     "policy_slow": (("chunk_smoother_node",), r"late|silent"),
-    "policy_kill": (("chunk_smoother_node",), r"policy_node gone"),
+    "policy_kill": (("chunk_smoother_node",), r"wrist_chunk silent.*policy_node"),
     "node_restart": (("wrist_ik_node", "hand_retarget_node", "chunk_smoother_node", "policy_node",
                       "mock_hardware_node", "robot_interface_node"), r"silent|stale|gone"),
     "estop_at": (("wrist_ik_node", "hand_retarget_node"), r"e-stop"),

@@ -58,7 +58,7 @@ class ChunkSmootherNode(Node):
         hand_source = str(declare(self, "hand_source", "sharpa_wave"))
         future_tolerance = float(declare(self, "future_tolerance_s", 0.1))
         # How long without a new chunk before the policy counts as silent (an ERROR).
-        self.chunk_timeout_s = float(declare(self, "chunk_timeout_s", 0.5))
+        self.chunk_timeout_s = float(declare(self, "chunk_timeout_s", 0.3))
         if rate <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         if not self.chunk_timeout_s > 0:

@@ -42,7 +42,8 @@ class UpstreamWatch:
         if gone:
             who = f"{', '.join(gone)} gone (no longer publishing)"
         elif now:
-            who = f"{', '.join(now)} alive but silent"
+            # A killed process's endpoints stay in the graph until its lease ends: dead or stalled.
+            who = f"{', '.join(now)} dead or stalled"
         else:
             who = "no publisher"
         return f"{self.topic} silent for {age_s:.2f} s: {who}"

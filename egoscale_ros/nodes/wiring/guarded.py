@@ -55,6 +55,7 @@ class GuardedCommands:
         self._last_state_stamp = -math.inf
         self._last_sent: tuple[float, np.ndarray] | None = None
         self.max_step_ratio = 0.0
+        self.estop_moving_ticks = 0
         # Two subscriptions: a transient-local one receives the latched value a late-joining node
         # missed; a volatile one matches every publisher, `ros2 topic pub` defaults included.
         node.create_subscription(Bool, "safety/estop", self._on_estop, LATCHED_QOS)
@@ -115,7 +116,10 @@ class GuardedCommands:
 
     def _measure_step(self, t: float, command: np.ndarray) -> None:
         """Largest step between two published commands over velocity limit × their real time
-        apart — an independent check of what went out (1 = at the velocity limit)."""
+        apart — an independent check of what went out (1 = at the velocity limit) — and, while
+        the e-stop is engaged, how many published commands still moved (0 = frozen at once)."""
+        if self.gate.estop.engaged and self._last_sent is not None and np.any(command != self._last_sent[1]):
+            self.estop_moving_ticks += 1
         if self._last_sent is not None and t > self._last_sent[0]:
             ratio = float(np.max(np.abs(command - self._last_sent[1]) / (self.limits.velocity * (t - self._last_sent[0]))))
             self.max_step_ratio = max(self.max_step_ratio, ratio)
@@ -144,5 +148,6 @@ class GuardedCommands:
         values["estop"] = self.gate.estop.engaged
         values["holding"] = ",".join(self.last_status.reasons) or "no"
         values["max_step_ratio"] = self.max_step_ratio
+        values["estop_moving_ticks"] = self.estop_moving_ticks
         values.update(self.joint_states.diagnostics())
         return values
