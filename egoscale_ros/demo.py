@@ -62,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     from egoscale_ros.process_cpu import CpuMeter, load_average
     from egoscale_ros.process_graph import GraphProcesses, private_ros_environment
 
+    if args.record and os.path.exists(args.record):
+        print(f"egoscale-ros demo: {args.record} exists; record into a new file (recordings are never "
+              "overwritten)", file=sys.stderr)
+        return 2
+
     quiet = False
     if not (args.seconds > 0 and math.isfinite(args.seconds)):
         print(f"egoscale-ros demo: --seconds must be a positive number of seconds, got {args.seconds}",

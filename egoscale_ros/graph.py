@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from egoscale_ros.policy.hand_space import policy_hand_type
 from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.spec import RobotConfig
 
@@ -28,9 +29,31 @@ NICENESS = {"camera_node": 1, "policy_node": 1, "mock_hardware_node": 5, "mock_r
 EXIT_POLICIES = ("respawn", "shutdown")
 # Exit policy per executable (README, "When a node dies"); anything else shuts the graph down.
 EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smoother_node": "respawn",
-               "recorder_node": "respawn"}
+               "recorder_node": "respawn", "viz_node": "respawn"}
 RESPAWN_DELAY_S = 2.0
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
+# Launch arguments: name -> (default as launch text, description). The one source of their
+# defaults: bringup.launch.py declares these, and plan_graph's keyword defaults are the same values
+# (a unit spec holds the two together).
+LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
+    "robot": ("g1_dex3", "robot config: a name in config/robots/ or a YAML path"),
+    "hardware": ("mock", "mock: add the robot's mock (the far side of its interfaces); real: the robot"),
+    "policy": ("", "policy manifest.yaml ('' = the reference policy, exported on first use)"),
+    "backend": ("", "force a policy backend: tensorrt, onnxruntime or torch ('' = manifest order)"),
+    "camera": ("", "frame source for every camera ('' = config; none = images come from the robot's driver)"),
+    "urdf": ("", "override the robot config's URDF (e.g. the maker's full-body file)"),
+    "namespace": ("", "namespace of the whole graph (one per robot)"),
+    "instruction": (DEFAULT_INSTRUCTION, "initial language instruction"),
+    "speed_scale": ("1.0", "in (0, 1]: lowers every velocity limit in force (first runs of a new policy)"),
+    "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
+    "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
+    "viz": ("false", "serve the graph live to Foxglove (ws://localhost:viz_port)"),
+    "viz_port": ("8765", "port of the live view"),
+    "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
+    "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
+    "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
+    "container": ("false", "true: chunk smoother, wrist IK and hand retargeting in one process (command_container)"),
+}
 
 
 @dataclass(frozen=True)
@@ -164,7 +187,7 @@ def plan_graph(
     native_loopback: str | bool = "",
     native_tag: str = "",
     speed_scale: str | float = 1.0,
-    container: bool = False,
+    container: bool | str = False,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 
@@ -218,11 +241,17 @@ def plan_graph(
              **({"publish_observation": True} if record else {})},
         )
     )
-    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, "rate_hz": config.control_rate_hz}))
+    # Every node of the command path ticks at the robot's control rate, and reads the policy's
+    # hand space from the manifest (not from a default of its own).
+    tick = {"rate_hz": config.control_rate_hz}
+    hands = {"hand_source": policy_hand_type(policy)} if config.hands else {}
+    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, **tick, **hands}))
     scale = _speed_scale(speed_scale)
-    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node", {**common, "solver": ik_solver, "speed_scale": scale}))
+    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node",
+                          {**common, **tick, "solver": ik_solver, "speed_scale": scale}))
     if config.hands:
-        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", {**common, "speed_scale": scale}))
+        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node",
+                              {**common, **tick, "source": hands["hand_source"], "speed_scale": scale}))
     native = _native_parameters(native_domain, native_interface, native_loopback)
     if native_tag:
         native["native_tag"] = str(native_tag)
@@ -240,4 +269,4 @@ def plan_graph(
         nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
     nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
     plan = GraphPlan(config, hardware, namespace, tuple(nodes))
-    return plan.with_command_container() if container else plan
+    return plan.with_command_container() if _flag(container, "container") else plan

@@ -28,6 +28,7 @@ from egoscale_ros.recording import analysis as an
 from egoscale_ros.recording.reader import Recording, RecordingError, open_recording
 
 AXES = ("x", "y", "z")
+MAX_PROBLEM_ROWS = 25  # of the summary page; report.json lists every one
 LEVEL_COLOURS = {0: "#4caf50", 1: "#ff9800", 2: "#f44336", 3: "#9e9e9e"}
 
 
@@ -113,6 +114,7 @@ def summarise(run: an.RunData, config, controller_topic: str) -> dict[str, Any]:
         },
         "tracking": tracking,
         "safety": an.safety_events(run),
+        "problems": an.problems(run),
         "cpu_percent_by_node": an.cpu_by_node(run),
     }
 
@@ -356,6 +358,13 @@ def markdown(r: dict[str, Any]) -> str:
               "| node | diagnostics | holding | e-stop | hold reasons |", "| --- | ---: | ---: | ---: | --- |"]
     for node, s in r["safety"]["by_node"].items():
         lines.append(f"| {node} | {s['samples']} | {s['holding']} | {s['estop']} | {', '.join(s['reasons']) or '–'} |")
+    if r.get("problems"):
+        lines += ["", "## Warnings and errors (from /diagnostics)", "",
+                  "| first at s | node | level | message | times |", "| ---: | --- | --- | --- | ---: |"]
+        lines += [f"| {p['first_s']:.2f} | {p['node']} | {p['level']} | {p['message']} | {p['count']} |"
+                  for p in r["problems"][:MAX_PROBLEM_ROWS]]
+        if len(r["problems"]) > MAX_PROBLEM_ROWS:
+            lines.append(f"\n{len(r['problems']) - MAX_PROBLEM_ROWS} more in report.json.")
     if r["cpu_percent_by_node"]:
         lines += ["", "## CPU (% of one core, mean)", "", "| node | CPU % |", "| --- | ---: |"]
         lines += [f"| {n} | {v:.1f} |" for n, v in sorted(r["cpu_percent_by_node"].items())]
