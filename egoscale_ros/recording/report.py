@@ -244,7 +244,8 @@ def _plot_tracking(run: an.RunData, joints: list[str], limits, group: str, out: 
         ax.axhspan(hi, max(ymax, hi) + 10, color="#f44336", alpha=0.15, lw=0)
         ax.axhspan(min(ymin, lo) - 10, lo, color="#f44336", alpha=0.15, lw=0)
         ax.set_ylim(ymin, ymax)
-        ax.set_title(f"{name}\nlimits [{lo:.2f}, {hi:.2f}] rad", fontsize=8)
+        # round() + 0.0: a limit of -0.0 or -1e-9 is labelled 0.00, not -0.00
+        ax.set_title(f"{name}\nlimits [{round(lo, 2) + 0.0:.2f}, {round(hi, 2) + 0.0:.2f}] rad", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     for k in range(len(joints), nrows * ncols):
