@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inject", default="", metavar="FAULT[:ARG],…",
                         help="faults to inject into the window (egoscale_ros.faults.spec lists them)")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
+    parser.add_argument("--container", action="store_true",
+                        help="run the command-path stages in one process (command_container)")
     from egoscale_ros.remote import scenario
 
     scenario.add_arguments(parser)
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
                       backend=args.backend, urdf=args.urdf, record=args.record,
                       native_domain=native_domain, native_loopback=True, native_tag=private_tag(),
-                      viz=args.viz, viz_port=args.viz_port)
+                      viz=args.viz, viz_port=args.viz_port, container=args.container)
     try:  # faults to inject (and the soak's memory and missed-tick figures): egoscale_ros.faults
         injection = InjectionSession.create(args.inject, args.seconds, plan)
     except FaultSpecError as exc:
@@ -111,9 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
     # On a small machine the stand-ins compete with the graph under test: the mock hardware (a
     # robot's controllers run on their own computer) and this process's monitor yield the CPU.
-    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args), niceness={"mock_hardware_node": 5,
-                                                                                "mock_unitree_node": 5,
-                                                                                "mock_ros_robot_node": 5})
+    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args))  # the plan's priorities
     names = ", ".join(s.name for s in plan.nodes)
     _say(quiet, f"starting {len(plan.nodes)} nodes on ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}: {names}")
     hogs = CpuHogs(args.cpu_hogs)
