@@ -19,6 +19,13 @@ from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.spec import RobotConfig
 
 HARDWARE_MODES = ("mock", "real")
+#: the command-path stages ``command_container`` can hold in one process
+CONTAINABLE = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node")
+#: nice increment per executable (others 0): the command path first, then the policy and its
+#: cameras, then what stands in for the robot (its controllers have a computer of their own) and
+#: what only records. Increments only: lowering one needs privileges an operator may not have.
+NICENESS = {"camera_node": 1, "policy_node": 1, "mock_hardware_node": 5, "mock_ros_robot_node": 5,
+            "mock_unitree_node": 5, "recorder_node": 5}
 EXIT_POLICIES = ("respawn", "shutdown")
 # Exit policy per executable (README, "When a node dies"); anything else shuts the graph down.
 EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smoother_node": "respawn",
@@ -45,6 +52,7 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
     "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
     "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
     "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
+    "container": ("false", "true: chunk smoother, wrist IK and hand retargeting in one process (command_container)"),
 }
 
 
@@ -60,6 +68,12 @@ class NodeSpec:
     #: command path; meanwhile the command nodes hold, judging their inputs by stamp) or
     #: ``shutdown`` the graph (the command path and the hardware: a crash there is not papered over)
     exit_policy: str = "shutdown"
+    #: plain arguments before ``--ros-args`` (a container's member list)
+    arguments: tuple[str, ...] = ()
+
+    @property
+    def niceness(self) -> int:
+        return NICENESS.get(self.executable, 0)
 
     @property
     def module(self) -> str:
@@ -77,7 +91,7 @@ class NodeSpec:
         return args
 
     def command(self, namespace: str = "", python: str = sys.executable) -> list[str]:
-        return [python, "-m", self.module, *self.ros_arguments(namespace)]
+        return [python, "-m", self.module, *self.arguments, *self.ros_arguments(namespace)]
 
 
 def _flag(value: bool | str, name: str) -> bool:
@@ -109,6 +123,21 @@ class GraphPlan:
             if spec.executable == executable:
                 return spec
         raise KeyError(executable)
+
+    def with_command_container(self, name: str = "command_container") -> GraphPlan:
+        """The same graph with the command-path stages (:data:`CONTAINABLE`) in one process, on one
+        executor: same node names, parameters and topics (``egoscale_ros.nodes.command_container``)."""
+        inside = [s for s in self.nodes if s.executable in CONTAINABLE]
+        if not inside:
+            return self
+        members = json.dumps([{"name": s.name, "executable": s.executable, "parameters": s.parameters,
+                               "remappings": [list(r) for r in s.remappings]} for s in inside])
+        container = NodeSpec(name, "command_container", arguments=("--members", members,
+                                                                    "--namespace", self.namespace))
+        first = self.nodes.index(inside[0])
+        nodes = [s for s in self.nodes if s not in inside]
+        nodes.insert(first, container)
+        return dataclasses.replace(self, nodes=tuple(nodes))
 
 
 def _native_parameters(domain: str | int, interface: str, loopback: str | bool) -> dict[str, Any]:
@@ -158,6 +187,7 @@ def plan_graph(
     native_loopback: str | bool = "",
     native_tag: str = "",
     speed_scale: str | float = 1.0,
+    container: bool | str = False,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 
@@ -168,7 +198,8 @@ def plan_graph(
     driver). ``backend``: force a policy backend ('' = the manifest's order). ``record``: an MCAP
     path to record the run into ('' = no recording); the policy then also publishes the
     observations it acted on, so the recording can be replayed offline. ``viz``: serve the graph
-    live to Foxglove on ``viz_port`` (launch arguments arrive as text: 'true'/'false').
+    live to Foxglove on ``viz_port`` (launch arguments arrive as text: 'true'/'false'). ``container``: run the
+    command-path stages in one process (:meth:`GraphPlan.with_command_container`).
 
     A robot whose config declares feedback sources or maker-interface outputs gets
     robot_interface_node (with ``hardware:=real`` and ``mock`` alike: the same adapters run), and
@@ -237,4 +268,5 @@ def plan_graph(
     if _flag(viz, "viz"):
         nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
     nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
-    return GraphPlan(config, hardware, namespace, tuple(nodes))
+    plan = GraphPlan(config, hardware, namespace, tuple(nodes))
+    return plan.with_command_container() if _flag(container, "container") else plan

@@ -36,6 +36,9 @@ def _node(spec, namespace: str) -> Node:
         namespace=namespace,
         parameters=[spec.parameters],
         remappings=list(spec.remappings),
+        arguments=list(spec.arguments),  # a container's members, each with its own parameters
+        # The command path first, then the policy, then stand-ins and recording.
+        prefix=f"nice -n {spec.niceness}" if spec.niceness else None,
         output="screen",
         emulate_tty=True,
         **policy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from egoscale_ros.graph import plan_graph
+from egoscale_ros.nodes.command_container import parse_members
 
 STAGES = ["camera_node", "policy_node", "chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"]
 # What plays the robot in mock mode, per robot: the far side of the robot's own interfaces.
@@ -81,6 +82,45 @@ def test_record_adds_the_recorder_and_makes_the_policy_publish_its_observations(
     assert recorder.parameters["path"] == str(tmp_path / "run.mcap")
     assert recorder.parameters["robot"] == "g1_dex3"
     assert plan.node("policy_node").parameters["publish_observation"] is True
+
+
+def test_the_container_holds_the_command_path_with_each_nodes_own_arguments():
+    separate = plan_graph(robot="g1_dex3", hardware="mock", namespace="/robot1", ik_solver="casadi")
+    together = plan_graph(robot="g1_dex3", hardware="mock", namespace="/robot1", ik_solver="casadi", container=True)
+    contained = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node")
+    assert [s.executable for s in together.nodes if s.executable in contained] == []
+    container = together.node("command_container")
+    members = parse_members(container.arguments[container.arguments.index("--members") + 1])
+    # The same specs the separate processes get: names, parameters and remappings unchanged.
+    def essentials(specs):
+        return [(s.name, s.executable, s.parameters, s.remappings) for s in specs]
+
+    assert essentials(members) == essentials(s for s in separate.nodes if s.executable in contained)
+    assert container.exit_policy == "shutdown"  # it holds the command path
+    assert container.arguments[container.arguments.index("--namespace") + 1] == "/robot1"
+    # Everything else is untouched.
+    assert [s for s in together.nodes if s is not container] == [s for s in separate.nodes
+                                                                if s.executable not in contained]
+    assert container.command("/robot1")[3:5] == ["--members", container.arguments[1]]
+
+
+def test_a_container_refuses_what_it_cannot_hold_by_name():
+    with pytest.raises(ValueError, match="policy_node"):
+        parse_members('[{"name": "p", "executable": "policy_node"}]')
+    with pytest.raises(ValueError, match="JSON"):
+        parse_members("[{")
+    with pytest.raises(ValueError, match="non-empty"):
+        parse_members("[]")
+
+
+def test_the_command_path_comes_first_then_the_policy_then_stand_ins():
+    plan = plan_graph(robot="g1_dex3", hardware="mock")
+    nice = {s.executable: s.niceness for s in plan.nodes}
+    command_path = max(nice[e] for e in ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"))
+    assert command_path == 0
+    stand_ins = [n for e, n in nice.items() if e.startswith("mock_")]
+    assert stand_ins and command_path < nice["policy_node"] == nice["camera_node"] < min(stand_ins)
+    assert plan.with_command_container().node("command_container").niceness == 0
 
 
 def test_viz_adds_the_live_view_on_its_port_and_reads_launch_text():
