@@ -28,8 +28,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("reach",),
     ("ik", "policy"),
     ("robot", "chunking", "retarget"),
-    ("kinematics", "safety", "camera", "interfaces"),
+    ("interfaces",),
     ("hardware",),
+    ("kinematics", "safety", "camera"),
     ("schema",),
     ("resources",),
 ]
