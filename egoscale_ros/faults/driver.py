@@ -41,6 +41,8 @@ def prepare_plan(plan, faults: list[Fault]):
     for spec in plan.nodes:
         if relay and spec.executable in JOINT_STATE_PUBLISHERS:
             spec = dataclasses.replace(spec, remappings=(*spec.remappings, ("joint_states", "joint_states_raw")))
+        if relay and "joint_state_source" in spec.parameters:  # the relay is now the declared source
+            spec = dataclasses.replace(spec, parameters={**spec.parameters, "joint_state_source": "fault_injector"})
         nodes.append(spec)
     schedule = [{"name": f.name, "arg": f.arg, "start_s": f.start_s, "duration_s": f.duration_s} for f in faults]
     robot = next((s.parameters["robot"] for s in plan.nodes if "robot" in s.parameters), plan.robot.name)
