@@ -12,6 +12,7 @@ NODES = [
     "chunk_smoother_node",
     "wrist_ik_node",
     "hand_retarget_node",
+    "command_container",
     "mock_hardware_node",
     "robot_interface_node",
     "mock_unitree_node",

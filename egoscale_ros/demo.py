@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inject", default="", metavar="FAULT[:ARG],…",
                         help="faults to inject into the window (egoscale_ros.faults.spec lists them)")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
+    parser.add_argument("--container", action="store_true",
+                        help="run the command-path stages in one process (command_container)")
+    from egoscale_ros.remote import scenario
+
+    scenario.add_arguments(parser)
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -60,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
     from egoscale_ros.process_cpu import CpuMeter, load_average
     from egoscale_ros.process_graph import GraphProcesses, private_ros_environment
 
+    if args.record and os.path.exists(args.record):
+        print(f"egoscale-ros demo: {args.record} exists; record into a new file (recordings are never "
+              "overwritten)", file=sys.stderr)
+        return 2
+
     quiet = False
     if not (args.seconds > 0 and math.isfinite(args.seconds)):
         print(f"egoscale-ros demo: --seconds must be a positive number of seconds, got {args.seconds}",
@@ -71,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
 
         _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
+    server = None
+    if getattr(args, "policy_server", ""):  # the reference policy behind a mock GR00T/openpi server
+        from egoscale_ros.remote.scenario import ServerScenario
+
+        server = ServerScenario(args, say=lambda text: _say(quiet, text))
+        manifest = server.setup(args.robot, manifest)
     env = private_ros_environment()
     # The robot's own DDS side (Unitree) stays on a private domain over loopback, multicast off,
     # with a discovery tag no other run shares.
@@ -80,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
                       backend=args.backend, urdf=args.urdf, record=args.record,
                       native_domain=native_domain, native_loopback=True, native_tag=private_tag(),
-                      viz=args.viz, viz_port=args.viz_port)
+                      viz=args.viz, viz_port=args.viz_port, container=args.container)
     try:  # faults to inject (and the soak's memory and missed-tick figures): egoscale_ros.faults
         injection = InjectionSession.create(args.inject, args.seconds, plan)
     except FaultSpecError as exc:
@@ -97,9 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
     # On a small machine the stand-ins compete with the graph under test: the mock hardware (a
     # robot's controllers run on their own computer) and this process's monitor yield the CPU.
-    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args), niceness={"mock_hardware_node": 5,
-                                                                                "mock_unitree_node": 5,
-                                                                                "mock_ros_robot_node": 5})
+    graph = GraphProcesses(plan, env=env, log_dir=_log_dir(args))  # the plan's priorities
     names = ", ".join(s.name for s in plan.nodes)
     _say(quiet, f"starting {len(plan.nodes)} nodes on ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}: {names}")
     hogs = CpuHogs(args.cpu_hogs)
@@ -119,9 +133,12 @@ def run(args: argparse.Namespace) -> int:
             monitor.reset_window()
             injection.window_started(graph, monitor, stop)
             meter.start()
+            if server is not None:
+                server.begin(monitor)
             deadline = time.monotonic() + args.seconds
-            while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.1):
-                pass
+            while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.05):
+                if server is not None:
+                    server.step()
             if stop.requested:  # the nodes first: an operator's Ctrl-C must not wait for the report
                 stopping = time.monotonic()
                 failed = graph.stop()
@@ -137,8 +154,12 @@ def run(args: argparse.Namespace) -> int:
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
         result.update(injection.report(monitor, result["seconds"], snapshot["counts"], result["commands_published"]))
         result.update(_cpu_figures(cpu, args.cpu_hogs, load_average()))
+        if server is not None:
+            result.update(server.summary(monitor, plan))
     finally:
         hogs.stop()
+        if server is not None:
+            server.close()
         injection.close()
         if not graph.exit_s:
             stopping = time.monotonic()

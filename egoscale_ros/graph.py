@@ -14,10 +14,18 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from egoscale_ros.policy.hand_space import policy_hand_type
 from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.spec import RobotConfig
 
 HARDWARE_MODES = ("mock", "real")
+#: the command-path stages ``command_container`` can hold in one process
+CONTAINABLE = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node")
+#: nice increment per executable (others 0): the command path first, then the policy and its
+#: cameras, then what stands in for the robot (its controllers have a computer of their own) and
+#: what only records. Increments only: lowering one needs privileges an operator may not have.
+NICENESS = {"camera_node": 1, "policy_node": 1, "mock_hardware_node": 5, "mock_ros_robot_node": 5,
+            "mock_unitree_node": 5, "recorder_node": 5}
 EXIT_POLICIES = ("respawn", "shutdown")
 # Exit policy per executable (README, "When a node dies"); anything else shuts the graph down.
 EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smoother_node": "respawn",
@@ -28,6 +36,28 @@ EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smooth
 JOINT_STATE_SOURCES = ("robot_interface_node", "mock_hardware_node")
 RESPAWN_DELAY_S = 2.0
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
+# Launch arguments: name -> (default as launch text, description). The one source of their
+# defaults: bringup.launch.py declares these, and plan_graph's keyword defaults are the same values
+# (a unit spec holds the two together).
+LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
+    "robot": ("g1_dex3", "robot config: a name in config/robots/ or a YAML path"),
+    "hardware": ("mock", "mock: add the robot's mock (the far side of its interfaces); real: the robot"),
+    "policy": ("", "policy manifest.yaml ('' = the reference policy, exported on first use)"),
+    "backend": ("", "force a policy backend: tensorrt, onnxruntime or torch ('' = manifest order)"),
+    "camera": ("", "frame source for every camera ('' = config; none = images come from the robot's driver)"),
+    "urdf": ("", "override the robot config's URDF (e.g. the maker's full-body file)"),
+    "namespace": ("", "namespace of the whole graph (one per robot)"),
+    "instruction": (DEFAULT_INSTRUCTION, "initial language instruction"),
+    "speed_scale": ("1.0", "in (0, 1]: lowers every velocity limit in force (first runs of a new policy)"),
+    "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
+    "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
+    "viz": ("false", "serve the graph live to Foxglove (ws://localhost:viz_port)"),
+    "viz_port": ("8765", "port of the live view"),
+    "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
+    "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
+    "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
+    "container": ("false", "true: chunk smoother, wrist IK and hand retargeting in one process (command_container)"),
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +72,12 @@ class NodeSpec:
     #: command path; meanwhile the command nodes hold, judging their inputs by stamp) or
     #: ``shutdown`` the graph (the command path and the hardware: a crash there is not papered over)
     exit_policy: str = "shutdown"
+    #: plain arguments before ``--ros-args`` (a container's member list)
+    arguments: tuple[str, ...] = ()
+
+    @property
+    def niceness(self) -> int:
+        return NICENESS.get(self.executable, 0)
 
     @property
     def module(self) -> str:
@@ -59,7 +95,7 @@ class NodeSpec:
         return args
 
     def command(self, namespace: str = "", python: str = sys.executable) -> list[str]:
-        return [python, "-m", self.module, *self.ros_arguments(namespace)]
+        return [python, "-m", self.module, *self.arguments, *self.ros_arguments(namespace)]
 
 
 def _flag(value: bool | str, name: str) -> bool:
@@ -91,6 +127,21 @@ class GraphPlan:
             if spec.executable == executable:
                 return spec
         raise KeyError(executable)
+
+    def with_command_container(self, name: str = "command_container") -> GraphPlan:
+        """The same graph with the command-path stages (:data:`CONTAINABLE`) in one process, on one
+        executor: same node names, parameters and topics (``egoscale_ros.nodes.command_container``)."""
+        inside = [s for s in self.nodes if s.executable in CONTAINABLE]
+        if not inside:
+            return self
+        members = json.dumps([{"name": s.name, "executable": s.executable, "parameters": s.parameters,
+                               "remappings": [list(r) for r in s.remappings]} for s in inside])
+        container = NodeSpec(name, "command_container", arguments=("--members", members,
+                                                                    "--namespace", self.namespace))
+        first = self.nodes.index(inside[0])
+        nodes = [s for s in self.nodes if s not in inside]
+        nodes.insert(first, container)
+        return dataclasses.replace(self, nodes=tuple(nodes))
 
 
 def _native_parameters(domain: str | int, interface: str, loopback: str | bool) -> dict[str, Any]:
@@ -140,6 +191,7 @@ def plan_graph(
     native_loopback: str | bool = "",
     native_tag: str = "",
     speed_scale: str | float = 1.0,
+    container: bool | str = False,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 
@@ -150,7 +202,8 @@ def plan_graph(
     driver). ``backend``: force a policy backend ('' = the manifest's order). ``record``: an MCAP
     path to record the run into ('' = no recording); the policy then also publishes the
     observations it acted on, so the recording can be replayed offline. ``viz``: serve the graph
-    live to Foxglove on ``viz_port`` (launch arguments arrive as text: 'true'/'false').
+    live to Foxglove on ``viz_port`` (launch arguments arrive as text: 'true'/'false'). ``container``: run the
+    command-path stages in one process (:meth:`GraphPlan.with_command_container`).
 
     A robot whose config declares feedback sources or maker-interface outputs gets
     robot_interface_node (with ``hardware:=real`` and ``mock`` alike: the same adapters run), and
@@ -192,11 +245,17 @@ def plan_graph(
              **({"publish_observation": True} if record else {})},
         )
     )
-    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, "rate_hz": config.control_rate_hz}))
+    # Every node of the command path ticks at the robot's control rate, and reads the policy's
+    # hand space from the manifest (not from a default of its own).
+    tick = {"rate_hz": config.control_rate_hz}
+    hands = {"hand_source": policy_hand_type(policy)} if config.hands else {}
+    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, **tick, **hands}))
     scale = _speed_scale(speed_scale)
-    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node", {**common, "solver": ik_solver, "speed_scale": scale}))
+    nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node",
+                          {**common, **tick, "solver": ik_solver, "speed_scale": scale}))
     if config.hands:
-        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node", {**common, "speed_scale": scale}))
+        nodes.append(NodeSpec("hand_retarget_node", "hand_retarget_node",
+                              {**common, **tick, "source": hands["hand_source"], "speed_scale": scale}))
     native = _native_parameters(native_domain, native_interface, native_loopback)
     if native_tag:
         native["native_tag"] = str(native_tag)
@@ -218,4 +277,5 @@ def plan_graph(
     if source:
         nodes = [dataclasses.replace(n, parameters={**n.parameters, "joint_state_source": source})
                  if n.executable in ("wrist_ik_node", "hand_retarget_node") else n for n in nodes]
-    return GraphPlan(config, hardware, namespace, tuple(nodes))
+    plan = GraphPlan(config, hardware, namespace, tuple(nodes))
+    return plan.with_command_container() if _flag(container, "container") else plan

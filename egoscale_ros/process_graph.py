@@ -61,7 +61,7 @@ class GraphProcesses:
     env: dict[str, str] = field(default_factory=private_ros_environment)
     log_dir: Path | None = None
     python: str = sys.executable
-    #: executable -> nice increment (e.g. let a mock yield the CPU to the nodes under test)
+    #: executable -> nice increment, over the plan's (``NodeSpec.niceness``)
     niceness: dict[str, int] = field(default_factory=dict)
     processes: list[NodeProcess] = field(default_factory=list)
     #: node name -> seconds from the SIGINT of :meth:`stop` until its process had exited
@@ -81,7 +81,7 @@ class GraphProcesses:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,  # a Ctrl-C in the terminal reaches us; we stop them in order
-                    preexec_fn=_niceness(self.niceness.get(spec.executable, 0)),
+                    preexec_fn=_niceness(self.niceness.get(spec.executable, spec.niceness)),
                 )
             self.processes.append(NodeProcess(spec, proc, log_path))
         return self

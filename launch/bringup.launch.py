@@ -12,30 +12,11 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-ARGUMENTS = {
-    "robot": ("g1_dex3", "robot config: a name in config/robots/ or a YAML path"),
-    "hardware": ("mock", "mock: add the robot's mock (the far side of its interfaces); real: the robot"),
-    "policy": ("", "policy manifest.yaml ('' = the reference policy, exported on first use)"),
-    "backend": ("", "force a policy backend: tensorrt, onnxruntime or torch ('' = manifest order)"),
-    "camera": ("", "frame source for every camera ('' = config; none = images come from the robot's driver)"),
-    "urdf": ("", "override the robot config's URDF (e.g. the maker's full-body file)"),
-    "namespace": ("", "namespace of the whole graph (one per robot)"),
-    "instruction": ("pick up the red cube and place it on the plate", "initial language instruction"),
-    "speed_scale": ("1.0", "in (0, 1]: lowers every velocity limit in force (first runs of a new policy)"),
-    "ik_solver": ("dls", "wrist IK solver: dls or casadi"),
-    "record": ("", "record the run into this ROS 2 MCAP file ('' = no recording)"),
-    "viz": ("false", "serve the graph live to Foxglove (ws://localhost:viz_port)"),
-    "viz_port": ("8765", "port of the live view"),
-    "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
-    "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
-    "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
-}
-
 
 def _plan_nodes(context):
-    from egoscale_ros.graph import plan_graph
+    from egoscale_ros.graph import LAUNCH_ARGUMENTS, plan_graph
 
-    values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
+    values = {name: LaunchConfiguration(name).perform(context) for name in LAUNCH_ARGUMENTS}
     plan = plan_graph(**values)
     return [_node(spec, plan.namespace) for spec in plan.nodes]
 
@@ -55,6 +36,9 @@ def _node(spec, namespace: str) -> Node:
         namespace=namespace,
         parameters=[spec.parameters],
         remappings=list(spec.remappings),
+        arguments=list(spec.arguments),  # a container's members, each with its own parameters
+        # The command path first, then the policy, then stand-ins and recording.
+        prefix=f"nice -n {spec.niceness}" if spec.niceness else None,
         output="screen",
         emulate_tty=True,
         **policy,
@@ -62,8 +46,10 @@ def _node(spec, namespace: str) -> Node:
 
 
 def generate_launch_description() -> LaunchDescription:
+    from egoscale_ros.graph import LAUNCH_ARGUMENTS  # the one table of arguments and their defaults
+
     declared = [
         DeclareLaunchArgument(name, default_value=default, description=text)
-        for name, (default, text) in ARGUMENTS.items()
+        for name, (default, text) in LAUNCH_ARGUMENTS.items()
     ]
     return LaunchDescription([*declared, OpaqueFunction(function=_plan_nodes)])

@@ -7,19 +7,10 @@ delay a real position controller has) while staying deterministic and cheap at 2
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class MimicLink:
-    """``q[joint] = multiplier * q[source] + offset`` (URDF <mimic>)."""
-
-    joint: str
-    source: str
-    multiplier: float = 1.0
-    offset: float = 0.0
+from egoscale_ros.kinematics.urdf import Mimic
 
 
 class MockJoints:
@@ -33,7 +24,7 @@ class MockJoints:
         upper: np.ndarray,
         lag_s: float,
         max_velocity: float,
-        mimic: list[MimicLink] | None = None,
+        mimic: list[Mimic] | None = None,
     ):
         if lag_s < 0 or max_velocity <= 0:
             raise ValueError(f"mock hardware: lag_s must be >= 0 and max_velocity > 0 (got {lag_s}, {max_velocity})")
@@ -76,7 +67,7 @@ class MockJoints:
     def _apply_mimic(self) -> None:
         for m in self.mimic:
             i, s = self.index[m.joint], self.index[m.source]
-            self.position[i] = np.clip(m.multiplier * self.position[s] + m.offset, self.lower[i], self.upper[i])
+            self.position[i] = np.clip(m.follow(self.position[s]), self.lower[i], self.upper[i])
             self.velocity[i] = m.multiplier * self.velocity[s]
 
     def positions(self) -> dict[str, float]:

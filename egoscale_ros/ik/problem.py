@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pinocchio as pin
 
+from egoscale_ros.kinematics import se3
 from egoscale_ros.kinematics.chain import ArmChain
 
 
@@ -80,9 +80,7 @@ def check_target(target) -> np.ndarray:
 
 def pose_errors(chain: ArmChain, q: np.ndarray, target: np.ndarray) -> tuple[float, float]:
     """Position (m) and rotation (rad) error of ``chain`` at ``q`` against ``target``."""
-    pose = chain.fk(q)
-    dp = pose[:3, 3] - target[:3, 3]
-    return math.sqrt(dp @ dp), float(np.linalg.norm(pin.log3(pose[:3, :3].T @ target[:3, :3])))
+    return se3.pose_error(chain.fk(q), target)
 
 
 def reached(task: IkTask, position_error: float, rotation_error: float) -> bool:

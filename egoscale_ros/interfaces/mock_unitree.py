@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from egoscale_ros.hardware.mock import MimicLink, MockJoints
+from egoscale_ros.hardware.mock import MockJoints
 from egoscale_ros.interfaces import registry
 from egoscale_ros.interfaces import unitree as u
 from egoscale_ros.interfaces import unitree_idl as idl
@@ -207,7 +207,7 @@ class MockUnitree:
         for name in config.movable_joints():
             info = config.joint_info(name)
             if info.mimic_joint and info.mimic_joint in infos:
-                mimic.append(MimicLink(name, info.mimic_joint, info.mimic_multiplier, info.mimic_offset))
+                mimic.append(info.mimic)
         self.joints = MockJoints(names, config.home, np.array([self.limits[n][0] for n in names]),
                                  np.array([self.limits[n][1] for n in names]),
                                  lag_s if lag_s is not None else config.mock.lag_s,

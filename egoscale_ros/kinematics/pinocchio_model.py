@@ -112,11 +112,7 @@ class BodyModel:
             if joint is not None and name not in defaults and joint.type != "continuous":
                 value = min(max(value, joint.lower), joint.upper)
             self._defaults[name] = float(value)
-        self._mimics = {
-            n: (j.mimic_joint, j.mimic_multiplier, j.mimic_offset)
-            for n, j in self.info.joints.items()
-            if j.mimic_joint is not None and n in self._defaults
-        }
+        self._mimics = {n: j.mimic for n, j in self.info.joints.items() if j.mimic is not None and n in self._defaults}
 
     def has_frame(self, name: str) -> bool:
         return self.model.existFrame(name)
@@ -137,9 +133,9 @@ class BodyModel:
         for name, value in joint_positions.items():
             if name in out:
                 out[name] = float(value)
-        for name, (leader, mult, off) in self._mimics.items():
-            if name not in joint_positions and leader in joint_positions:
-                out[name] = mult * float(joint_positions[leader]) + off
+        for name, mimic in self._mimics.items():
+            if name not in joint_positions and mimic.source in joint_positions:
+                out[name] = mimic.follow(float(joint_positions[mimic.source]))
         return out
 
     def configuration(self, joint_positions: Mapping[str, float]) -> np.ndarray:

@@ -183,8 +183,10 @@ def so3_log(rot: np.ndarray) -> np.ndarray:
 
 
 def rotation_angle(rot: np.ndarray) -> float:
-    """Angle (rad) of a rotation matrix."""
-    return float(np.arccos(np.clip((np.trace(rot) - 1.0) / 2.0, -1.0, 1.0)))
+    """Angle (rad) of a rotation matrix, accurate near 0 and pi alike (atan2 of the sine and
+    cosine parts; ``arccos`` of the trace alone loses half the digits near 0)."""
+    sin = 0.5 * math.hypot(rot[2, 1] - rot[1, 2], rot[0, 2] - rot[2, 0], rot[1, 0] - rot[0, 1])
+    return math.atan2(sin, 0.5 * (rot[0, 0] + rot[1, 1] + rot[2, 2] - 1.0))
 
 
 def slerp_matrix(r0: np.ndarray, r1: np.ndarray, s: float) -> np.ndarray:

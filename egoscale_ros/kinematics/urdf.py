@@ -18,6 +18,26 @@ class UrdfError(ValueError):
 
 
 @dataclass(frozen=True)
+class Mimic:
+    """URDF ``<mimic>``: ``q[joint] = multiplier * q[source] + offset`` (the relation's one home:
+    FK, retargeting and the mock hardware all apply it from here)."""
+
+    joint: str
+    source: str
+    multiplier: float = 1.0
+    offset: float = 0.0
+
+    def follow(self, source_value):
+        """The joint's value for ``source_value`` (floats, arrays and CasADi expressions alike)."""
+        return self.multiplier * source_value + self.offset
+
+    def source_range(self, lower: float, upper: float) -> tuple[float, float]:
+        """Range of the source that keeps the joint within ``[lower, upper]`` (multiplier != 0)."""
+        a, b = (lower - self.offset) / self.multiplier, (upper - self.offset) / self.multiplier
+        return (a, b) if self.multiplier > 0 else (b, a)
+
+
+@dataclass(frozen=True)
 class UrdfJoint:
     name: str
     type: str  # revolute, continuous, prismatic, fixed, floating, planar
@@ -37,6 +57,13 @@ class UrdfJoint:
     @property
     def movable(self) -> bool:
         return self.type in ("revolute", "continuous", "prismatic")
+
+    @property
+    def mimic(self) -> Mimic | None:
+        """The joint's ``<mimic>`` relation, or None."""
+        if self.mimic_joint is None:
+            return None
+        return Mimic(self.name, self.mimic_joint, self.mimic_multiplier, self.mimic_offset)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ is gone.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
@@ -44,8 +46,9 @@ MAX_PENDING = 8
 
 
 class ChunkSmootherNode(Node):
-    def __init__(self) -> None:
-        super().__init__("chunk_smoother_node")
+    def __init__(self, **node_options: Any) -> None:
+        # node_options: rclpy Node keywords, e.g. a container's per-node cli_args
+        super().__init__("chunk_smoother_node", **node_options)
         self.config = robot_config_from_parameters(self)
         rate = float(declare(self, "rate_hz", self.config.control_rate_hz))
         # rtc: smoothest output in `egoscale-ros bench chunking` (ACT's ensemble steps when a chunk joins)

@@ -19,6 +19,7 @@ config's value), ``solver`` ('' = the hand config's).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from rclpy.node import Node
@@ -58,8 +59,9 @@ class _Side:
 
 
 class HandRetargetNode(Node):
-    def __init__(self) -> None:
-        super().__init__("hand_retarget_node")
+    def __init__(self, **node_options: Any) -> None:
+        # node_options: rclpy Node keywords, e.g. a container's per-node cli_args
+        super().__init__("hand_retarget_node", **node_options)
         self.config = robot_config_from_parameters(self)
         rate = float(declare(self, "rate_hz", float(self.config.control_rate_hz)))
         source = str(declare(self, "source", "sharpa_wave"))

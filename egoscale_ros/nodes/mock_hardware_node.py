@@ -16,7 +16,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
-from egoscale_ros.hardware.mock import MimicLink, MockJoints
+from egoscale_ros.hardware.mock import MockJoints
 from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.main import run
@@ -39,7 +39,7 @@ class MockHardwareNode(Node):
 
         names = self.config.movable_joints()
         infos = [self.config.joint_info(n) for n in names]
-        mimic = [MimicLink(j.name, j.mimic_joint, j.mimic_multiplier, j.mimic_offset) for j in infos if j.mimic_joint]
+        mimic = [j.mimic for j in infos if j.mimic is not None]
         self.joints = MockJoints(
             names,
             self.config.home,

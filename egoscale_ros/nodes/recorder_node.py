@@ -33,7 +33,7 @@ from egoscale_ros.recording.topics import (
     compressed_topic,
     recording_action,
 )
-from egoscale_ros.recording.writer import McapRecorder, RecordingLimits
+from egoscale_ros.recording.writer import McapRecorder, RecordingLimits, unused_path
 
 DISCOVERY_PERIOD_S = 0.5
 
@@ -56,7 +56,10 @@ class RecorderNode(Node):
         # Which robot this is: reports and replays read it to find limits and kinematics.
         robot = str(declare(self, "robot", ""))
         urdf = str(declare(self, "urdf", ""))
-        self.recorder = McapRecorder(path, limits, metadata={"robot": robot, "urdf": urdf})
+        target = unused_path(path)
+        if str(target) != path:
+            self.get_logger().warning(f"{path} exists (a restarted recorder never overwrites it): recording to {target}")
+        self.recorder = McapRecorder(target, limits, metadata={"robot": robot, "urdf": urdf})
         self.subscribed: set[str] = set()
         self.skipped: dict[str, str] = {}
         self.images_compressed = 0
@@ -65,7 +68,7 @@ class RecorderNode(Node):
         self._reported_stop = False
         self.create_timer(DISCOVERY_PERIOD_S, self._discover)
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
-        self.get_logger().info(f"recording to {path} (max {limits.max_bytes / 1e6:.0f} MB"
+        self.get_logger().info(f"recording to {target} (max {limits.max_bytes / 1e6:.0f} MB"
                                + (f", {limits.max_seconds:g} s" if limits.max_seconds else "") + ")")
 
     # -- discovery ---------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ third of the tick shared by the arms).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from rclpy.node import Node
 from trajectory_msgs.msg import MultiDOFJointTrajectory
@@ -33,8 +35,9 @@ from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, transform_to_mat
 
 
 class WristIkNode(Node):
-    def __init__(self) -> None:
-        super().__init__("wrist_ik_node")
+    def __init__(self, **node_options: Any) -> None:
+        # node_options: rclpy Node keywords, e.g. a container's per-node cli_args
+        super().__init__("wrist_ik_node", **node_options)
         self.config = robot_config_from_parameters(self)
         solver = str(declare(self, "solver", "dls"))
         rate = float(declare(self, "rate_hz", float(self.config.control_rate_hz)))

@@ -247,6 +247,21 @@ def safety_events(run: RunData) -> dict[str, Any]:
     return {"by_node": nodes, "estop_presses": presses}
 
 
+def problems(run: RunData) -> list[dict[str, Any]]:
+    """Every distinct non-OK diagnostic (node, level, message): how often and when first seen."""
+    found: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for name, samples in run.diagnostics.items():
+        for s in samples:
+            if s.level == 0:
+                continue
+            entry = found.setdefault((name, s.level, s.message), {
+                "node": name, "level": {1: "WARN", 2: "ERROR", 3: "STALE"}.get(s.level, str(s.level)),
+                "message": s.message, "count": 0,
+                "first_s": round((s.log_ns - run.recording.start_ns) * 1e-9, 2)})
+            entry["count"] += 1
+    return sorted(found.values(), key=lambda e: (e["first_s"], e["node"]))
+
+
 def cpu_by_node(run: RunData) -> dict[str, float]:
     """Mean of each node's reported ``cpu_percent`` (% of one core), where nodes report it."""
     out = {}

@@ -28,6 +28,7 @@ from egoscale_ros.recording import analysis as an
 from egoscale_ros.recording.reader import Recording, RecordingError, open_recording
 
 AXES = ("x", "y", "z")
+MAX_PROBLEM_ROWS = 25  # of the summary page; report.json lists every one
 LEVEL_COLOURS = {0: "#4caf50", 1: "#ff9800", 2: "#f44336", 3: "#9e9e9e"}
 
 
@@ -113,6 +114,7 @@ def summarise(run: an.RunData, config, controller_topic: str) -> dict[str, Any]:
         },
         "tracking": tracking,
         "safety": an.safety_events(run),
+        "problems": an.problems(run),
         "cpu_percent_by_node": an.cpu_by_node(run),
     }
 
@@ -242,7 +244,8 @@ def _plot_tracking(run: an.RunData, joints: list[str], limits, group: str, out: 
         ax.axhspan(hi, max(ymax, hi) + 10, color="#f44336", alpha=0.15, lw=0)
         ax.axhspan(min(ymin, lo) - 10, lo, color="#f44336", alpha=0.15, lw=0)
         ax.set_ylim(ymin, ymax)
-        ax.set_title(f"{name}\nlimits [{lo:.2f}, {hi:.2f}] rad", fontsize=8)
+        # round() + 0.0: a limit of -0.0 or -1e-9 is labelled 0.00, not -0.00
+        ax.set_title(f"{name}\nlimits [{round(lo, 2) + 0.0:.2f}, {round(hi, 2) + 0.0:.2f}] rad", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     for k in range(len(joints), nrows * ncols):
@@ -356,6 +359,13 @@ def markdown(r: dict[str, Any]) -> str:
               "| node | diagnostics | holding | e-stop | hold reasons |", "| --- | ---: | ---: | ---: | --- |"]
     for node, s in r["safety"]["by_node"].items():
         lines.append(f"| {node} | {s['samples']} | {s['holding']} | {s['estop']} | {', '.join(s['reasons']) or '–'} |")
+    if r.get("problems"):
+        lines += ["", "## Warnings and errors (from /diagnostics)", "",
+                  "| first at s | node | level | message | times |", "| ---: | --- | --- | --- | ---: |"]
+        lines += [f"| {p['first_s']:.2f} | {p['node']} | {p['level']} | {p['message']} | {p['count']} |"
+                  for p in r["problems"][:MAX_PROBLEM_ROWS]]
+        if len(r["problems"]) > MAX_PROBLEM_ROWS:
+            lines.append(f"\n{len(r['problems']) - MAX_PROBLEM_ROWS} more in report.json.")
     if r["cpu_percent_by_node"]:
         lines += ["", "## CPU (% of one core, mean)", "", "| node | CPU % |", "| --- | ---: |"]
         lines += [f"| {n} | {v:.1f} |" for n, v in sorted(r["cpu_percent_by_node"].items())]

@@ -45,6 +45,17 @@ class RecordingLimits:
             raise ValueError(f"min_free_bytes must be >= 0, got {self.min_free_bytes}")
 
 
+def unused_path(path: str | Path) -> Path:
+    """``path``, or when a file is already there ``<stem>-2<suffix>``, ``-3``… (never overwrite a run:
+    a recorder that is restarted mid-run must keep what the first one wrote)."""
+    path = Path(path)
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
 class _CountingStream:
     """File wrapper that counts bytes and turns a failed write into a recorder stop."""
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from egoscale_ros import resources
-from egoscale_ros.retarget.hand_model import FramePoint, Mimic
+from egoscale_ros.kinematics.urdf import Mimic
+from egoscale_ros.retarget.hand_model import FramePoint
 from egoscale_ros.retarget.keypoints import HUMAN_FORWARD, HUMAN_LATERAL, KEYPOINT_NAMES
 from egoscale_ros.schema import HAND_TYPES, SIDES, ConfigError, Fields, load_yaml
 

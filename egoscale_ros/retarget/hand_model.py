@@ -21,7 +21,7 @@ import casadi as ca
 import numpy as np
 import pinocchio as pin
 
-from egoscale_ros.kinematics.urdf import UrdfError, read_urdf
+from egoscale_ros.kinematics.urdf import Mimic, UrdfError, read_urdf
 from egoscale_ros.retarget.compiled import BufferedFunction
 
 
@@ -35,16 +35,6 @@ class FramePoint:
 
     frame: str
     offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-
-@dataclass(frozen=True)
-class Mimic:
-    """``q[joint] = multiplier * q[source] + offset`` with ``source`` an actuated joint."""
-
-    joint: str
-    source: str
-    multiplier: float
-    offset: float = 0.0
 
 
 _AXES = {"X": np.array([1.0, 0.0, 0.0]), "Y": np.array([0.0, 1.0, 0.0]), "Z": np.array([0.0, 0.0, 1.0])}
@@ -130,7 +120,7 @@ class HandModel:
         relations: dict[str, Mimic] = {}
         for joint in info.joints.values():
             if joint.mimic_joint and joint.mimic_joint in self.joint_names and joint.name not in self.joint_names:
-                relations[joint.name] = Mimic(joint.name, joint.mimic_joint, joint.mimic_multiplier, joint.mimic_offset)
+                relations[joint.name] = joint.mimic
         for m in mimic or []:
             if m.joint not in info.joints:
                 raise HandModelError(f"mimic joint '{m.joint}' is not in the URDF {where}")
@@ -219,9 +209,7 @@ class HandModel:
             j = info.joints[m.joint]
             if m.multiplier == 0:
                 continue
-            lo, hi = (j.lower - m.offset) / m.multiplier, (j.upper - m.offset) / m.multiplier
-            if m.multiplier < 0:
-                lo, hi = hi, lo
+            lo, hi = m.source_range(j.lower, j.upper)
             lower[i], upper[i] = max(lower[i], lo), min(upper[i], hi)
             if math.isfinite(j.velocity):
                 velocity[i] = min(velocity[i], j.velocity / abs(m.multiplier))
@@ -273,7 +261,7 @@ class HandModel:
         for i, name in enumerate(self.joint_names):
             qm[self._q_index[name]] = q[i]
         for m in self.mimics:
-            qm[self._q_index[m.joint]] = m.multiplier * q[self.joint_names.index(m.source)] + m.offset
+            qm[self._q_index[m.joint]] = m.follow(q[self.joint_names.index(m.source)])
         rot: list = [ca.DM.eye(3)]
         pos: list = [ca.DM.zeros(3)]
         for jid in range(1, model.njoints):

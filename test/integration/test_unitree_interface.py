@@ -169,7 +169,7 @@ def test_bad_feedback_and_a_silent_robot_are_named_and_commands_hold(probe, tmp_
     states: list[JointState] = []
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 50)
     probe.node.create_subscription(JointState, "joint_states", states.append, JOINT_STATE_QOS)
-    probe.start_node("mock_unitree_node", *native_args(domain, "g1_dex3", "-p", "corrupt_crc_every:=3"))
+    mock = probe.start_node("mock_unitree_node", *native_args(domain, "g1_dex3", "-p", "corrupt_crc_every:=3"))
     iface = probe.start_node("robot_interface_node", *native_args(domain, "g1_dex3"))
     # A second interface on the wrong native domain hears nothing and says so.
     lost = probe.start_node("robot_interface_node", *native_args(domain + 15, "g1_dex3"),
@@ -186,6 +186,16 @@ def test_bad_feedback_and_a_silent_robot_are_named_and_commands_hold(probe, tmp_
     assert iface.poll() is None and lost.poll() is None
     # the good two in three still make whole joint_states
     assert len(states[-1].name) >= 17
+    # The robot stops talking: named on diagnostics, the interface keeps running (commands hold).
+    mock.send_signal(2)
+    mock.wait(30)
+
+    def silent() -> bool:
+        s = status(diags, "/robot_interface_node")
+        return s is not None and "went silent" in s.message and "rt/lowstate" in s.message
+
+    assert probe.spin_until(silent, 30), status(diags, "/robot_interface_node")
+    assert iface.poll() is None
 
 
 @pytest.mark.parametrize("robot", ROBOTS)

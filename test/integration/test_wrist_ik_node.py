@@ -40,22 +40,29 @@ def _diag_value(diags: list[DiagnosticArray], key: str) -> str | None:
 
 
 @pytest.fixture
-def g1_graph(probe):
-    config = load_robot_config("g1_dex3")
+def g1_graph(probe, g1_ros2_control):
+    config = load_robot_config(g1_ros2_control)  # the arms on a ros2_control forward controller
     kin = RobotKinematics(config)
     arms = next(c for c in config.controllers if c.name == "arms")
     got = {"states": [], "commands": [], "diags": []}
     probe.node.create_subscription(JointState, "joint_states", got["states"].append, JOINT_STATE_QOS)
-    probe.node.create_subscription(Float64MultiArray, arms.topic, got["commands"].append, COMMAND_QOS)
+    # The G1's arms go out through the maker's interface: the IK node publishes the internal
+    # command topic of that adapter (a named JointState); ros2_control outputs are arrays.
+    msg_type = JointState if arms.ros_type == "JointState" else Float64MultiArray
+    probe.node.create_subscription(msg_type, arms.ros_topic, got["commands"].append, COMMAND_QOS)
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", got["diags"].append, 10)
     pub = probe.node.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", COMMAND_QOS)
     estop = probe.node.create_publisher(Bool, "safety/estop", LATCHED_QOS)
-    probe.start_node("mock_hardware_node", "-p", "robot:=g1_dex3")
-    ik = probe.start_node("wrist_ik_node", "-p", "robot:=g1_dex3")
+    probe.start_node("mock_hardware_node", "-p", f"robot:={g1_ros2_control}")
+    ik = probe.start_node("wrist_ik_node", "-p", f"robot:={g1_ros2_control}")
     assert probe.spin_until(lambda: pub.get_subscription_count() > 0 and len(got["states"]) > 3, 60), (
         "wrist_ik_node or mock_hardware_node did not come up"
     )
     return config, kin, arms, got, pub, estop, ik
+
+
+def _values(command) -> list[float]:
+    return list(command.position) if isinstance(command, JointState) else list(command.data)
 
 
 def _goal_poses(kin) -> dict[str, np.ndarray]:
@@ -78,7 +85,7 @@ def test_wrist_targets_move_the_mock_arms_there_within_limits(g1_graph, probe):
 
     assert probe.spin_until(reached, 20), "the mock robot's wrists did not reach the targets"
     assert ik.poll() is None
-    commands = np.array([c.data for c in got["commands"]])
+    commands = np.array([_values(c) for c in got["commands"]])
     assert commands.shape[1] == len(arms.joints) and np.isfinite(commands).all()
     lower = np.array([config.joint_info(j).lower for j in arms.joints])
     upper = np.array([config.joint_info(j).upper for j in arms.joints])
@@ -135,7 +142,7 @@ def test_estop_freezes_the_commands_and_bad_targets_are_rejected(g1_graph, probe
     for _ in range(30):
         pub.publish(probe.stamp(_targets_msg(moved, config.base_frame)))
         probe.spin_for(0.02)
-    after = np.array([c.data for c in got["commands"][frozen:]])
+    after = np.array([_values(c) for c in got["commands"][frozen:]])
     assert len(after) > 0, "commands keep flowing (holding) during an e-stop"
     assert np.ptp(after, axis=0).max() < 1e-12, "an engaged e-stop freezes the command"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from egoscale_ros.graph import plan_graph
+from egoscale_ros.nodes.command_container import parse_members
 
 STAGES = ["camera_node", "policy_node", "chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"]
 # What plays the robot in mock mode, per robot: the far side of the robot's own interfaces.
@@ -47,11 +48,11 @@ def test_real_hardware_has_no_mock_and_camera_none_has_no_camera_node():
     assert "camera_node" not in names
 
 
-def test_launch_arguments_reach_node_parameters():
-    plan = plan_graph(policy="/models/m/manifest.yaml", backend="onnxruntime", camera="v4l2:0",
+def test_launch_arguments_reach_node_parameters(exported):
+    plan = plan_graph(policy=str(exported), backend="onnxruntime", camera="v4l2:0",
                       instruction="fold the towel", ik_solver="casadi", urdf="")
     policy = plan.node("policy_node").parameters
-    assert policy["manifest"] == "/models/m/manifest.yaml"
+    assert policy["manifest"] == str(exported)
     assert policy["backend"] == "onnxruntime"
     assert policy["instruction"] == "fold the towel"
     assert plan.node("camera_node").parameters["source"] == "v4l2:0"
@@ -83,6 +84,45 @@ def test_record_adds_the_recorder_and_makes_the_policy_publish_its_observations(
     assert plan.node("policy_node").parameters["publish_observation"] is True
 
 
+def test_the_container_holds_the_command_path_with_each_nodes_own_arguments():
+    separate = plan_graph(robot="g1_dex3", hardware="mock", namespace="/robot1", ik_solver="casadi")
+    together = plan_graph(robot="g1_dex3", hardware="mock", namespace="/robot1", ik_solver="casadi", container=True)
+    contained = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node")
+    assert [s.executable for s in together.nodes if s.executable in contained] == []
+    container = together.node("command_container")
+    members = parse_members(container.arguments[container.arguments.index("--members") + 1])
+    # The same specs the separate processes get: names, parameters and remappings unchanged.
+    def essentials(specs):
+        return [(s.name, s.executable, s.parameters, s.remappings) for s in specs]
+
+    assert essentials(members) == essentials(s for s in separate.nodes if s.executable in contained)
+    assert container.exit_policy == "shutdown"  # it holds the command path
+    assert container.arguments[container.arguments.index("--namespace") + 1] == "/robot1"
+    # Everything else is untouched.
+    assert [s for s in together.nodes if s is not container] == [s for s in separate.nodes
+                                                                if s.executable not in contained]
+    assert container.command("/robot1")[3:5] == ["--members", container.arguments[1]]
+
+
+def test_a_container_refuses_what_it_cannot_hold_by_name():
+    with pytest.raises(ValueError, match="policy_node"):
+        parse_members('[{"name": "p", "executable": "policy_node"}]')
+    with pytest.raises(ValueError, match="JSON"):
+        parse_members("[{")
+    with pytest.raises(ValueError, match="non-empty"):
+        parse_members("[]")
+
+
+def test_the_command_path_comes_first_then_the_policy_then_stand_ins():
+    plan = plan_graph(robot="g1_dex3", hardware="mock")
+    nice = {s.executable: s.niceness for s in plan.nodes}
+    command_path = max(nice[e] for e in ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"))
+    assert command_path == 0
+    stand_ins = [n for e, n in nice.items() if e.startswith("mock_")]
+    assert stand_ins and command_path < nice["policy_node"] == nice["camera_node"] < min(stand_ins)
+    assert plan.with_command_container().node("command_container").niceness == 0
+
+
 def test_viz_adds_the_live_view_on_its_port_and_reads_launch_text():
     assert "viz_node" not in [s.executable for s in plan_graph(robot="g1_dex3", viz="false").nodes]
     plan = plan_graph(robot="g1_dex3", viz="true", viz_port="9001")
@@ -111,3 +151,42 @@ def test_command_nodes_are_told_the_one_declared_source_of_joint_states(robot):
                if s.executable in ("wrist_ik_node", "hand_retarget_node")}
     publisher = next(s.name for s in plan.nodes if s.executable in ("robot_interface_node", "mock_hardware_node"))
     assert sources == {publisher}
+
+
+def test_launch_arguments_and_the_plan_share_one_table_of_defaults():
+    import inspect
+
+    from egoscale_ros.graph import LAUNCH_ARGUMENTS
+
+    params = inspect.signature(plan_graph).parameters
+    for name, (default, _text) in LAUNCH_ARGUMENTS.items():
+        assert name in params, f"launch argument {name} is not a plan_graph parameter"
+        assert str(params[name].default).lower() == default.lower(), name
+
+
+@pytest.mark.parametrize("robot", ["g1_dex3", "r1pro_sharpa"])
+def test_every_command_node_ticks_at_the_configured_rate_and_knows_the_policys_hand(robot):
+    plan = plan_graph(robot)
+    for executable in ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"):
+        assert plan.node(executable).parameters["rate_hz"] == plan.robot.control_rate_hz
+    # the reference policy acts in the Sharpa Wave hand space; said by its layout, not a node default
+    assert plan.node("chunk_smoother_node").parameters["hand_source"] == "sharpa_wave"
+    assert plan.node("hand_retarget_node").parameters["source"] == "sharpa_wave"
+
+
+def test_a_policy_for_another_hand_is_retargeted_from_that_hand():
+    from egoscale_ros.policy.hand_space import hand_type_of
+    from egoscale_ros.policy.layout import ActionLayout
+    from egoscale_ros.retarget.config import load_hand_config
+
+    dex3 = {s: load_hand_config("dex3", s).joints for s in ("left", "right")}
+    assert hand_type_of(ActionLayout(hand_joints=dex3)) == "dex3"
+    with pytest.raises(ValueError, match="match no hand config"):
+        hand_type_of(ActionLayout(hand_joints={"left": ("a", "b")}))
+
+
+def test_a_missing_manifest_is_refused_when_the_graph_is_planned():
+    from egoscale_ros.policy.manifest import ManifestError
+
+    with pytest.raises(ManifestError, match="/models/m/manifest.yaml"):
+        plan_graph(policy="/models/m/manifest.yaml")

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from egoscale_ros.hardware.mock import MimicLink, MockJoints
+from egoscale_ros.hardware.mock import MockJoints
+from egoscale_ros.kinematics.urdf import Mimic
 
 
 def make(lag=0.05, vmax=2.0, mimic=None):
@@ -43,7 +44,7 @@ def test_commands_outside_limits_are_clipped_and_bad_values_ignored():
 
 
 def test_mimic_joints_follow_their_source():
-    joints = make(lag=0.0, vmax=100.0, mimic=[MimicLink("c", "a", multiplier=1.5, offset=0.1)])
+    joints = make(lag=0.0, vmax=100.0, mimic=[Mimic("c", "a", multiplier=1.5, offset=0.1)])
     joints.set_command({"a": 0.4})
     joints.step(0.1)
     assert joints.positions()["c"] == pytest.approx(1.5 * 0.4 + 0.1)

@@ -27,8 +27,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("check", "recording"),
     ("ik", "policy"),
     ("robot", "chunking", "retarget"),
-    ("kinematics", "safety", "camera", "interfaces"),
+    ("interfaces",),
     ("hardware",),
+    ("kinematics", "safety", "camera"),
     ("schema",),
     ("resources",),
 ]

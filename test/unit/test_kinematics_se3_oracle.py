@@ -64,3 +64,14 @@ def test_slerp_agrees_with_pinocchio(s):
         np.testing.assert_allclose(m, expected, atol=1e-9)
         np.testing.assert_allclose(se3.quat_to_matrix(q), expected, atol=1e-9)
         np.testing.assert_allclose(se3.slerp_matrix(a, b, s), expected, atol=1e-9)
+
+
+def test_rotation_angle_and_pose_error_agree_with_pinocchio_near_zero_and_pi():
+    rots = se3.so3_exp_batch(ROTVECS)
+    for r in rots:
+        expected = float(np.linalg.norm(pin.log3(r)))
+        assert se3.rotation_angle(r) == pytest.approx(expected, abs=1e-12 + 1e-9 * expected)
+    a = se3.make_transform(rots[7], np.array([0.1, 0.2, 0.3]))
+    b = se3.make_transform(rots[7] @ pin.exp3(np.array([0.0, 0.0, 1e-7])), np.array([0.1, 0.2, 0.3 + 1e-3]))
+    dp, dr = se3.pose_error(a, b)
+    assert dp == pytest.approx(1e-3) and dr == pytest.approx(1e-7, rel=1e-6)  # arccos of the trace gives ~1e-8 noise

@@ -97,3 +97,11 @@ def test_a_missing_or_foreign_file_is_named(tmp_path):
     bad.write_text("not an mcap file")
     with pytest.raises(RecordingError, match="not a readable MCAP recording"):
         open_recording(bad)
+
+
+def test_problems_list_each_distinct_warning_once_with_when_it_first_appeared():
+    diags = {"policy_node": [an.DiagnosticSample(t * 1_000_000_000, level, message, {})
+                             for t, level, message in ((1, 0, "ok"), (2, 1, "slow"), (3, 1, "slow"), (4, 2, "stopped"))]}
+    assert an.problems(run_data(diagnostics=diags)) == [
+        {"node": "policy_node", "level": "WARN", "message": "slow", "count": 2, "first_s": 2.0},
+        {"node": "policy_node", "level": "ERROR", "message": "stopped", "count": 1, "first_s": 4.0}]

@@ -17,7 +17,7 @@ from sensor_msgs.msg import CompressedImage, JointState
 from egoscale_ros.recording.cdr import compressed_image
 from egoscale_ros.recording.msgdefs import SEPARATOR, MessageDefinitionNotFound, message_definition
 from egoscale_ros.recording.topics import COMPRESS, RAW, compile_patterns, recording_action
-from egoscale_ros.recording.writer import McapRecorder, RecordingLimits
+from egoscale_ros.recording.writer import McapRecorder, RecordingLimits, unused_path
 
 MB = 1_000_000
 # Test messages are serialized by an independent CDR implementation (rclpy's serialize_message
@@ -211,3 +211,12 @@ def test_excluded_topics_and_bad_patterns():
     assert recording_action("/debug/x", "std_msgs/msg/String", {}, exclude) is None
     with pytest.raises(ValueError, match="parameter exclude"):
         compile_patterns(["("])
+
+
+def test_an_existing_recording_is_never_overwritten(tmp_path):
+    first = tmp_path / "run.mcap"
+    assert unused_path(first) == first
+    first.write_bytes(b"the first recorder's run")
+    assert unused_path(first) == tmp_path / "run-2.mcap"
+    (tmp_path / "run-2.mcap").write_bytes(b"")
+    assert unused_path(first) == tmp_path / "run-3.mcap"

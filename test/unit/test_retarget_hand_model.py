@@ -9,8 +9,9 @@ import numpy as np
 import pinocchio as pin
 import pytest
 
+from egoscale_ros.kinematics.urdf import Mimic
 from egoscale_ros.retarget.config import available_hand_configs, load_hand_config
-from egoscale_ros.retarget.hand_model import FramePoint, HandModel, HandModelError, Mimic
+from egoscale_ros.retarget.hand_model import FramePoint, HandModel, HandModelError
 from egoscale_ros.retarget.retargeter import hand_model_for
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
+from egoscale_ros.nodes.wiring.joint_state_view import JointStateView
 from egoscale_ros.nodes.wiring.params import declare
-from egoscale_ros.nodes.wiring.qos import JOINT_STATE_QOS
 from egoscale_ros.nodes.wiring.stamps import (
     FUTURE_TOLERANCE_S,
     now_sec,
@@ -45,11 +45,13 @@ class JointStateListener:
         self.topic = topic
         self.source = source
         self.filter = FeedbackFilter(joints, speed, future_tolerance_s=FUTURE_TOLERANCE_S)
-        self.received_s = -math.inf  # local monotonic time of the last accepted message
+        self._received_s = -math.inf  # local monotonic arrival time of the last accepted message
         self.source_problem = ""
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=400)  # (node clock, stamp) accepted
         self._on_update = on_update
-        node.create_subscription(JointState, topic, self._callback, JOINT_STATE_QOS)
+        # Taken when a tick asks, from the process's one subscription: no callback per message.
+        self._view = JointStateView.shared(node, topic)
+        self._seen = 0
         node.create_timer(check_period_s, self.check_source)
 
     def check_source(self) -> str:
@@ -68,13 +70,28 @@ class JointStateListener:
         self.source_problem = problem
         return problem
 
-    def _callback(self, msg: JointState) -> None:
+    def poll(self) -> None:
+        """Offer the newest joint state this node has not seen yet to its checks."""
+        taken = self._view.newest()
+        if taken is None or taken.seq == self._seen:
+            return
+        self._seen = taken.seq
+        self._callback(taken.msg, taken.received_s)
+
+    @property
+    def received_s(self) -> float:
+        self.poll()
+        return self._received_s
+
+    def _callback(self, msg: JointState, received_s: float | None = None) -> None:
         with self._lock:
             ok = self.filter.offer(list(msg.name), list(msg.position), stamp_to_sec(msg.header.stamp),
                                    now_sec(self._node))
             if ok:
-                self.received_s = time.monotonic()
-                self._arrivals.append((now_sec(self._node), self.filter.stamp_s))
+                self._received_s = time.monotonic() if received_s is None else received_s
+                # When it reached this process (it may have waited in the queue until a tick took it).
+                arrival = now_sec(self._node) - (time.monotonic() - self._received_s)
+                self._arrivals.append((arrival, self.filter.stamp_s))
         if not ok:
             self._node.get_logger().warn(f"{self.topic} refused: {self.filter.last_reason}",
                                          throttle_duration_sec=2.0)
@@ -108,6 +125,7 @@ class JointStateListener:
 
     @property
     def stamp_s(self) -> float:
+        self.poll()
         return self.filter.stamp_s
 
     @property
@@ -115,6 +133,7 @@ class JointStateListener:
         return self.snapshot()
 
     def snapshot(self) -> dict[str, float]:
+        self.poll()
         with self._lock:
             return dict(self.filter.positions)
 
@@ -122,6 +141,7 @@ class JointStateListener:
         return time.monotonic() - self.received_s
 
     def has(self, joints: Iterable[str]) -> bool:
+        self.poll()
         with self._lock:
             return all(j in self.filter.positions for j in joints)
 

@@ -11,8 +11,9 @@ import rclpy
 from rclpy.node import Node
 
 
-def run(node_factory: Callable[[], Node], args: list[str] | None = None, threads: int = 1) -> int:
-    """Standard ``main()``: init, build the node, spin until SIGINT/shutdown, clean up.
+def run(node_factory: Callable[[], Node | list[Node]], args: list[str] | None = None, threads: int = 1) -> int:
+    """Standard ``main()``: init, build the node (or a container's nodes), spin them on one
+    executor until SIGINT/shutdown, clean up.
 
     A node that fails to start (bad config, missing model, unopenable camera) prints one clear
     line naming what is wrong and exits with status 1.
@@ -27,10 +28,11 @@ def run(node_factory: Callable[[], Node], args: list[str] | None = None, threads
 
     signal.signal(signal.SIGINT, on_sigint)
     rclpy.init(args=args if args is not None else sys.argv)
-    node = None
+    nodes: list[Node] = []
     try:
         try:
-            node = node_factory()
+            built = node_factory()
+            nodes = built if isinstance(built, list) else [built]
         except KeyboardInterrupt:  # stopped while starting (e.g. while the policy is prepared)
             return 0
         except Exception as exc:
@@ -44,7 +46,8 @@ def run(node_factory: Callable[[], Node], args: list[str] | None = None, threads
             from rclpy.executors import SingleThreadedExecutor
 
             executor = SingleThreadedExecutor()
-        executor.add_node(node)
+        for node in nodes:
+            executor.add_node(node)
         try:
             executor.spin()
         except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
@@ -52,11 +55,11 @@ def run(node_factory: Callable[[], Node], args: list[str] | None = None, threads
         except Exception:
             # A SIGINT arriving inside a take or publish surfaces as that call's error, and one
             # racing the context teardown likewise. Only an error with no stop requested fails.
-            if node.context.ok() and not stop_requested.is_set():
+            if nodes[0].context.ok() and not stop_requested.is_set():
                 raise
         return 0
     finally:
-        if node is not None:
+        for node in nodes:
             close = getattr(node, "close", None)
             if callable(close):
                 close()

@@ -1,0 +1,97 @@
+"""One subscription to ``joint_states`` per process, read when a tick needs it.
+
+Joint states come at 200 Hz or more; a command node needs them once per control tick (50 Hz).
+A subscription callback costs an executor dispatch and a message conversion for every message,
+in every node that subscribes. Here the subscription belongs to a small helper node that is
+never added to an executor: messages wait in the middleware's queue (depth 1: the newest), and
+whoever asks takes the newest one. Nodes of one process (a container) share the view; each
+keeps its own checks (:class:`~egoscale_ros.nodes.wiring.joint_states.JointStateListener`).
+
+Uses rclpy API that exists since ROS 2 Humble (``Node.resolve_topic_name``,
+``Subscription.handle.take_message``, the one ``rclpy.wait_for_message`` uses).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+
+# Only the newest message matters; best effort matches reliable and best-effort publishers.
+LATEST_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+# context -> {resolved topic: view}, and context -> helper node; gone with the context.
+_views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_helpers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_registry_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A message taken from the middleware: ``seq`` counts up per view, ``received_s`` is when the
+    middleware received it, on the monotonic clock (it may have waited in the queue)."""
+
+    seq: int
+    msg: JointState
+    received_s: float
+
+
+class JointStateView:
+    """The newest message of one joint-state topic, taken from the middleware on demand."""
+
+    def __init__(self, helper: Node, topic: str):
+        self._lock = threading.Lock()
+        self.topic = topic
+        self._newest: Taken | None = None
+        self._seq = 0
+        self._sub = helper.create_subscription(JointState, topic, _never_called, LATEST_QOS)
+
+    @classmethod
+    def shared(cls, node: Node, topic: str = "joint_states") -> JointStateView:
+        """The view of ``topic`` as ``node`` resolves it (namespace, remappings), one per process."""
+        resolved = node.resolve_topic_name(topic)
+        context = node.context
+        with _registry_lock:
+            views = _views.setdefault(context, {})
+            view = views.get(resolved)
+            if view is None:
+                helper = _helpers.get(context)
+                if helper is None:
+                    helper = Node(f"joint_state_view_{os.getpid()}", context=context, use_global_arguments=False,
+                                  enable_rosout=False, start_parameter_services=False)
+                    _helpers[context] = helper
+                view = views[resolved] = cls(helper, resolved)
+            return view
+
+    def newest(self) -> Taken | None:
+        """The newest message so far (None before the first): takes what the middleware holds."""
+        with self._lock:
+            handle = self._sub.handle
+            while True:
+                with handle:
+                    taken = handle.take_message(JointState, False)
+                if taken is None:
+                    return self._newest
+                msg, info = taken
+                self._seq += 1
+                self._newest = Taken(self._seq, msg, _arrival_monotonic(info))
+
+
+def _arrival_monotonic(info) -> float:
+    """When the middleware received the message, on the monotonic clock: the queue may have held
+    it for up to a tick, and the stale-input watchdog must see that age."""
+    now = time.monotonic()
+    received_ns = info.get("received_timestamp", 0) if isinstance(info, dict) else 0
+    if not received_ns:
+        return now
+    return now - max((time.time_ns() - int(received_ns)) * 1e-9, 0.0)
+
+
+def _never_called(_msg) -> None:  # the helper node is never spun
+    raise AssertionError("joint state view callback")
