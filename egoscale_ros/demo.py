@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
     parser.add_argument("--container", action="store_true",
                         help="run the command-path stages in one process (command_container)")
+    from egoscale_ros.remote import scenario
+
+    scenario.add_arguments(parser)
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -78,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
 
         _say(quiet, "preparing the reference policy (exported to ONNX once, then cached)…")
         manifest = str(ensure_default_policy(preset="tiny", robot=args.robot))
+    server = None
+    if getattr(args, "policy_server", ""):  # the reference policy behind a mock GR00T/openpi server
+        from egoscale_ros.remote.scenario import ServerScenario
+
+        server = ServerScenario(args, say=lambda text: _say(quiet, text))
+        manifest = server.setup(args.robot, manifest)
     env = private_ros_environment()
     # The robot's own DDS side (Unitree) stays on a private domain over loopback, multicast off,
     # with a discovery tag no other run shares.
@@ -124,9 +133,12 @@ def run(args: argparse.Namespace) -> int:
             monitor.reset_window()
             injection.window_started(graph, monitor, stop)
             meter.start()
+            if server is not None:
+                server.begin(monitor)
             deadline = time.monotonic() + args.seconds
-            while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.1):
-                pass
+            while time.monotonic() < deadline and not graph.dead() and not stop.sleep(0.05):
+                if server is not None:
+                    server.step()
             if stop.requested:  # the nodes first: an operator's Ctrl-C must not wait for the report
                 stopping = time.monotonic()
                 failed = graph.stop()
@@ -142,8 +154,12 @@ def run(args: argparse.Namespace) -> int:
         result = _summarise(plan, monitor, snapshot, startup_s, time.monotonic() - started)
         result.update(injection.report(monitor, result["seconds"], snapshot["counts"], result["commands_published"]))
         result.update(_cpu_figures(cpu, args.cpu_hogs, load_average()))
+        if server is not None:
+            result.update(server.summary(monitor, plan))
     finally:
         hogs.stop()
+        if server is not None:
+            server.close()
         injection.close()
         if not graph.exit_s:
             stopping = time.monotonic()

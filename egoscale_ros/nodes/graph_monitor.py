@@ -49,7 +49,13 @@ class GraphMonitor(Node):
         # command (receive time on the ROS clock, joint names, positions) per controller topic.
         self.diag_events: list[tuple[float, str, int, str]] = []
         self.commands: dict[str, list[tuple[float, tuple[str, ...], np.ndarray]]] = defaultdict(list)
+        self.stamped_topics: set[str] = set()  # command topics whose times are the sender's stamps
         self._diag_history: dict[str, list[tuple[float, dict[str, str]]]] = defaultdict(list)
+        # Opt-in traces (fault scenarios): (monotonic time, values) per controller topic and per-tick
+        # wrist targets; off by default so the monitor stays cheap beside the graph it measures.
+        self.tracing = False
+        self.command_trace: dict[str, list[tuple[float, np.ndarray]]] = defaultdict(list)
+        self.wrist_trace: list[tuple[float, np.ndarray]] = []
         self._limits = {}
         self._limit_cache: dict = {}
         for out in config.controllers:
@@ -68,6 +74,28 @@ class GraphMonitor(Node):
             self.create_subscription(
                 MSG_TYPES[out.ros_type], out.ros_topic, lambda m, o=out: self._on_command(m, o), controller_qos(out)
             )
+
+    def start_tracing(self) -> None:
+        """Record every controller command and every per-tick wrist target from now on."""
+        self.tracing = True
+        self.create_subscription(MultiDOFJointTrajectory, "command/wrist_targets", self._on_wrist_targets,
+                                 COMMAND_QOS)
+
+    def _on_wrist_targets(self, msg: MultiDOFJointTrajectory) -> None:
+        if not msg.points:
+            return
+        xyz = np.array([[t.translation.x, t.translation.y, t.translation.z] for t in msg.points[0].transforms])
+        with self._lock:
+            self.wrist_trace.append((time.monotonic(), xyz))
+
+    def traces(self) -> tuple[dict[str, list[tuple[float, np.ndarray]]], list[tuple[float, np.ndarray]]]:
+        with self._lock:
+            return {k: list(v) for k, v in self.command_trace.items()}, list(self.wrist_trace)
+
+    def diagnostic_history(self, node_name: str) -> list[tuple[float, dict[str, str]]]:
+        """Every (arrival time, key/values) the node whose status name ends with ``node_name`` published."""
+        with self._lock:
+            return next((list(h) for n, h in self._diag_history.items() if n.rstrip("/").endswith(node_name)), [])
 
     def announce_window_start(self, wall_s: float) -> None:
         """Tell a fault injector when the window started (latched ``faults/start``, wall time)."""
@@ -168,9 +196,16 @@ class GraphMonitor(Node):
         lower, upper = self._limit_arrays(output, names)
         outside = (q < lower - LIMIT_TOL) | (q > upper + LIMIT_TOL)
         with self._lock:
-            self.commands[output.ros_topic].append((now_sec(self), names, q))
+            # The sender's stamp where the message has one (the real time between two commands,
+            # whatever the transport did to them); else the receive time.
+            stamp = stamp_to_sec(msg.header.stamp) if hasattr(msg, "header") else 0.0
+            if stamp > 0:
+                self.stamped_topics.add(output.ros_topic)
+            self.commands[output.ros_topic].append((stamp if stamp > 0 else now_sec(self), names, q))
             if self.first_command_time is None:
                 self.first_command_time = time.monotonic()
+            if self.tracing:
+                self.command_trace[output.ros_topic].append((time.monotonic(), q))
             for i in np.flatnonzero(outside):
                 self.limit_violations[names[i]] += 1
 

@@ -173,7 +173,7 @@ class PolicyNode(Node):
         self.rate_hz = rate_hz
         # A policy server can die at any moment: report it within a fraction of the stale timeout.
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level,
-                                              period_s=0.1 if self.remote else 1.0)
+                                       period_s=0.1 if self.remote else 1.0)
         report = self.selection.report()
         log = self._warn if self.selection.fell_back else self.get_logger().info
         log(f"policy {self.manifest.name} ({self.manifest.path}) on {report}; cameras {cameras}, {rate_hz:g} Hz")
@@ -380,7 +380,7 @@ class PolicyNode(Node):
             return DiagnosticStatus.WARN, "waiting for joint_states"
         if not self.loop.running:
             return DiagnosticStatus.ERROR, "inference thread stopped"
-        if self.remote and self.remote.silent_s > self.remote.options["timeout_s"]:
+        if self.remote and not self.remote.answering:
             return DiagnosticStatus.ERROR, (f"policy server {self.remote.endpoint} silent for "
                                             f"{self.remote.silent_s:.2f} s ({self.remote.last_error or 'no reply yet'})")
         rate = self.loop.stats.rate_hz()

@@ -173,7 +173,8 @@ class RemotePolicy:
 
     @property
     def answering(self) -> bool:
-        return self._failures == 0 and self.last_reply_at is not None
+        """A good reply within ``stale_s`` and no failure since."""
+        return self._failures == 0 and self.last_reply_at is not None and self.silent_s <= self.options["stale_s"]
 
     def status(self) -> dict[str, Any]:
         values = {"server": f"{self.backend} {self.endpoint}", "server_answering": self.answering,

@@ -234,11 +234,13 @@ def parse_remote(data: Mapping, where: str = "remote") -> RemoteSpec:
 
 
 SERVER_BACKENDS = {"gr00t_server": "gr00t", "openpi_server": "openpi"}
-OPTION_FIELDS = {"host", "port", "timeout_s", "api_token", "max_backoff_s"}
+OPTION_FIELDS = {"host", "port", "timeout_s", "api_token", "max_backoff_s", "stale_s"}
 
 
 def server_options(backend: str, options: Mapping[str, Any], where: str = "backends") -> dict[str, Any]:
-    """Validated ``host``/``port``/``timeout_s``/``api_token``/``max_backoff_s`` of a server backend."""
+    """Validated options of a server backend: ``host``, ``port``, ``timeout_s`` (a request unanswered
+    this long is abandoned), ``api_token``, ``max_backoff_s`` (longest wait between retries) and
+    ``stale_s`` (no good reply for this long: the server is reported as not answering)."""
     unknown = sorted(set(options) - OPTION_FIELDS)
     if unknown:
         raise SpecError(f"{where}.{backend}: unknown field(s) {unknown}; allowed {sorted(OPTION_FIELDS)}")
@@ -246,11 +248,12 @@ def server_options(backend: str, options: Mapping[str, Any], where: str = "backe
            "port": int(options.get("port", DEFAULT_PORTS[SERVER_BACKENDS[backend]])),
            "timeout_s": float(options.get("timeout_s", 0.5)),
            "api_token": str(options.get("api_token", "") or ""),
-           "max_backoff_s": float(options.get("max_backoff_s", 0.5))}
+           "max_backoff_s": float(options.get("max_backoff_s", 0.5)),
+           "stale_s": float(options.get("stale_s", 0.3))}
     if not 0 < out["port"] < 65536:
         raise SpecError(f"{where}.{backend}.port must be within 1..65535, got {out['port']}")
-    if not out["timeout_s"] > 0 or not out["max_backoff_s"] > 0:
-        raise SpecError(f"{where}.{backend}: timeout_s and max_backoff_s must be > 0")
+    if not (out["timeout_s"] > 0 and out["max_backoff_s"] > 0 and out["stale_s"] > 0):
+        raise SpecError(f"{where}.{backend}: timeout_s, max_backoff_s and stale_s must be > 0")
     return out
 
 
