@@ -30,6 +30,10 @@ EXIT_POLICIES = ("respawn", "shutdown")
 # Exit policy per executable (README, "When a node dies"); anything else shuts the graph down.
 EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smoother_node": "respawn",
                "recorder_node": "respawn", "viz_node": "respawn"}
+# Nodes of the graph that publish the one joint_states view (the interface node assembles it from
+# the robot's feedback; the generic mock publishes it itself). With neither, the robot's driver
+# does, and the command nodes accept any single publisher.
+JOINT_STATE_SOURCES = ("robot_interface_node", "mock_hardware_node")
 RESPAWN_DELAY_S = 2.0
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 # Launch arguments: name -> (default as launch text, description). The one source of their
@@ -268,5 +272,10 @@ def plan_graph(
     if _flag(viz, "viz"):
         nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
     nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
+    # The declared source of joint_states: the command nodes start and resume only from it.
+    source = next((n.name for n in nodes if n.executable in JOINT_STATE_SOURCES), "")
+    if source:
+        nodes = [dataclasses.replace(n, parameters={**n.parameters, "joint_state_source": source})
+                 if n.executable in ("wrist_ik_node", "hand_retarget_node") else n for n in nodes]
     plan = GraphPlan(config, hardware, namespace, tuple(nodes))
     return plan.with_command_container() if _flag(container, "container") else plan

@@ -41,6 +41,8 @@ def prepare_plan(plan, faults: list[Fault]):
     for spec in plan.nodes:
         if relay and spec.executable in JOINT_STATE_PUBLISHERS:
             spec = dataclasses.replace(spec, remappings=(*spec.remappings, ("joint_states", "joint_states_raw")))
+        if relay and "joint_state_source" in spec.parameters:  # the relay is now the declared source
+            spec = dataclasses.replace(spec, parameters={**spec.parameters, "joint_state_source": "fault_injector"})
         nodes.append(spec)
     schedule = [{"name": f.name, "arg": f.arg, "start_s": f.start_s, "duration_s": f.duration_s} for f in faults]
     robot = next((s.parameters["robot"] for s in plan.nodes if "robot" in s.parameters), plan.robot.name)
@@ -166,12 +168,12 @@ def fault_report(faults: list[Fault], driver: FaultDriver | None, monitor, plan)
 
 
 def step_ratios(monitor, plan) -> dict[str, float | None]:
-    """``max_cmd_step_ratio``: the largest |Δq| / (velocity limit in force × time between the two
-    commands), as the command nodes sent them (their own measure on their clock, on
-    diagnostics). ``max_cmd_step_received_ratio``: the largest step between two commands as
-    received here over velocity limit × the limiter's longest step time (``max_dt``): receive
-    times carry the transport's bursts, so this one is judged against the longest tick a command
-    may cover; it still catches a jump across a restarted node (≤ 1 when none)."""
+    """``max_cmd_step_ratio``: the largest |Δq| / (velocity limit in force × real time between the
+    two commands), as the command nodes measured what they sent (on diagnostics), and
+    ``max_cmd_step_received_ratio`` as measured here on what arrived: by the commands' own stamps
+    where they carry one (JointState), else against the longest tick one command may cover
+    (``max_dt``: receive times carry the transport's bursts). It catches a jump across a restarted
+    node too; a command lost on the way only lowers it."""
     from egoscale_ros.robot.limits import joint_limits
     from egoscale_ros.safety.gate import DEFAULT_MAX_DT_S
 
@@ -181,14 +183,18 @@ def step_ratios(monitor, plan) -> dict[str, float | None]:
         if value is not None:
             sent.append(float(value))
     received = 0.0
-    for cmds in list(monitor.commands.values()):
+    stamped = getattr(monitor, "stamped_topics", set())
+    for topic, cmds in list(monitor.commands.items()):
         if len(cmds) < 2:
             continue
         names = cmds[-1][1]
         velocity = joint_limits(plan.robot, list(names)).velocity
-        for (_, na, qa), (_, nb, qb) in zip(cmds, cmds[1:]):
-            if na == nb == names:
-                received = max(received, float(np.max(np.abs(qb - qa) / (velocity * DEFAULT_MAX_DT_S))))
+        for (ta, na, qa), (tb, nb, qb) in zip(cmds, cmds[1:]):
+            if na != nb or na != names:
+                continue
+            span = (tb - ta) if topic in stamped else DEFAULT_MAX_DT_S
+            if span > 0:
+                received = max(received, float(np.max(np.abs(qb - qa) / (velocity * span))))
     return {"max_cmd_step_ratio": round(max(sent), 4) if sent else None,
             "max_cmd_step_received_ratio": round(received, 4)}
 

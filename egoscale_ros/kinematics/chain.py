@@ -19,14 +19,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pinocchio as pin
 
-from egoscale_ros.kinematics.pinocchio_model import BodyModel, JointMotion, KinematicsError, joint_motion
+from egoscale_ros.kinematics.pinocchio_model import BodyModel, JointMotion, KinematicsError, joint_motion, parent_joint
 
 _LWA = pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
-
-
-def _parent_joint(frame: pin.Frame) -> int:
-    """The joint a frame hangs on (``parentJoint`` since Pinocchio 3, ``parent`` before)."""
-    return frame.parentJoint if hasattr(frame, "parentJoint") else frame.parent
 
 
 class ArmChain:
@@ -90,13 +85,13 @@ class ArmChain:
                     f"arm joints are not one serial chain: '{name}' does not follow '{full.names[prev]}' "
                     f"in {self.body.urdf}"
                 )
-        ee_parent = _parent_joint(full.frames[self._ee_fid])
+        ee_parent = parent_joint(full.frames[self._ee_fid])
         if self._body_ids[-1] not in list(supports[ee_parent]):
             raise KinematicsError(
                 f"end-effector frame '{self.ee_frame}' is not after the last arm joint "
                 f"'{self.joint_names[-1]}' in {self.body.urdf}"
             )
-        base_parent = _parent_joint(full.frames[self._base_fid])
+        base_parent = parent_joint(full.frames[self._base_fid])
         if self._body_ids[0] in list(supports[base_parent]):
             raise KinematicsError(f"base frame '{self.base_frame}' moves with the arm joint '{self.joint_names[0]}'")
 

@@ -23,6 +23,11 @@ class KinematicsError(ValueError):
     """A URDF, joint or frame that the kinematics cannot use; the message names it."""
 
 
+def parent_joint(frame: pin.Frame) -> int:
+    """The joint a frame hangs on (``parentJoint`` since Pinocchio 3, ``parent`` in 2.x on ROS Humble)."""
+    return frame.parentJoint if hasattr(frame, "parentJoint") else frame.parent
+
+
 @lru_cache(maxsize=16)
 def _load_cached(path: str, mtime_ns: int) -> pin.Model:
     text = Path(path).read_text()
@@ -76,7 +81,9 @@ def joint_motion(model: pin.Model, joint_id: int) -> JointMotion:
     data = model.createData()
     q = pin.neutral(model)
     pin.computeJointJacobians(model, data, q)
-    column = pin.getJointJacobian(model, data, joint_id, pin.ReferenceFrame.LOCAL)[:, jmodel.idx_v]
+    # reshaped: a one-DoF model's 6x1 Jacobian comes back from some Pinocchio builds as a vector
+    jacobian = np.asarray(pin.getJointJacobian(model, data, joint_id, pin.ReferenceFrame.LOCAL)).reshape(6, -1)
+    column = jacobian[:, jmodel.idx_v]
     linear, angular = column[:3], column[3:]
     if np.linalg.norm(angular) > 0.5:
         return JointMotion("revolute", angular / np.linalg.norm(angular))

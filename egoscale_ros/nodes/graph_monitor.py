@@ -49,6 +49,7 @@ class GraphMonitor(Node):
         # command (receive time on the ROS clock, joint names, positions) per controller topic.
         self.diag_events: list[tuple[float, str, int, str]] = []
         self.commands: dict[str, list[tuple[float, tuple[str, ...], np.ndarray]]] = defaultdict(list)
+        self.stamped_topics: set[str] = set()  # command topics whose times are the sender's stamps
         self._diag_history: dict[str, list[tuple[float, dict[str, str]]]] = defaultdict(list)
         # Opt-in traces (fault scenarios): (monotonic time, values) per controller topic and per-tick
         # wrist targets; off by default so the monitor stays cheap beside the graph it measures.
@@ -195,7 +196,12 @@ class GraphMonitor(Node):
         lower, upper = self._limit_arrays(output, names)
         outside = (q < lower - LIMIT_TOL) | (q > upper + LIMIT_TOL)
         with self._lock:
-            self.commands[output.ros_topic].append((now_sec(self), names, q))
+            # The sender's stamp where the message has one (the real time between two commands,
+            # whatever the transport did to them); else the receive time.
+            stamp = stamp_to_sec(msg.header.stamp) if hasattr(msg, "header") else 0.0
+            if stamp > 0:
+                self.stamped_topics.add(output.ros_topic)
+            self.commands[output.ros_topic].append((stamp if stamp > 0 else now_sec(self), names, q))
             if self.first_command_time is None:
                 self.first_command_time = time.monotonic()
             if self.tracing:

@@ -21,6 +21,7 @@ import casadi as ca
 import numpy as np
 import pinocchio as pin
 
+from egoscale_ros.kinematics.pinocchio_model import joint_motion, load_model, parent_joint
 from egoscale_ros.kinematics.urdf import Mimic, UrdfError, read_urdf
 from egoscale_ros.retarget.compiled import BufferedFunction
 
@@ -40,31 +41,16 @@ class FramePoint:
 _AXES = {"X": np.array([1.0, 0.0, 0.0]), "Y": np.array([0.0, 1.0, 0.0]), "Z": np.array([0.0, 0.0, 1.0])}
 
 
-def _parent_joint(frame) -> int:
-    """The joint a frame hangs on (``parentJoint`` since Pinocchio 3, ``parent`` in 2.x on ROS Humble)."""
-    return frame.parentJoint if hasattr(frame, "parentJoint") else frame.parent
-
-
 def _joint_axes(model: pin.Model) -> list:
-    """Per joint (index 0 = universe: None): ('revolute' | 'prismatic', unit axis in the joint frame).
-
-    Read from each joint's motion subspace (its column of the local Jacobian at the neutral
-    configuration), which every Pinocchio version exposes the same way.
-    """
-    data = model.createData()
-    pin.computeJointJacobians(model, data, pin.neutral(model))
+    """Per joint (index 0 = universe: None): ('revolute' | 'prismatic', unit axis in the joint frame),
+    as the kinematics package reads every joint's motion."""
     out: list = [None]
     for jid in range(1, model.njoints):
-        jmodel = model.joints[jid]
-        short = jmodel.shortname()
-        if jmodel.nv != 1 or not short.startswith(("JointModelR", "JointModelP")) or "Unbounded" in short:
-            raise HandModelError(
-                f"joint '{model.names[jid]}' is {short}: hands need revolute or prismatic joints"
-            )
-        jacobian = np.asarray(pin.getJointJacobian(model, data, jid, pin.ReferenceFrame.LOCAL)).reshape(6, -1)
-        column = jacobian[:, jmodel.idx_v]
-        kind, axis = ("revolute", column[3:]) if short.startswith("JointModelR") else ("prismatic", column[:3])
-        out.append((kind, np.asarray(axis, dtype=float) / np.linalg.norm(axis)))
+        short = model.joints[jid].shortname()
+        if model.joints[jid].nv != 1 or not short.startswith(("JointModelR", "JointModelP")) or "Unbounded" in short:
+            raise HandModelError(f"joint '{model.names[jid]}' is {short}: hands need revolute or prismatic joints")
+        motion = joint_motion(model, jid)
+        out.append((motion.kind, motion.axis))
     return out
 
 
@@ -142,7 +128,7 @@ class HandModel:
 
     def _build_pinocchio(self, info) -> None:
         where = str(self.urdf_path)
-        full = pin.buildModelFromXML(self.urdf_path.read_text())
+        full = load_model(self.urdf_path)  # cached per file version, shared with the other kinematics
         if not full.existFrame(self.root_frame):
             raise HandModelError(f"root frame '{self.root_frame}' is not in the URDF {where}")
         hand = set(self.full_joint_names)
@@ -155,7 +141,7 @@ class HandModel:
                 for k in range(full.joints[jid].nq):
                     lock_q[idx + k] = min(max(0.0, full.lowerPositionLimit[idx + k]), full.upperPositionLimit[idx + k])
         # A point may only depend on hand joints below the root: anything else would be silently locked.
-        root_support = set(full.supports[_parent_joint(full.frames[full.getFrameId(self.root_frame)])])
+        root_support = set(full.supports[parent_joint(full.frames[full.getFrameId(self.root_frame)])])
         self._full_model = full
         self._root_support = root_support
         self._hand_set = hand
@@ -163,9 +149,9 @@ class HandModel:
         self.model = model
         self.data = model.createData()
         root_id = model.getFrameId(self.root_frame)
-        if _parent_joint(model.frames[root_id]) != 0:
+        if parent_joint(model.frames[root_id]) != 0:
             raise HandModelError(
-                f"root frame '{self.root_frame}' moves with joint '{model.names[_parent_joint(model.frames[root_id])]}' "
+                f"root frame '{self.root_frame}' moves with joint '{model.names[parent_joint(model.frames[root_id])]}' "
                 f"in {where}: the root must be upstream of every hand joint"
             )
         pin.framesForwardKinematics(model, self.data, pin.neutral(model))
@@ -186,7 +172,7 @@ class HandModel:
         for name, fp in points.items():
             if not full.existFrame(fp.frame):
                 raise HandModelError(f"point '{name}': frame '{fp.frame}' is not in the URDF {self.urdf_path}")
-            support = full.supports[_parent_joint(full.frames[full.getFrameId(fp.frame)])]
+            support = full.supports[parent_joint(full.frames[full.getFrameId(fp.frame)])]
             for jid in support[1:]:
                 jname = full.names[jid]
                 if jid not in self._root_support and jname not in self._hand_set:
@@ -195,7 +181,7 @@ class HandModel:
                         f"actuated joint of the hand config nor a mimic of one ({self.urdf_path})"
                     )
             frame = model.frames[model.getFrameId(fp.frame)]
-            self._point_joint.append(_parent_joint(frame))
+            self._point_joint.append(parent_joint(frame))
             self._point_local.append(frame.placement.act(np.asarray(fp.offset, dtype=float)))
 
     def _limits(self, info) -> None:

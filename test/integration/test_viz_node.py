@@ -87,7 +87,7 @@ def test_a_foxglove_client_receives_images_and_joint_states_live():
                                ("viz_node", ["-p", "robot:=g1_dex3", "-p", f"port:={port}"]))]
     client = None
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180  # start-up of three nodes on a loaded machine
         while client is None:
             try:
                 client = FoxgloveClient(port)

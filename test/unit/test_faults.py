@@ -70,3 +70,17 @@ def test_hold_ticks_count_the_commands_that_still_moved_after_the_stop():
     assert hold_ticks(0.05, commands) == 1  # 0.3 was in flight, then frozen
     assert hold_ticks(0.07, commands) == 0
     assert hold_ticks(0.01, commands) == 3
+
+
+def test_relayed_joint_state_faults_route_the_feedback_through_the_injector():
+    from egoscale_ros.faults.driver import prepare_plan
+    from egoscale_ros.graph import plan_graph
+
+    plan = plan_graph("g1_dex3", hardware="mock")
+    assert prepare_plan(plan, parse_faults("policy_kill", 9.0)) is plan  # nothing to add
+    routed = prepare_plan(plan, parse_faults("joint_states_delay:300", 9.0))
+    by_name = {s.name: s for s in routed.nodes}
+    assert ("joint_states", "joint_states_raw") in by_name["robot_interface_node"].remappings
+    assert by_name["fault_injector"].parameters["relay_joint_states"] is True
+    # The relay is the one declared source now; anything else on joint_states is foreign.
+    assert by_name["wrist_ik_node"].parameters["joint_state_source"] == "fault_injector"

@@ -14,6 +14,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
 from egoscale_ros.nodes.wiring.stamps import (
     sec_to_duration,
+    sec_to_stamp,
 )
 from egoscale_ros.robot.spec import ControllerOutput, RobotConfig
 
@@ -47,14 +48,17 @@ class ControllerPublisher:
         self._type = output.ros_type
         self.published = 0
 
-    def publish(self, positions: dict[str, float], velocities: dict[str, float] | None = None) -> None:
+    def publish(self, positions: dict[str, float], velocities: dict[str, float] | None = None,
+                stamp_s: float | None = None) -> None:
         """Publish the joints this output carries; every one of them must be in ``positions``."""
+        # The command's own time (the tick it was computed for), else now.
+        stamp = sec_to_stamp(stamp_s) if stamp_s is not None else self._node.get_clock().now().to_msg()
         names = self.output.joints
         q = [float(positions[j]) for j in names]
         dq = [float(velocities.get(j, 0.0)) for j in names] if velocities else []
         if self._type == "JointState":
             msg = JointState()
-            msg.header.stamp = self._node.get_clock().now().to_msg()
+            msg.header.stamp = stamp
             msg.name = list(names)
             msg.position = q
             msg.velocity = dq
@@ -64,7 +68,7 @@ class ControllerPublisher:
             msg.data = q
         else:
             msg = JointTrajectory()
-            msg.header.stamp = self._node.get_clock().now().to_msg()
+            msg.header.stamp = stamp
             msg.joint_names = list(names)
             msg.points = [JointTrajectoryPoint(positions=q, velocities=dq,
                                                time_from_start=sec_to_duration(self._horizon_s))]

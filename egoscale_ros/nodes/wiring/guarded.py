@@ -111,7 +111,7 @@ class GuardedCommands:
             positions = dict(zip(self.joints, command.tolist()))
             velocities = dict(zip(self.joints, self.gate.limiter.velocity.tolist()))
             for pub in self.publishers:
-                pub.publish(positions, velocities)
+                pub.publish(positions, velocities, stamp_s=t)
         return command
 
     def _measure_step(self, t: float, command: np.ndarray) -> None:
