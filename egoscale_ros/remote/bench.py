@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from egoscale_ros.policy.manifest import load_manifest
     from egoscale_ros.policy.pipeline import Observation, PolicyPipeline
     from egoscale_ros.policy.runtime import create_runtime
-    from egoscale_ros.process_cpu import load_average
     from egoscale_ros.remote.client import RemotePolicy
     from egoscale_ros.remote.scenario import ServerProcess, free_port, remote_manifest
     from egoscale_ros.robot.config import load_robot_config
@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
                     clients[way].predict(obs)
                 if i >= 5:  # warm-up
                     times[way].append((time.perf_counter() - t0) * 1e3)
-        result = {"robot": args.robot, "n": args.n, "load_average": load_average()}
+        load = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+        result = {"robot": args.robot, "n": args.n, "load_average": load}
         for way, ms in times.items():
             result[way] = _figures(ms)
         for p in clients:
