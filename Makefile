@@ -66,7 +66,7 @@ test-jazzy: setup
 	@if [ -z "$(PY312)" ]; then echo "test-jazzy: SKIPPED, no Python 3.12 on this machine"; \
 	  echo "no Python 3.12 on this machine" > $(RESULTS)/jazzy.skipped; exit 0; fi; \
 	$(MAKE) --no-print-directory $(JAZZY_VENV)/.installed && \
-	$(PY) test/distro/prepare_policies.py && \
+	$(PY) test/distro/prepare_policies.py $(DEMO_ROBOT) && \
 	EGOSCALE_TEST_LEG=jazzy $(JAZZY_VENV)/bin/python -m pytest -q test/unit test/integration \
 	  --junitxml=$(RESULTS)/jazzy.xml && \
 	$(JAZZY_VENV)/bin/egoscale-ros demo --robot $(DEMO_ROBOT) --seconds 4 --json | \

@@ -13,12 +13,13 @@ from egoscale_ros.policy.export import ensure_default_policy
 from egoscale_ros.resources import available_robots
 
 
-def main() -> int:
-    for robot in available_robots():
+def main(robots: list[str]) -> int:
+    """Export the policies of ``robots`` (every robot config when none is named)."""
+    for robot in robots or available_robots():
         manifest = ensure_default_policy(preset="tiny", robot=robot, progress=False)
         print(f"{robot}: {manifest.parent.name}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

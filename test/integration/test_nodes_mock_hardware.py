@@ -36,7 +36,7 @@ def test_mock_hardware_follows_arm_commands_and_counts_wrong_sized_ones(probe, g
     assert probe.spin_until(elbow_reached, 10), "mock joints did not converge to the command"
 
     def rejected_count() -> int:
-        for d in diags:
+        for d in reversed(diags):  # the latest report: earlier ones may predate the rejections
             for s in d.status:
                 for kv in s.values:
                     if kv.key == f"rejected {arms.topic}":
