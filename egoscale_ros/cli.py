@@ -30,6 +30,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "ik": ("egoscale_ros.ik.bench", "wrist IK: our solver against CasADi/IPOPT"),
     "policy": ("egoscale_ros.nodes.policy_bench_node", "policy runtime latency, rate, parity and node overhead"),
     "retarget": ("egoscale_ros.retarget.bench", "hand retargeting against dex-retargeting"),
+    "remote": ("egoscale_ros.remote.bench", "policy-server round trip (GR00T, openpi mocks) against local inference"),
     "chunking": ("egoscale_ros.chunking.bench", "chunk smoother execution modes on a simulated policy stream"),
 }
 

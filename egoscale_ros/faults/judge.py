@@ -38,7 +38,7 @@ SIGNALS: dict[str, tuple[tuple[str, ...], str]] = {
     "chunk_nan": (("chunk_smoother_node",), r"refused.*invalid"),
     "chunk_future": (("chunk_smoother_node",), r"refused.*future"),
     "chunk_names_shuffled": (("chunk_smoother_node",), r"reordered"),
-    "policy_slow": (("chunk_smoother_node",), r"late|silent"),
+    "policy_slow": (("chunk_smoother_node",), r"late|silent|stale"),  # slow chunks come late or stale
     "policy_kill": (("chunk_smoother_node",), r"wrist_chunk silent.*policy_node"),
     "node_restart": (("wrist_ik_node", "hand_retarget_node", "chunk_smoother_node", "policy_node",
                       "mock_hardware_node", "robot_interface_node"), r"silent|stale|gone"),

@@ -18,6 +18,7 @@ is gone.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,7 @@ class ChunkSmootherNode(Node):
         self._recent: dict[str, tuple[float, str]] = {}
         self.hand_chunks_reordered = 0
         self.late_chunks = 0
+        self._latencies: deque[float] = deque(maxlen=60)  # arrival − observation of accepted chunks
         self.published_ticks = 0
         self._pending: dict[int, dict] = {}
         self.rejected_messages = 0
@@ -141,9 +143,12 @@ class ChunkSmootherNode(Node):
             if result.accepted:
                 self.last_chunk_s = now
                 late = now - entry["stamp"]
-                if late > LATE_S:
+                # Late against this graph's usual latency (a loaded computer is slower throughout).
+                usual = float(np.median(self._latencies)) if len(self._latencies) >= 10 else 0.0
+                if late > max(LATE_S, 2.0 * usual):
                     self.late_chunks += 1
-                    self._note("late", f"chunk arrived {late:.2f} s after its observation (late)")
+                    self._note("late", f"chunk arrived {late:.2f} s after its observation (late; usually {usual:.2f} s)")
+                self._latencies.append(late)
             else:
                 self._note("refused", f"refused chunk: {result.reason}")
                 self.get_logger().warn(f"chunk refused: {result.reason}", throttle_duration_sec=2.0)

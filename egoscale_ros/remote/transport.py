@@ -79,10 +79,10 @@ class ZmqTransport:
             raise TransportClosed(f"{self.endpoint}: {exc}") from exc
 
     def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
-        self._context.term()
+        # destroy = close every socket of the context, then terminate: term() alone would wait
+        # forever on a socket some caller forgot.
+        self._socket = None
+        self._context.destroy(linger=0)
 
 
 class WebsocketTransport:

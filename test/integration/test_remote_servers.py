@@ -133,7 +133,10 @@ def test_wrong_token_is_reported_as_unauthorized(tmp_path, reference, g1):
         with pytest.raises(RemoteError) as err:
             client.predict(_observation(g1))
         assert err.value.kind == "unauthorized"
-        assert _client(manifest, api_token="right").predict(_observation(g1)).chunk is not None
+        client.close()
+        client = _client(manifest, api_token="right")
+        assert client.predict(_observation(g1)).chunk is not None
+        client.close()
     finally:
         server.stop()
 

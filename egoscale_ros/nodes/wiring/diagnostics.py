@@ -36,6 +36,7 @@ class Diagnostics:
         # level is watched more often and a change of level or of the kind of message (its
         # words, numbers aside) is published at once.
         self._shown: tuple[int, str] | None = None
+        self._message, self._published_at = "", 0.0
         self._watch = node.create_timer(WATCH_PERIOD_S, self._watch_level)
         self._cpu_mark = (time.monotonic(), time.process_time())
 
@@ -47,12 +48,16 @@ class Diagnostics:
 
     def _watch_level(self) -> None:
         level, message = self._level()
-        if (_level_byte(level)[0], _DIGITS.sub("#", message)) != self._shown:
+        changed = (_level_byte(level)[0], _DIGITS.sub("#", message)) != self._shown
+        # Same kind, new figures (a delay growing): at most every REFRESH_S, not once a second.
+        refresh = message != self._message and time.monotonic() - self._published_at >= REFRESH_S
+        if changed or (refresh and _level_byte(level)[0] > 0):
             self.publish((level, message))
 
     def publish(self, current: tuple[int, str] | None = None) -> None:
         level, message = current if current is not None else self._level()
         self._shown = (_level_byte(level)[0], _DIGITS.sub("#", message))
+        self._message, self._published_at = message, time.monotonic()
         status = DiagnosticStatus()
         status.level = _level_byte(level)
         status.name = f"{self._node.get_namespace().rstrip('/')}/{self._node.get_name()}"
@@ -67,6 +72,7 @@ class Diagnostics:
 
 
 WATCH_PERIOD_S = 0.05
+REFRESH_S = 0.25  # a WARN/ERROR whose figures change is republished at most this often
 _DIGITS = re.compile(r"[-+]?\d[\d.e+-]*")
 
 
