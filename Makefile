@@ -61,6 +61,8 @@ $(JAZZY_VENV)/.installed: requirements-jazzy.txt requirements-core.txt setup.py
 
 # Jazzy: integration and unit tests (those needing PyTorch skip), then the G1 demo with its JSON
 # checked. The policies are exported by the main environment (PyTorch) into the shared cache first.
+# The fault-injection file (14 whole-graph demos, the same code paths as the demo run here) runs in
+# the main leg only, to keep CI within its time.
 test-jazzy: setup
 	@mkdir -p $(RESULTS)
 	@if [ -z "$(PY312)" ]; then echo "test-jazzy: SKIPPED, no Python 3.12 on this machine"; \
@@ -68,7 +70,7 @@ test-jazzy: setup
 	$(MAKE) --no-print-directory $(JAZZY_VENV)/.installed && \
 	$(PY) test/distro/prepare_policies.py $(DEMO_ROBOT) && \
 	EGOSCALE_TEST_LEG=jazzy $(JAZZY_VENV)/bin/python -m pytest -q test/unit test/integration \
-	  --junitxml=$(RESULTS)/jazzy.xml && \
+	  --ignore=test/integration/test_fault_injection.py --junitxml=$(RESULTS)/jazzy.xml && \
 	$(JAZZY_VENV)/bin/egoscale-ros demo --robot $(DEMO_ROBOT) --seconds 4 --json | \
 	  $(JAZZY_VENV)/bin/python test/distro/check_demo.py
 
