@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-engine": ("egoscale_ros.policy.tensorrt_engine", "build TensorRT engines for a manifest"),
     "train-policy": ("egoscale_ros.policy.training", "train the reference policy on synthetic data"),
     "train-synthetic": ("egoscale_ros.reach.training", "train the reaching policy of a robot on its synthetic task"),
-    "eval-synthetic": ("egoscale_ros.eval_synthetic", "run the reaching policy in closed loop on mock hardware"),
+    "eval-synthetic": ("egoscale_ros.nodes.eval_synthetic_command", "run the reaching policy in closed loop on mock hardware"),
     "report": ("egoscale_ros.recording.report", "plots and a summary page of a recorded run"),
     "status": ("egoscale_ros.nodes.status_command", "every node's state from /diagnostics as a table, refreshed"),
     "replay": ("egoscale_ros.recording.replay", "run a policy on a recording's observations and compare chunks"),

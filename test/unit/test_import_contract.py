@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "egoscale_ros"
 # Highest first. Parts on one line may not import each other.
 LAYERS: list[tuple[str, ...]] = [
     ("cli",),
-    ("demo", "eval_synthetic"),
+    ("demo",),
     ("nodes",),
     ("faults",),
     ("process_memory",),

@@ -60,7 +60,7 @@ def test_training_is_seeded(tmp_path):
 
 
 def test_flipped_manifest_reads_the_same_model_in_another_frame(reach_manifest, tmp_path):
-    from egoscale_ros.eval_synthetic import flipped_manifest
+    from egoscale_ros.reach.evaluation import flipped_manifest
 
     flipped = load_manifest(flipped_manifest(reach_manifest, tmp_path))
     original = load_manifest(reach_manifest)

@@ -132,7 +132,7 @@ def test_reach_source_moves_the_ball_and_the_spec_names_it(task):
 
 
 def test_evaluation_balls_are_apart_from_where_the_wrist_waits(task):
-    from egoscale_ros.eval_synthetic import MIN_BALL_SEPARATION_M, episode_balls
+    from egoscale_ros.reach.evaluation import MIN_BALL_SEPARATION_M, episode_balls
 
     balls = episode_balls(task, 10, np.random.default_rng(8))
     previous = np.vstack([task.home_wrist[task.side][None, :3, 3], balls[:-1]])

@@ -5,7 +5,8 @@ robot's native mock) with the camera drawing the reaching scene and the policy t
 ``train-synthetic`` (trained and cached on first use). One graph serves every episode, and
 nothing but the camera is touched between them: an episode moves the ball (``sim/ball``) and
 watches the joint states for up to :data:`~egoscale_ros.reach.task.EPISODE_S` seconds. Each reach
-starts from where the previous ended (the next ball at least :data:`MIN_BALL_SEPARATION_M` away),
+starts from where the previous ended (the next ball at least
+:data:`~egoscale_ros.reach.evaluation.MIN_BALL_SEPARATION_M` away),
 so no reset has to get past the mock's own safety checks; an unscored warm-up reach first lets the
 robot's side take over the arms (the G1's arm_sdk blend weight ramps in over 2 s).
 
@@ -26,14 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from egoscale_ros.reach.evaluation import episode_balls, flipped_manifest
+
 STARTUP_TIMEOUT_S = 180.0
-MIN_BALL_SEPARATION_M = 0.08
-# The wrong frame --flip-frame reads relative steps in: for a wrist- or base-frame policy the camera
-# frame (a robot's head camera looks down and sideways: its axes are 130-170 degrees from the
-# wrist's and the base's), for a camera-frame policy the wrist frame. A smaller error, such as wrist
-# read as base (about 80 degrees on these robots), still converges in closed loop, only slower:
-# --flip-to picks it explicitly.
-FLIPPED_FRAME = {"wrist": "camera", "base": "camera", "camera": "wrist"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,34 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds of an unscored first reach while the robot's side takes over")
     parser.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S)
     parser.add_argument("--log-dir", default="", help="keep the nodes' logs here")
-
-
-def flipped_manifest(manifest_path: str | os.PathLike, out_dir: str | os.PathLike, frame: str | None = None) -> Path:
-    """A copy of the manifest whose relative wrist steps are read in the wrong frame.
-
-    Model files are referenced by absolute path, so the copy can live anywhere.
-    """
-    from egoscale_ros.policy.layout import ActionLayout
-    from egoscale_ros.policy.manifest import ActionSpec, load_manifest
-
-    manifest = load_manifest(manifest_path)
-    layout = manifest.layout
-    if layout.representation != "relative":
-        raise ValueError(f"{manifest.path}: --flip-frame needs relative wrist actions, not {layout.representation}")
-    frame = frame or FLIPPED_FRAME[layout.frame]
-    if frame == layout.frame:
-        raise ValueError(f"{manifest.path}: the policy's steps are already in the {frame} frame; flip to another")
-    flipped = ActionLayout(horizon=layout.horizon, dt=layout.dt, rotation=layout.rotation,
-                           representation=layout.representation, frame=frame,
-                           hand_joints=layout.hand_joints)
-    manifest.action = ActionSpec(flipped, manifest.action.mean, manifest.action.std)
-    manifest.backends = {name: {k: (str(manifest.folder / v) if isinstance(v, str) and v.endswith((".onnx", ".pt"))
-                                    else v) for k, v in entry.items()}
-                         for name, entry in manifest.backends.items()}
-    manifest.name = f"{manifest.name} (frame flipped: {layout.frame} read as {flipped.frame})"
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    manifest.path = Path(out_dir) / "manifest.yaml"
-    return manifest.save()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,21 +114,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_readable(result))
     return 0 if "error" not in result and not failed else 1
-
-
-def episode_balls(task, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` ball positions, each at least :data:`MIN_BALL_SEPARATION_M` from the one before
-    (where the wrist waits), the first that far from the wrist's home."""
-    pool = task.sample_balls(8 * n, rng)
-    previous = task.home_wrist[task.side][:3, 3]
-    out = []
-    for ball in pool:
-        if np.linalg.norm(ball - previous) >= MIN_BALL_SEPARATION_M:
-            out.append(ball)
-            previous = ball
-        if len(out) == n:
-            return np.array(out)
-    raise RuntimeError(f"could not draw {n} balls {MIN_BALL_SEPARATION_M} m apart in turn")
 
 
 def _wait_for_graph(driver, graph, timeout_s: float) -> float | None:
