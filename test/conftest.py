@@ -72,10 +72,8 @@ def pytest_pycollect_makemodule(module_path, parent):
     return None
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item):
-    if not ABSENT:
-        return (yield)
+def _absent_as_skip():
+    """Hook-wrapper body: a by-design absence raised by a fixture or a test becomes a skip."""
     try:
         return (yield)
     except Exception as error:
@@ -83,19 +81,16 @@ def pytest_runtest_setup(item):
         if reason is None:
             raise
         pytest.skip(reason)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _absent_as_skip())
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    if not ABSENT:
-        return (yield)
-    try:
-        return (yield)
-    except Exception as error:
-        reason = _absent_reason(error)
-        if reason is None:
-            raise
-        pytest.skip(reason)
+    return (yield from _absent_as_skip())
 
 
 def pytest_report_header(config):
