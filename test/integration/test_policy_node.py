@@ -93,7 +93,9 @@ def test_policy_node_turns_camera_and_joint_states_into_stamped_chunks(probe, ma
 
     def diag_ready() -> bool:
         d = policy_status(diags)
-        return int(d.get("images_rejected", 0)) >= 1 and int(d.get("chunks", 0)) >= 10
+        # the latched instruction arrives on its own subscription, in its own time
+        return (int(d.get("images_rejected", 0)) >= 1 and int(d.get("chunks", 0)) >= 10
+                and d.get("instruction") == "grasp the blue cube")
     assert probe.spin_until(diag_ready, 15), policy_status(diags)
     d = policy_status(diags)
     assert d["backend"].startswith("onnxruntime")
