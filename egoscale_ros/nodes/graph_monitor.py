@@ -19,6 +19,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory
 
 from egoscale_ros.nodes.mock_hardware_node import MSG_TYPES
+from egoscale_ros.nodes.wiring.background import BackgroundNode
 from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
 from egoscale_ros.nodes.wiring.diagnostics import diagnostic_level
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS
@@ -267,35 +268,9 @@ class GraphMonitor(Node):
             }
 
 
-class BackgroundMonitor:
-    """A :class:`GraphMonitor` spinning on its own thread in a private rclpy context.
-
-    ``close()`` stops the spin loop and joins the thread *before* the node and context are torn
-    down: destroying them under a spinning executor aborts the process.
-    """
+class BackgroundMonitor(BackgroundNode[GraphMonitor]):
+    """A :class:`GraphMonitor` spinning on its own thread in a private rclpy context."""
 
     def __init__(self, config: RobotConfig, domain_id: int, name: str = "graph_monitor"):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-
-        self._rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(args=[], context=self.context, domain_id=domain_id)
-        self.monitor = GraphMonitor(config, name=name, context=self.context)
-        self._executor = SingleThreadedExecutor(context=self.context)
-        self._executor.add_node(self.monitor)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, name="graph_monitor", daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set() and self.context.ok():
-            self._executor.spin_once(timeout_sec=0.05)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5.0)
-        self._executor.remove_node(self.monitor)
-        self._executor.shutdown()
-        self.monitor.destroy_node()
-        self._rclpy.try_shutdown(context=self.context)
+        super().__init__(lambda context: GraphMonitor(config, name=name, context=context), domain_id, "graph_monitor")
+        self.monitor = self.node

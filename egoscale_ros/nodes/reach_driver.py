@@ -16,6 +16,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import MultiDOFJointTrajectory
 
+from egoscale_ros.nodes.wiring.background import BackgroundNode
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS
 from egoscale_ros.robot.config import RobotConfig
 
@@ -59,31 +60,9 @@ class ReachDriver(Node):
         self.pub_ball.publish(msg)
 
 
-class BackgroundDriver:
+class BackgroundDriver(BackgroundNode[ReachDriver]):
     """A :class:`ReachDriver` spinning on its own thread; ``close()`` joins it before teardown."""
 
     def __init__(self, config: RobotConfig, domain_id: int, name: str = "reach_driver"):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-
-        self._rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(args=[], context=self.context, domain_id=domain_id)
-        self.driver = ReachDriver(config, name=name, context=self.context)
-        self._executor = SingleThreadedExecutor(context=self.context)
-        self._executor.add_node(self.driver)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set() and self.context.ok():
-            self._executor.spin_once(timeout_sec=0.05)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5.0)
-        self._executor.remove_node(self.driver)
-        self._executor.shutdown()
-        self.driver.destroy_node()
-        self._rclpy.try_shutdown(context=self.context)
+        super().__init__(lambda context: ReachDriver(config, name=name, context=context), domain_id, name)
+        self.driver = self.node
