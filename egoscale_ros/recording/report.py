@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from egoscale_ros.fixed_decimals import fixed
 from egoscale_ros.recording import analysis as an
 from egoscale_ros.recording.reader import Recording, RecordingError, open_recording
 
@@ -131,6 +132,17 @@ def _save(fig, out: Path, name: str) -> list[str]:
 
     plt.close(fig)
     return [name]
+
+
+def _finish_over_time(fig, ax, ylabel: str, title: str, out: Path, name: str) -> list[str]:
+    """Label, legend and save a plot of one series per topic or node over the run's time."""
+    ax.set_xlabel("time since recording start [s]")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=3)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, out, name)
 
 
 def _plot_chunk_fan(run: an.RunData, config, out: Path, window_s: float) -> list[str]:
@@ -268,13 +280,7 @@ def _plot_rates(run: an.RunData, config, out: Path) -> list[str]:
     for name, times in run.log_times.items():
         counts, edges = np.histogram(_t(run, times), bins=bins)
         ax.step(edges[:-1], counts, where="post", label=name)
-    ax.set_xlabel("time since recording start [s]")
-    ax.set_ylabel("messages per second")
-    ax.set_title("rates (1 s bins)")
-    ax.legend(fontsize=7, ncol=3)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, out, "rates.png")
+    return _finish_over_time(fig, ax, "messages per second", "rates (1 s bins)", out, "rates.png")
 
 
 def _plot_safety(run: an.RunData, out: Path) -> list[str]:
@@ -321,23 +327,14 @@ def _plot_cpu(run: an.RunData, out: Path) -> list[str]:
     for name, points in sorted(series.items()):
         t, v = zip(*points)
         ax.plot(_t(run, t), v, label=name)
-    ax.set_xlabel("time since recording start [s]")
-    ax.set_ylabel("CPU [% of one core]")
-    ax.set_title("CPU per node (from each node's diagnostics)")
-    ax.legend(fontsize=7, ncol=3)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, out, "cpu.png")
+    return _finish_over_time(fig, ax, "CPU [% of one core]", "CPU per node (from each node's diagnostics)", out,
+                             "cpu.png")
 
 
 # --- summary page ------------------------------------------------------------------------------
 
 def _num(v: Any, digits: int = 2) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
+    return fixed(v, digits, missing="–")
 
 
 def markdown(r: dict[str, Any]) -> str:
