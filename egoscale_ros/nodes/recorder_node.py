@@ -9,18 +9,32 @@ go to disk as the serialized bytes DDS delivered; raw camera frames are JPEG-com
 
 Parameters: ``path`` (required), ``max_bytes`` (2 GiB), ``max_seconds`` (0 = unlimited),
 ``min_free_bytes`` (256 MiB), ``image_rate_hz`` (10; 0 = every frame), ``jpeg_quality`` (80),
-``exclude`` (regular expressions of absolute topic names not to record).
+``exclude`` (regular expressions of absolute topic names not to record), ``robot`` / ``urdf``
+(the robot config; stored in the file for reports and replays) and the native DDS settings of
+robot_interface_node (``native_domain_id``, ``native_interface``, ``native_loopback``,
+``native_tag``).
+
+The maker's native messages (Unitree ``rt/arm_sdk``, ``rt/lowstate``, ``rt/dex3/*``) travel on
+the robot's own DDS domain, not as ROS topics: the recorder listens there too
+(:class:`~egoscale_ros.nodes.wiring.native_tap.NativeTap`) and records them as ROS 2 channels
+under their ROS 2 names (``/arm_sdk`` of type ``unitree_hg/msg/LowCmd``, see
+:mod:`egoscale_ros.recording.native_schema`). A maker's ROS topics (Galaxea, Sharpa) are recorded
+as every other topic.
 """
 
 from __future__ import annotations
 
+import threading
+
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 
+from egoscale_ros.nodes.robot_interface_node import native_settings_from_parameters
 from egoscale_ros.nodes.topic_discovery import GraphTopics
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare
+from egoscale_ros.recording.native import native_channels
 from egoscale_ros.recording.topics import compile_patterns
 from egoscale_ros.recording.writer import McapRecorder, RecordingLimits, unused_path
 
@@ -47,9 +61,11 @@ class RecorderNode(Node):
         if str(target) != path:
             self.get_logger().warning(f"{path} exists (a restarted recorder never overwrites it): recording to {target}")
         self.recorder = McapRecorder(target, limits, metadata={"robot": robot, "urdf": urdf})
+        self._lock = threading.Lock()  # the native tap writes from its own thread
         self._reported_stop = False
         self.graph = GraphTopics(self, self.recorder.add_topic, self._write, exclude, image_rate_hz, jpeg_quality,
                                  verb="recording", paused=self._stopped)
+        self.native = self._start_native(robot, urdf)
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"recording to {target} (max {limits.max_bytes / 1e6:.0f} MB"
                                + (f", {limits.max_seconds:g} s" if limits.max_seconds else "") + ")")
@@ -60,8 +76,34 @@ class RecorderNode(Node):
             return True
         return False
 
+    def _start_native(self, robot: str, urdf: str):
+        """Listen on the robot's native DDS topics, if its config has any."""
+        if not robot:
+            return None
+        from egoscale_ros.robot.config import load_robot_config
+
+        config = load_robot_config(robot, urdf_override=urdf or None)
+        channels = [c for c in native_channels(config) if not any(p.fullmatch(c.topic) for p in self.graph.exclude)]
+        if not channels:
+            return None
+        from egoscale_ros.interfaces import settings
+        from egoscale_ros.nodes.wiring.native_tap import NativeTap
+
+        native = native_settings_from_parameters(self, config)
+        for c in channels:
+            self.recorder.add_topic(c.topic, c.type_name, c.definition)
+            # A ROS topic of the same name (a bridge) would be the same messages twice.
+            self.graph.skipped[c.topic] = "recorded from the native domain"
+        tap = NativeTap(native, channels, self._write,
+                        lambda text: self.get_logger().error(text, throttle_duration_sec=5.0))
+        self.get_logger().info(f"recording native {', '.join(f'{c.dds_topic} ({c.type_name})' for c in channels)} "
+                               f"from {settings.describe(native)}")
+        return tap
+
     def _write(self, topic: str, data: bytes, log_time_ns: int) -> None:
-        if not self.recorder.write(topic, data, log_time_ns):
+        with self._lock:
+            written = self.recorder.write(topic, data, log_time_ns)
+        if not written:
             self._report_stop()
 
     def _report_stop(self) -> None:
@@ -79,7 +121,8 @@ class RecorderNode(Node):
         return {"path": str(rec.path), "messages": rec.messages, "megabytes": round(rec.bytes_written / 1e6, 3),
                 "seconds": round(rec.elapsed_s(), 1), "topics": len(rec.topics),
                 "images_compressed": self.graph.images_compressed, "images_rejected": self.graph.images_rejected,
-                "skipped_topics": len(self.graph.skipped), "stopped": rec.stopped or ""}
+                "skipped_topics": len(self.graph.skipped), "stopped": rec.stopped or "",
+                **({f"native {t}": n for t, n in self.native.received.items()} if self.native else {})}
 
     def _diag_level(self) -> tuple[int, str]:
         stopped = self.recorder.stopped
@@ -89,7 +132,10 @@ class RecorderNode(Node):
         return DiagnosticStatus.OK, f"recording {len(self.recorder.topics)} topics"
 
     def close(self) -> None:
-        self.recorder.close()
+        if self.native is not None:
+            self.native.close()
+        with self._lock:
+            self.recorder.close()
         self.get_logger().info(f"recording closed: {self.recorder.messages} messages, "
                                f"{self.recorder.bytes_written / 1e6:.1f} MB in {self.recorder.path}")
 
