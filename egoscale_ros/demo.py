@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+from egoscale_ros.fixed_decimals import fixed
+
 STARTUP_TIMEOUT_S = 120.0
 
 
@@ -290,13 +292,7 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return round(float(value), digits) if value is not None else None
 
 
-def _f(value: Any, digits: int = 1) -> str:
-    """A figure with fixed decimals (``n/a`` when the run did not produce it)."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+_f = fixed  # a figure with fixed decimals (``n/a`` when the run did not produce it)
 
 
 def _readable(r: dict[str, Any]) -> str:

@@ -269,7 +269,8 @@ def plan_graph(
             params = dict(common) if executable == "mock_hardware_node" else {**common, **native}
             nodes.append(NodeSpec(executable, executable, params))
     if record:
-        nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
+        # The native settings too: the recorder listens to the maker's DDS topics as well.
+        nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, **native, "path": os.path.abspath(record)}))
     if _flag(viz, "viz"):
         nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
     nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]

@@ -269,7 +269,7 @@ class PolicyNode(Node):
             # published is exactly what the model saw.
             spec = self.manifest.image
             images = [fit_image(img, spec.size, spec.resize) for img in images]
-        return Observation(stamp_ns, images, positions, instruction, wrists, base_T_camera)
+        return Observation(stamp_ns, images, positions, instruction, wrists, base_T_camera, self.config.base_frame)
 
     def _infer(self, obs: Observation) -> Prediction:
         return self.pipeline.predict(obs)
@@ -285,7 +285,7 @@ class PolicyNode(Node):
         sides = list(chunk.wrist)
         wrist = MultiDOFJointTrajectory()
         wrist.header.stamp = stamp
-        wrist.header.frame_id = self.config.base_frame
+        wrist.header.frame_id = chunk.frame  # as decoded; the smoother checks it
         wrist.joint_names = [f"{s}_wrist" for s in sides]
         poses = np.stack([chunk.wrist[s] for s in sides], axis=1)  # (H, sides, 4, 4)
         trans = poses[..., :3, 3].tolist()
@@ -305,7 +305,7 @@ class PolicyNode(Node):
         wrist.points = points
         hand = JointTrajectory()
         hand.header.stamp = stamp
-        hand.header.frame_id = self.config.base_frame
+        hand.header.frame_id = chunk.frame
         hand_sides = list(chunk.hand)
         hand.joint_names = [n for s in hand_sides for n in chunk.hand_joint_names[s]]
         values = np.concatenate([chunk.hand[s] for s in hand_sides], axis=1)

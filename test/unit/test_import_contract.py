@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("hardware",),
     ("kinematics", "safety", "camera"),
     ("schema",),
-    ("resources",),
+    ("resources", "fixed_decimals"),
 ]
 # Parts that belong to another's layer as a whole: the remote policy clients are policy backends
 # (the manifest and the runtime selection reach them, and they build on the policy's pipeline).
