@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("check", "recording"),
     ("reach",),
     ("ik", "policy"),
-    ("robot", "chunking", "retarget"),
+    ("robot", "chunking"),
+    ("retarget",),  # a robot's hands are hand configs: the robot config reads its hands' joints
     ("interfaces",),
     ("hardware",),
     ("kinematics", "safety", "camera"),
