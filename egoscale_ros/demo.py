@@ -285,6 +285,8 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "diagnostics": {n: monitor.node_diagnostics(n) for n in ("policy_node", "chunk_smoother_node",
                                                                   "wrist_ik_node", "hand_retarget_node",
                                                                   "robot_interface_node")},
+        # Why the recording stopped before the run ended (size or duration limit, disk full); None if it did not.
+        "recording_stopped": monitor.node_diagnostics("recorder_node").get("stopped") or None,
     }
 
 
@@ -320,5 +322,6 @@ def _readable(r: dict[str, Any]) -> str:
         f"  logs        {r['log_dir']}",
     ]
     if r.get("recording"):
-        lines.append(f"  recording   {r['recording']} (egoscale-ros report / replay)")
+        lines.append(f"  recording   {r['recording']} (egoscale-ros report / replay)"
+                     + (f"; STOPPED EARLY: {r['recording_stopped']}" if r.get("recording_stopped") else ""))
     return "\n".join(lines)

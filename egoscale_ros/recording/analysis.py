@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from egoscale_ros.recording.native import read_native
+from egoscale_ros.recording.native import native_topics, read_native
 from egoscale_ros.recording.reader import Recording
 
 CHUNKS = "policy/wrist_chunk"
@@ -177,7 +177,8 @@ def load_run(rec: Recording, config) -> RunData:
     """Decode what the report needs; ``config`` (a RobotConfig) names the controller topics."""
     estop = rec.decode(ESTOP)
     log_times = {}
-    for name in (CHUNKS, HAND_CHUNKS, WRIST_TARGETS, JOINT_STATES, *[command_topic(c) for c in config.controllers]):
+    for name in (CHUNKS, HAND_CHUNKS, WRIST_TARGETS, JOINT_STATES, *[command_topic(c) for c in config.controllers],
+                 *[t.lstrip("/") for t in native_topics(config)]):
         if rec.topic(name):
             log_times[name] = np.array(rec.log_times(name), np.int64)
     run = RunData(

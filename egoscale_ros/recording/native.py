@@ -135,6 +135,13 @@ def recorded_topic(dds_or_ros_topic: str, transport: str) -> str:
 Samples = list[tuple[int, dict[str, float]]]
 
 
+def native_topics(config) -> list[str]:
+    """Where ``config``'s maker's topics (outputs, then feedback) are in a recording."""
+    topics = [recorded_topic(o.topic, registry.output_class(o.type).transport) for o in config.adapter_outputs]
+    topics += [recorded_topic(s.topic, registry.feedback_class(s.type).transport) for s in config.feedback]
+    return list(dict.fromkeys(topics))
+
+
 def read_native(rec, config) -> tuple[dict[str, Samples], dict[str, Samples]]:
     """From a recording (:class:`.reader.Recording`): per output topic the positions its native
     commands carried, and per feedback topic the measured joints, as ``(log_ns, positions)``.

@@ -194,7 +194,8 @@ def _measured_wrists(run: an.RunData, config, sides: list[str], lo: float, hi: f
     if js.t_ns.size == 0:
         return {}
     t = _t(run, js.t_ns)
-    rows = np.nonzero((t >= lo) & (t <= hi))[0][::4]  # 50 Hz of a 200 Hz stream is plenty for a plot
+    rows = np.nonzero((t >= lo) & (t <= hi))[0]
+    rows = rows[::max(1, int(len(rows) / (50.0 * max(hi - lo, 1e-3))))]  # about 50 Hz is plenty for a plot
     kin = RobotKinematics(config)
     out = {}
     for side in sides:
