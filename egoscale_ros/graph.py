@@ -274,10 +274,11 @@ def plan_graph(
     if _flag(viz, "viz"):
         nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
     nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
-    # The declared source of joint_states: the command nodes start and resume only from it.
+    # The declared source of joint_states: the command nodes start and resume only from it, and
+    # the policy observes the robot only through it.
     source = next((n.name for n in nodes if n.executable in JOINT_STATE_SOURCES), "")
     if source:
         nodes = [dataclasses.replace(n, parameters={**n.parameters, "joint_state_source": source})
-                 if n.executable in ("wrist_ik_node", "hand_retarget_node") else n for n in nodes]
+                 if n.executable in ("wrist_ik_node", "hand_retarget_node", "policy_node") else n for n in nodes]
     plan = GraphPlan(config, hardware, namespace, tuple(nodes))
     return plan.with_command_container() if _flag(container, "container") else plan
