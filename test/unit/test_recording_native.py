@@ -141,3 +141,33 @@ def test_a_makers_ros_joint_states_are_read_by_index_and_mapped_by_its_decoder()
     state = RosJointState(name=tuple(n.removeprefix(source.prefix) for n in out.joints),
                           position=tuple(0.02 * k for k in range(22)))
     assert feedback_positions(decoder, state)[out.joints[2]] == pytest.approx(0.04)
+
+
+def test_a_recording_reads_back_as_native_commands_and_feedback_and_a_bad_crc_is_left_out(tmp_path):
+    from egoscale_ros.interfaces.crc import unitree_crc
+    from egoscale_ros.interfaces.fixed_cdr import pack
+    from egoscale_ros.recording.native import read_native
+    from egoscale_ros.recording.reader import open_recording
+
+    config = load_robot_config("g1_dex3")
+    arms = registry.output_adapter(next(o for o in config.adapter_outputs if o.type == "unitree_hg_arm_sdk"), config)
+    arms.mode_machine, arms.hold_q = 5, [0.0, 0.0, 0.0]
+    source = next(s for s in config.feedback if s.type == "unitree_hg_lowstate")
+    index = registry.feedback_decoder(source, config).motor_index
+    path = tmp_path / "run.mcap"
+    rec = McapRecorder(path, metadata={"robot": "g1_dex3"})
+    for channel in native_channels(config):
+        rec.add_topic(channel.topic, channel.type_name, channel.definition)
+    for k in range(3):
+        q = [0.1 * k] * len(arms.output.joints)
+        rec.write("/arm_sdk", arms.encode(q, 1.0).serialize(), 1_000 + 10 * k)
+        state = idl.HgLowState(motor_state=[idl.HgMotorState(q=0.1 * k + 0.01) for _ in range(35)])
+        state.crc = unitree_crc(pack(state)[:-4]) ^ (1 if k == 1 else 0)  # the second one is corrupt
+        rec.write("/lowstate", state.serialize(), 1_005 + 10 * k)
+    rec.close()
+    commands, feedback = read_native(open_recording(path), config)
+    assert [t for t, _ in commands["/arm_sdk"]] == [1_000, 1_010, 1_020]
+    assert commands["/arm_sdk"][2][1][arms.output.joints[0]] == pytest.approx(0.2)
+    assert [t for t, _ in feedback["/lowstate"]] == [1_005, 1_025]  # the bad CRC is refused, as on the robot
+    assert feedback["/lowstate"][1][1][source.joints[0]] == pytest.approx(0.21) and len(index) == len(source.joints)
+    assert feedback["/dex3/left/state"] == [] and "/dex3/left/cmd" in commands
