@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from egoscale_ros.camera.reach_scene import BALL_RADIUS_M, DEFAULT_HFOV_DEG, Pinhole, ReachScene
+from egoscale_ros.chunking.chunk import make_chunk
 from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.synthetic import hand_posture
-from egoscale_ros.policy.transforms import ActionChunk, encode_chunk
+from egoscale_ros.policy.transforms import encode_chunk
 from egoscale_ros.robot.config import RobotConfig
 from egoscale_ros.robot.kinematics import RobotKinematics
 
@@ -158,7 +159,7 @@ class ReachTask:
             poses[side] = plan
             hands[side] = hand_posture(hand.joint_names, closure)
             names[side] = list(hand.joint_names)
-        chunk = ActionChunk(0, dt, poses, hands, names)
+        chunk = make_chunk(0, dt, poses, hands, hand_joint_names=names)
         return encode_chunk(chunk, layout, wrists, base_T_camera)
 
     # -- success -----------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ def test_an_injected_fault_holds_the_robot_safely_and_is_reported(inject, tmp_pa
     for label, fault in r["faults"].items():
         if "recover_s" in fault:
             assert fault["recover_s"] is not None, f"{label} did not recover: {fault}"
+    if inject == "joint_states_foreign":  # the policy too observes the robot only through the declared source
+        assert int(r["diagnostics"]["policy_node"]["joint_state_untrusted"]) > 0, r["diagnostics"]["policy_node"]
     if r["estop_hold_ticks"] is not None:  # once a command node has the e-stop, nothing moves
         assert r["estop_hold_ticks"] <= 1, r["faults"]
 
