@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from egoscale_ros.interfaces.sharpa import SHARPA_WAVE_ORDER
 from egoscale_ros.schema import SIDES
 
 ROTATION_SIZES = {"rot6d": 6, "quaternion": 4}
@@ -25,14 +26,8 @@ REPRESENTATIONS = ("relative", "absolute")
 FRAMES = ("wrist", "base", "camera")
 ABSOLUTE_FRAMES = ("base", "camera")
 
-# Sharpa Wave joint order used by EgoScale's hand action space (and by retargeting).
-SHARPA_WAVE_JOINTS = (
-    "thumb_CMC_FE", "thumb_CMC_AA", "thumb_MCP_FE", "thumb_MCP_AA", "thumb_IP",
-    "index_MCP_FE", "index_MCP_AA", "index_PIP", "index_DIP",
-    "middle_MCP_FE", "middle_MCP_AA", "middle_PIP", "middle_DIP",
-    "ring_MCP_FE", "ring_MCP_AA", "ring_PIP", "ring_DIP",
-    "pinky_CMC", "pinky_MCP_FE", "pinky_MCP_AA", "pinky_PIP", "pinky_DIP",
-)  # fmt: skip
+# EgoScale's hand action space is the Sharpa Wave's 22 joints in the maker's index order.
+SHARPA_WAVE_JOINTS = SHARPA_WAVE_ORDER
 
 
 def default_frame(representation: str) -> str:

@@ -15,6 +15,7 @@ low-pass filter follows. A failed solve holds the previous output.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ from egoscale_ros.retarget.config import HandRetargetConfig, load_hand_config
 from egoscale_ros.retarget.hand_model import HandModel
 from egoscale_ros.retarget.keypoints import NUM_KEYPOINTS
 from egoscale_ros.retarget.objective import RetargetObjective, reference_pose
-from egoscale_ros.retarget.solvers import ResidualFunction, make_solver
+from egoscale_ros.retarget.solvers import ResidualFunction, SolveTask, make_solver
 from egoscale_ros.retarget.sources import HandJointSource, HumanKeypointSource, joint_vector
 
 KEYPOINT_SOURCES = ("keypoints", "keypoints_any_frame")
@@ -206,12 +207,13 @@ class Retargeter:
                 # Warm start: the last solution moved on by its last change (smooth input makes
                 # this nearly the answer); the regularisation still pulls toward the last solution.
                 guess = self._solution if self._cold else self._solution + self._velocity
-                result = self.solver.solve(guess, targets.reshape(-1), weights, self._solution, lower, upper, budget)
+                task = SolveTask(targets.reshape(-1), weights, self._solution, lower, upper)
+                result = self.solver.solve(guess, task, budget)
                 if self._cold:
                     # Cold start: the pull toward a far-away start point biases the answer; re-centre
                     # the regularisation on the result until it stops moving.
                     for _ in range(4):
-                        again = self.solver.solve(result.q, targets.reshape(-1), weights, result.q, lower, upper, budget)
+                        again = self.solver.solve(result.q, dataclasses.replace(task, q_ref=result.q), budget)
                         moved = float(np.max(np.abs(again.q - result.q)))
                         again.iterations += result.iterations
                         result = again

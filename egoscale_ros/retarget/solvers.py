@@ -36,6 +36,18 @@ from egoscale_ros.retarget.compiled import BufferedFunction
 HESSIANS = ("exact", "gauss_newton")
 
 
+@dataclass(frozen=True)
+class SolveTask:
+    """One frame's problem, the same for every solver: the keypoint targets (flattened) and their
+    weights, the solution the regularisation pulls toward, and the joint box."""
+
+    targets: np.ndarray
+    weights: np.ndarray
+    q_ref: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
 @dataclass
 class SolveResult:
     q: np.ndarray
@@ -150,16 +162,8 @@ class NewtonSolver:
             return exact
         return (vec * np.maximum(np.abs(lam), floor)) @ vec.T
 
-    def solve(
-        self,
-        q0: np.ndarray,
-        targets: np.ndarray,
-        weights: np.ndarray,
-        q_ref: np.ndarray,
-        lower: np.ndarray,
-        upper: np.ndarray,
-        max_iterations: int,
-    ) -> SolveResult:
+    def solve(self, q0: np.ndarray, task: SolveTask, max_iterations: int) -> SolveResult:
+        targets, weights, q_ref, lower, upper = task.targets, task.weights, task.q_ref, task.lower, task.upper
         p = self.problem
         n = q0.shape[0]
         q = np.clip(q0, lower, upper)
@@ -267,21 +271,12 @@ class IpoptSolver:
             self._solvers[max_iterations] = solver
         return solver
 
-    def solve(
-        self,
-        q0: np.ndarray,
-        targets: np.ndarray,
-        weights: np.ndarray,
-        q_ref: np.ndarray,
-        lower: np.ndarray,
-        upper: np.ndarray,
-        max_iterations: int,
-    ) -> SolveResult:
+    def solve(self, q0: np.ndarray, task: SolveTask, max_iterations: int) -> SolveResult:
         solver = self._solver(max_iterations)
-        x0 = np.clip(q0, lower, upper)
-        out = solver(x0=x0, p=np.concatenate([targets, weights, q_ref]), lbx=lower, ubx=upper)
+        x0 = np.clip(q0, task.lower, task.upper)
+        out = solver(x0=x0, p=np.concatenate([task.targets, task.weights, task.q_ref]), lbx=task.lower, ubx=task.upper)
         stats = solver.stats()
-        q = np.clip(np.asarray(out["x"]).reshape(-1), lower, upper)
+        q = np.clip(np.asarray(out["x"]).reshape(-1), task.lower, task.upper)
         ok = bool(stats.get("success", False))
         return SolveResult(q, int(stats.get("iter_count", 0)), float(out["f"]), ok, str(stats.get("return_status", "")))
 

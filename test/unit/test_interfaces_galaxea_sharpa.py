@@ -12,7 +12,7 @@ from egoscale_ros.interfaces import registry
 from egoscale_ros.interfaces.base import Rejected, RosJointState
 from egoscale_ros.interfaces.mock_ros_robot import MockRosRobot
 from egoscale_ros.interfaces.sharpa import SHARPA_WAVE_ORDER
-from egoscale_ros.policy.layout import SHARPA_WAVE_JOINTS
+from egoscale_ros.retarget.config import load_hand_config
 from egoscale_ros.robot.config import load_robot_config, parse_robot_config
 from egoscale_ros.schema import ConfigError
 
@@ -110,7 +110,8 @@ def test_non_finite_targets_are_counted_and_change_nothing(config):
 
 def test_sharpa_commands_carry_22_positions_in_the_makers_index_order(config):
     out = registry.output_adapter(_output(config, "right_hand"), config)
-    assert SHARPA_WAVE_ORDER == SHARPA_WAVE_JOINTS  # the policy's hand space is the maker's order
+    # the hand config (what the robot, the retargeting and the policy's hand space read) is the maker's order
+    assert load_hand_config("sharpa_wave", "right").joints == tuple(f"right_{j}" for j in SHARPA_WAVE_ORDER)
     measured = {f"right_{j}": 0.01 * i for i, j in enumerate(SHARPA_WAVE_ORDER)}
     out.on_feedback(measured, {})
     out.set_target(measured, 0.0)

@@ -11,6 +11,7 @@ import pytest
 from egoscale_ros.retarget import compiled
 from egoscale_ros.retarget.keypoints import FINGERTIPS, KEYPOINT_INDEX
 from egoscale_ros.retarget.retargeter import Retargeter
+from egoscale_ros.retarget.solvers import SolveTask
 
 REPO = Path(__file__).resolve().parents[2]
 VENDOR = REPO.parent / "shared" / "vendor_urdf"
@@ -85,9 +86,10 @@ def test_newton_reaches_the_ipopt_optimum(target):
         targets, weights = newton.objective.targets(src.keypoints_from_joints(q_src), newton.scale)
         t = targets.reshape(-1)
         ref = rng.uniform(lower, upper)
-        best = ipopt.solver.solve(ref, t, weights, ref, lower, upper, 500)
+        task = SolveTask(t, weights, ref, lower, upper)
+        best = ipopt.solver.solve(ref, task, 500)
         start = np.clip(best.q + rng.normal(scale=0.05, size=best.q.shape), lower, upper)
-        a = newton.solver.solve(start, t, weights, ref, lower, upper, 100)
+        a = newton.solver.solve(start, task, 100)
         assert best.converged and a.converged
         assert a.cost == pytest.approx(best.cost, rel=1e-6, abs=1e-12)
         np.testing.assert_allclose(a.q, best.q, atol=2e-3)
