@@ -13,7 +13,7 @@ import sys
 
 from egoscale_ros import resources
 from egoscale_ros.kinematics.urdf import UrdfError
-from egoscale_ros.retarget.config import HandConfigError, HandRetargetConfig, load_hand_config
+from egoscale_ros.retarget.config import HandRetargetConfig
 from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.spec import RobotConfig
 from egoscale_ros.schema import ConfigError
@@ -27,30 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def robot_hand_configs(config: RobotConfig) -> dict[str, HandRetargetConfig]:
-    """Each hand's retargeting config, checked against the robot config that names it.
+    """Each hand's retargeting config, as the robot config read it.
 
-    The hand config must be for the same hand type and side, and every joint the robot commands
-    for that hand must be one of the hand config's joints. Errors name both files. Run by
-    ``egoscale-ros check`` and by hand_retarget_node at start, so the two never judge differently.
+    Loading the robot config reads every hand's config (its joints are stated there, once) and
+    refuses a hand type that disagrees with it, naming both files; so ``egoscale-ros check`` and
+    hand_retarget_node, which both start from the loaded robot, never judge differently.
     """
     out = {}
     for side, hand in config.hands.items():
-        where = f"{config.path.name}.hands.{side}"
-        try:
-            cfg = load_hand_config(hand.retarget, side)
-        except HandConfigError as exc:
-            raise ConfigError(f"{where}.retarget: {exc}") from exc
-        if cfg.hand != hand.type:
-            raise ConfigError(f"{where}.type: '{hand.type}' but its hand config {cfg.path.name} is for '{cfg.hand}'")
-        missing = [j for j in hand.joints if j not in cfg.joints]
-        if missing:
-            raise ConfigError(f"{where}.joints: {missing} are not joints of the hand config {cfg.path.name} "
-                              f"({', '.join(cfg.joints)})")
-        extra = [j for j in cfg.joints if j not in hand.joints]
-        if extra:  # a hand config of another size: it would solve for joints nothing commands
-            raise ConfigError(f"{where}.joints: the hand config {cfg.path.name} has {len(cfg.joints)} joints, "
-                              f"the robot's hand {len(hand.joints)} (not listed: {extra})")
-        out[side] = cfg
+        if hand.model is None:  # a RobotConfig built by hand, not loaded
+            raise ConfigError(f"{config.path.name}.hands.{side}: its hand config was not read")
+        out[side] = hand.model
     return out
 
 

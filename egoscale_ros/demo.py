@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+from egoscale_ros.fixed_decimals import fixed
+
 STARTUP_TIMEOUT_S = 120.0
 
 
@@ -283,6 +285,8 @@ def _summarise(plan, monitor, snap: dict[str, Any], startup_s: float | None, wal
         "diagnostics": {n: monitor.node_diagnostics(n) for n in ("policy_node", "chunk_smoother_node",
                                                                   "wrist_ik_node", "hand_retarget_node",
                                                                   "robot_interface_node")},
+        # Why the recording stopped before the run ended (size or duration limit, disk full); None if it did not.
+        "recording_stopped": monitor.node_diagnostics("recorder_node").get("stopped") or None,
     }
 
 
@@ -290,13 +294,7 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return round(float(value), digits) if value is not None else None
 
 
-def _f(value: Any, digits: int = 1) -> str:
-    """A figure with fixed decimals (``n/a`` when the run did not produce it)."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+_f = fixed  # a figure with fixed decimals (``n/a`` when the run did not produce it)
 
 
 def _readable(r: dict[str, Any]) -> str:
@@ -324,5 +322,6 @@ def _readable(r: dict[str, Any]) -> str:
         f"  logs        {r['log_dir']}",
     ]
     if r.get("recording"):
-        lines.append(f"  recording   {r['recording']} (egoscale-ros report / replay)")
+        lines.append(f"  recording   {r['recording']} (egoscale-ros report / replay)"
+                     + (f"; STOPPED EARLY: {r['recording_stopped']}" if r.get("recording_stopped") else ""))
     return "\n".join(lines)

@@ -269,14 +269,16 @@ def plan_graph(
             params = dict(common) if executable == "mock_hardware_node" else {**common, **native}
             nodes.append(NodeSpec(executable, executable, params))
     if record:
-        nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, "path": os.path.abspath(record)}))
+        # The native settings too: the recorder listens to the maker's DDS topics as well.
+        nodes.append(NodeSpec("recorder_node", "recorder_node", {**common, **native, "path": os.path.abspath(record)}))
     if _flag(viz, "viz"):
         nodes.append(NodeSpec("viz_node", "viz_node", {**common, "port": int(viz_port)}))
     nodes = [dataclasses.replace(n, exit_policy=EXIT_POLICY.get(n.executable, "shutdown")) for n in nodes]
-    # The declared source of joint_states: the command nodes start and resume only from it.
+    # The declared source of joint_states: the command nodes start and resume only from it, and
+    # the policy observes the robot only through it.
     source = next((n.name for n in nodes if n.executable in JOINT_STATE_SOURCES), "")
     if source:
         nodes = [dataclasses.replace(n, parameters={**n.parameters, "joint_state_source": source})
-                 if n.executable in ("wrist_ik_node", "hand_retarget_node") else n for n in nodes]
+                 if n.executable in ("wrist_ik_node", "hand_retarget_node", "policy_node") else n for n in nodes]
     plan = GraphPlan(config, hardware, namespace, tuple(nodes))
     return plan.with_command_container() if _flag(container, "container") else plan

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from egoscale_ros.chunking.chunk import ns_from_seconds
 from egoscale_ros.chunking.smoother import MODES, ChunkSmoother
 from egoscale_ros.kinematics import se3
 
@@ -71,7 +72,7 @@ def simulate(mode: str, args: argparse.Namespace, progress) -> dict:
             }
             hand = {s: np.stack([h[s] for _, h in steps]) + rng.normal(0, 0.01, (args.horizon, HAND_DOF))
                     for s in ("left", "right")}
-            pending.append((arrival, (next_obs, args.dt, wrist, hand)))
+            pending.append((arrival, (ns_from_seconds(next_obs), args.dt, wrist, hand)))
             next_obs += chunk_period
         pending.sort(key=lambda p: p[0])
         while pending and pending[0][0] <= t:

@@ -1,18 +1,23 @@
-"""An action chunk as the smoother sees it, and its validation.
+"""The action chunk, from the policy's decoding to the smoother, and its validation.
 
 A chunk is what the policy predicted from one observation: per step ``k`` (``0..H-1``) absolute
-wrist targets in the base frame and hand joint targets, due at ``stamp + k·dt`` where ``stamp``
-is the observation's time. A chunk may carry wrist targets only or hand targets only, since the
-two arrive on separate topics (run one smoother per stream, or combine them before).
+wrist targets in the frame named by ``frame`` (the robot's base frame) and hand joint targets,
+due at ``stamp_ns + k·dt`` where ``stamp_ns`` is the observation's time in integer nanoseconds
+(the stamp of the captured frame, kept exact so that the two halves of a chunk pair by it) and
+``dt`` the explicit step, never re-derived. A chunk may carry wrist targets only or hand targets
+only, since the two arrive on separate topics (run one smoother per stream, or combine them
+before).
 
 :func:`make_chunk` is the only way in: it copies and checks every array so that nothing later in
-the control path can meet a NaN, a wrong shape or a non-rigid transform.
+the control path can meet a NaN, a wrong shape or a non-rigid transform, and it refuses a stamp
+that is not an integer (seconds passed where nanoseconds are meant would otherwise run 10⁹ times
+too early). The frame is carried as given and checked by whoever consumes it, never relabelled.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,14 +36,19 @@ class ChunkError(ValueError):
 class ActionChunk:
     """A validated chunk. Arrays are float64, read-only; build it with :func:`make_chunk`."""
 
-    stamp: float
-    dt: float
-    wrist: Mapping[str, np.ndarray]  # side -> (H, 4, 4)
+    stamp_ns: int  #: the observation's time, integer nanoseconds
+    dt: float  #: seconds from one step to the next
+    wrist: Mapping[str, np.ndarray]  # side -> (H, 4, 4), in ``frame``
     hand: Mapping[str, np.ndarray]  # side -> (H, n)
     horizon: int = field(default=0)
     #: side -> (H−1, 3): rotation vector from step k to k+1 in step k's frame, computed once so
     #: that reading the chunk at any time costs one exponential map per side, not a log and an exp
     wrist_step_rotvecs: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: side -> names of the hand's columns (empty where the consumer orders them by side alone)
+    hand_joint_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    frame: str = ""  #: the frame the wrist poses are expressed in
+    #: ``stamp_ns`` in seconds, derived once: the control loop's clock arithmetic is in seconds
+    stamp: float = field(init=False, repr=False, compare=False)
     #: (H+1, 20·W + D), derived: per step, the parts named by :func:`packed_columns` — the W
     #: wrists' rotations, the step to the next step, and the linear parts (translations, hand
     #: joints), in :meth:`layout` order; the last row repeats step H−1. Steps k and k+1 of every
@@ -49,6 +59,7 @@ class ActionChunk:
     _layout: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "stamp", self.stamp_ns * 1e-9)
         object.__setattr__(self, "end_time", self.stamp + (self.horizon - 1) * self.dt)
         wrist_sides = tuple(sorted(self.wrist))
         hand_sides = tuple(sorted(self.hand))
@@ -133,10 +144,18 @@ def step_spacing(times_from_start_ns: list[int] | tuple[int, ...]) -> float:
     return dt_ns * 1e-9
 
 
-def make_chunk(stamp: float, dt: float, wrist: Mapping[str, np.ndarray] | None = None,
-               hand: Mapping[str, np.ndarray] | None = None) -> ActionChunk:
+def ns_from_seconds(seconds: float) -> int:
+    """A stamp in seconds as integer nanoseconds (nearest), for callers that keep time in seconds."""
+    return round(float(seconds) * 1e9)
+
+
+def make_chunk(stamp_ns: int, dt: float, wrist: Mapping[str, np.ndarray] | None = None,
+               hand: Mapping[str, np.ndarray] | None = None, *,
+               hand_joint_names: Mapping[str, Sequence[str]] | None = None, frame: str = "") -> ActionChunk:
     """Validate and freeze a chunk; raises :class:`ChunkError` naming the first bad field."""
-    stamp, dt = _finite_scalar("stamp", stamp), _finite_scalar("dt", dt)
+    if isinstance(stamp_ns, (bool, np.bool_)) or not isinstance(stamp_ns, (int, np.integer)):
+        raise ChunkError(f"stamp_ns must be an integer number of nanoseconds (got {stamp_ns!r})")
+    dt = _finite_scalar("dt", dt)
     if dt <= 0.0:
         raise ChunkError(f"dt must be > 0 (got {dt})")
     wrist = dict(wrist or {})
@@ -165,8 +184,15 @@ def make_chunk(stamp: float, dt: float, wrist: Mapping[str, np.ndarray] | None =
         horizons[name] = arr.shape[0]
     if len(set(horizons.values())) != 1:
         raise ChunkError(f"horizons disagree: {', '.join(f'{k} has {v}' for k, v in horizons.items())}")
+    names = {str(side): tuple(str(n) for n in joints) for side, joints in (hand_joint_names or {}).items()}
+    for side, joints in names.items():
+        if side not in frozen_hand:
+            raise ChunkError(f"hand_joint_names[{side!r}]: the chunk has no {side!r} hand")
+        if len(joints) != frozen_hand[side].shape[1]:
+            raise ChunkError(f"hand_joint_names[{side!r}]: {len(joints)} names for {frozen_hand[side].shape[1]} columns")
     rotvecs = {side: _freeze(_step_rotvecs(a)) for side, a in frozen_wrist.items()}
-    return ActionChunk(stamp, dt, frozen_wrist, frozen_hand, next(iter(horizons.values())), rotvecs)
+    return ActionChunk(int(stamp_ns), dt, frozen_wrist, frozen_hand, next(iter(horizons.values())), rotvecs,
+                       names, str(frame))
 
 
 def _step_rotvecs(poses: np.ndarray) -> np.ndarray:

@@ -101,7 +101,8 @@ def _chunk_from_parts(like: ActionChunk, rot: np.ndarray, linear: np.ndarray) ->
     for side, n in hand_sides:
         hand[side] = _frozen(linear[:, offset : offset + n])
         offset += n
-    return ActionChunk(like.stamp, like.dt, wrist, hand, h)
+    return ActionChunk(like.stamp_ns, like.dt, wrist, hand, h, hand_joint_names=like.hand_joint_names,
+                       frame=like.frame)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

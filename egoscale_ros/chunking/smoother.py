@@ -116,19 +116,20 @@ class ChunkSmoother:
         self.hold_when_starved = hold_when_starved
         self.counters = SmootherCounters()
         self.layout: tuple | None = None
+        self.frame: str | None = None  # the first accepted chunk's frame; later ones must match
         self._buffer: list[BufferedChunk] = []
-        self._newest_stamp = -math.inf
+        self._newest_stamp_ns: float = -math.inf
         self._last_output: Targets | None = None
         self._starved = False
         self._resume_from: Targets | None = None
         self._resume_start = 0.0
 
     # -- input ------------------------------------------------------------------------------------
-    def offer(self, stamp: float, dt: float, wrist: Mapping[str, np.ndarray] | None,
-              hand: Mapping[str, np.ndarray] | None, now: float) -> AddResult:
+    def offer(self, stamp_ns: int, dt: float, wrist: Mapping[str, np.ndarray] | None,
+              hand: Mapping[str, np.ndarray] | None, now: float, frame: str = "") -> AddResult:
         """Validate raw arrays and add them; never raises on bad data (counts and reports it)."""
         try:
-            chunk = make_chunk(stamp, dt, wrist, hand)
+            chunk = make_chunk(stamp_ns, dt, wrist, hand, frame=frame)
         except ChunkError as exc:
             self.counters.chunks_received += 1
             self.counters.rejected_invalid += 1
@@ -143,18 +144,22 @@ class ChunkSmoother:
         if self.layout is not None and layout != self.layout:
             c.rejected_layout += 1
             return AddResult(False, f"layout {layout} differs from the first chunk's {self.layout}")
+        if self.frame is not None and chunk.frame != self.frame:
+            # Mixing poses of two frames would be a jump; a frame is never relabelled here.
+            c.rejected_layout += 1
+            return AddResult(False, f"frame '{chunk.frame}' differs from the first chunk's '{self.frame}'")
         if chunk.stamp > now + self.future_tolerance_s:
             c.rejected_future += 1
             return AddResult(False, f"future: stamp {chunk.stamp - now:.3f} s ahead of arrival "
                                     f"(tolerance {self.future_tolerance_s:g} s)")
-        if chunk.stamp <= self._newest_stamp:
+        if chunk.stamp_ns <= self._newest_stamp_ns:
             c.dropped_out_of_order += 1
-            return AddResult(False, f"out of order: stamp {chunk.stamp:.6f} <= newest {self._newest_stamp:.6f}")
+            return AddResult(False, f"out of order: stamp {chunk.stamp_ns} ns <= newest {self._newest_stamp_ns} ns")
         if chunk.end_time < now:
             c.dropped_stale += 1
             return AddResult(False, f"stale: last step due {now - chunk.end_time:.3f} s before arrival")
-        self.layout = layout
-        self._newest_stamp = chunk.stamp
+        self.layout, self.frame = layout, chunk.frame
+        self._newest_stamp_ns = chunk.stamp_ns
         entry = BufferedChunk(chunk, float(now))
         self._buffer.append(entry)
         if len(self._buffer) > self.max_chunks:
@@ -207,7 +212,7 @@ class ChunkSmoother:
     def reset(self) -> None:
         """Forget chunks and outputs (counters and layout are kept)."""
         self._buffer.clear()
-        self._newest_stamp = -math.inf
+        self._newest_stamp_ns = -math.inf
         self._last_output = None
         self._starved = False
         self._resume_from = None

@@ -34,7 +34,7 @@ SIGNALS: dict[str, tuple[tuple[str, ...], str]] = {
     "camera_garbage": (("policy_node",), r"rejected .*image"),
     "joint_states_drop": (("wrist_ik_node", "hand_retarget_node"), r"joint_states.*(lost|gap)"),
     "joint_states_delay": (("wrist_ik_node", "hand_retarget_node"), r"joint_state.*(old|late|stale)"),
-    "joint_states_foreign": (("wrist_ik_node", "hand_retarget_node"), r"untrusted"),
+    "joint_states_foreign": (("wrist_ik_node", "hand_retarget_node", "policy_node"), r"untrusted"),
     "chunk_nan": (("chunk_smoother_node",), r"refused.*invalid"),
     "chunk_future": (("chunk_smoother_node",), r"refused.*future"),
     "chunk_names_shuffled": (("chunk_smoother_node",), r"reordered"),

@@ -35,7 +35,7 @@ from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
-from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, stamp_to_ns, stamp_to_sec
+from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, stamp_to_ns
 from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform, transforms_to_matrices
 from egoscale_ros.retarget.config import load_hand_config
 
@@ -129,7 +129,7 @@ class ChunkSmootherNode(Node):
             self._reject(f"{topic}: {exc}")
             return
         key = stamp_to_ns(msg.header.stamp)
-        entry = self._pending.setdefault(key, {"stamp": stamp_to_sec(msg.header.stamp), "dt": dt})
+        entry = self._pending.setdefault(key, {"dt": dt})
         if abs(entry["dt"] - dt) * 1e9 > STEP_TOLERANCE_NS:
             del self._pending[key]
             self._reject(f"{topic}: step {dt:.6g} s but its other half's is {entry['dt']:.6g} s")
@@ -137,12 +137,13 @@ class ChunkSmootherNode(Node):
         entry[part] = arrays
         if "wrist" in entry and ("hand" in entry or not self.expect_hands):
             del self._pending[key]
-            result = self.smoother.offer(entry["stamp"], entry["dt"], entry.get("wrist"),
-                                         entry.get("hand"), now_sec(self))
+            # The frame was checked on arrival (the wrist half): carried on as it came.
+            result = self.smoother.offer(key, entry["dt"], entry.get("wrist"), entry.get("hand"),
+                                         now_sec(self), frame=self.base_frame)
             now = now_sec(self)
             if result.accepted:
                 self.last_chunk_s = now
-                late = now - entry["stamp"]
+                late = now - key * 1e-9
                 # Late against this graph's usual latency (a loaded computer is slower throughout).
                 usual = float(np.median(self._latencies)) if len(self._latencies) >= 10 else 0.0
                 if late > max(LATE_S, 2.0 * usual):

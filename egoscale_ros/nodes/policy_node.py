@@ -50,6 +50,7 @@ from trajectory_msgs.msg import (
 )
 
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.joint_states import joint_state_listener
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS
@@ -141,9 +142,18 @@ class PolicyNode(Node):
         self._instruction_lock = threading.Lock()
 
         self.images = LatestImages(cameras)
-        self.joint_history = JointStateHistory(horizon_s=2.0)
+        # Proprioception by the command path's rule: whole messages of every arm joint (forward
+        # kinematics) and every state joint the robot has, fresh and consistent, from the declared
+        # source only (parameter joint_state_source); while another node publishes too, no
+        # observation is built (no chunk: the command nodes hold).
+        movable = set(self.config.movable_joints())
+        needed = list(dict.fromkeys([*self.config.arm_joints,
+                                     *(j for j in self.manifest.state.joints if j in movable)]))
+        self.joint_feedback = joint_state_listener(self, self.config, needed, view=False)
+        self.joint_history = JointStateHistory(horizon_s=2.0, joints=needed)
         self.counters = {"chunks": 0, "nan_chunks": 0, "images_rejected": 0, "images_converted": 0,
-                         "images_unexpected_size": 0, "no_joint_state": 0, "cycle_errors": 0}
+                         "images_unexpected_size": 0, "no_joint_state": 0, "joint_state_untrusted": 0,
+                         "cycle_errors": 0}
         self.last_error = ""
         self._image_at: dict[str, float] = {}  # camera -> monotonic time of its last good image
         self._image_rejected_at = -math.inf
@@ -213,11 +223,10 @@ class PolicyNode(Node):
         self._image_at[camera] = time.monotonic()
 
     def _on_joint_state(self, msg: JointState) -> None:
-        if len(msg.name) != len(msg.position):
-            return
-        positions = {n: p for n, p in zip(msg.name, msg.position) if math.isfinite(p)}
-        stamp = stamp_to_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
-        self.joint_history.add(stamp, positions)
+        # Refused (partial, malformed, future, out of order, a jump no joint can make) are counted
+        # by the listener; nothing is kept while the topic has a publisher besides the source.
+        if self.joint_feedback.offer(msg) and not self.joint_feedback.source_problem:
+            self.joint_history.add(stamp_to_ns(msg.header.stamp), self.joint_feedback.filter.positions)
 
     def _on_instruction(self, msg: String) -> None:
         with self._instruction_lock:
@@ -231,6 +240,10 @@ class PolicyNode(Node):
         if taken is None:
             return None
         stamp_ns, images = taken
+        if self.joint_feedback.source_problem:
+            self.joint_history.clear()  # what came while two sources mixed is not the robot's pose
+            self.counters["joint_state_untrusted"] += 1
+            return None
         nearest = self.joint_history.nearest(stamp_ns)
         if nearest is None:
             self.counters["no_joint_state"] += 1
@@ -256,7 +269,7 @@ class PolicyNode(Node):
             # published is exactly what the model saw.
             spec = self.manifest.image
             images = [fit_image(img, spec.size, spec.resize) for img in images]
-        return Observation(stamp_ns, images, positions, instruction, wrists, base_T_camera)
+        return Observation(stamp_ns, images, positions, instruction, wrists, base_T_camera, self.config.base_frame)
 
     def _infer(self, obs: Observation) -> Prediction:
         return self.pipeline.predict(obs)
@@ -272,7 +285,7 @@ class PolicyNode(Node):
         sides = list(chunk.wrist)
         wrist = MultiDOFJointTrajectory()
         wrist.header.stamp = stamp
-        wrist.header.frame_id = self.config.base_frame
+        wrist.header.frame_id = chunk.frame  # as decoded; the smoother checks it
         wrist.joint_names = [f"{s}_wrist" for s in sides]
         poses = np.stack([chunk.wrist[s] for s in sides], axis=1)  # (H, sides, 4, 4)
         trans = poses[..., :3, 3].tolist()
@@ -292,7 +305,7 @@ class PolicyNode(Node):
         wrist.points = points
         hand = JointTrajectory()
         hand.header.stamp = stamp
-        hand.header.frame_id = self.config.base_frame
+        hand.header.frame_id = chunk.frame
         hand_sides = list(chunk.hand)
         hand.joint_names = [n for s in hand_sides for n in chunk.hand_joint_names[s]]
         values = np.concatenate([chunk.hand[s] for s in hand_sides], axis=1)
@@ -356,6 +369,7 @@ class PolicyNode(Node):
             "overruns": self.loop.overruns,
             "instruction": self.instruction,
             **self.counters,
+            **self.joint_feedback.diagnostics(),
         }
         if self.remote:
             values.update(self.remote.status())
@@ -373,11 +387,14 @@ class PolicyNode(Node):
                 f"camera/{c}/image_raw silent for {age:.2f} s (no observation, no chunk)" for c, age in silent.items())
         if now - self._image_rejected_at < RECENT_S:
             return DiagnosticStatus.WARN, f"rejected {self.counters['images_rejected']} image(s) so far"
+        if self.joint_feedback.source_problem:
+            return DiagnosticStatus.ERROR, (f"joint_states untrusted: {self.joint_feedback.source_problem} "
+                                            "(no observation, no chunk)")
         missing = self.images.missing()
         if missing:
             return DiagnosticStatus.WARN, f"waiting for images from {missing}"
         if len(self.joint_history) == 0:
-            return DiagnosticStatus.WARN, "waiting for joint_states"
+            return DiagnosticStatus.WARN, "waiting for whole joint_states from the declared source"
         if not self.loop.running:
             return DiagnosticStatus.ERROR, "inference thread stopped"
         if self.remote and not self.remote.answering:

@@ -9,33 +9,34 @@ go to disk as the serialized bytes DDS delivered; raw camera frames are JPEG-com
 
 Parameters: ``path`` (required), ``max_bytes`` (2 GiB), ``max_seconds`` (0 = unlimited),
 ``min_free_bytes`` (256 MiB), ``image_rate_hz`` (10; 0 = every frame), ``jpeg_quality`` (80),
-``exclude`` (regular expressions of absolute topic names not to record).
+``exclude`` (regular expressions of absolute topic names not to record), ``robot`` / ``urdf``
+(the robot config; stored in the file for reports and replays) and the native DDS settings of
+robot_interface_node (``native_domain_id``, ``native_interface``, ``native_loopback``,
+``native_tag``).
+
+The maker's native messages (Unitree ``rt/arm_sdk``, ``rt/lowstate``, ``rt/dex3/*``) travel on
+the robot's own DDS domain, not as ROS topics: the recorder listens there too
+(:class:`~egoscale_ros.nodes.wiring.native_tap.NativeTap`) and records them as ROS 2 channels
+under their ROS 2 names (``/arm_sdk`` of type ``unitree_hg/msg/LowCmd``, see
+:mod:`egoscale_ros.recording.native_schema`). A maker's ROS topics (Galaxea, Sharpa) are recorded
+as every other topic.
 """
 
 from __future__ import annotations
 
-import time
+import threading
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
-from sensor_msgs.msg import Image
 
-from egoscale_ros.nodes import topic_discovery
+from egoscale_ros.nodes.robot_interface_node import native_settings_from_parameters
+from egoscale_ros.nodes.topic_discovery import GraphTopics
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare
-from egoscale_ros.policy.transforms import ImageRejected
-from egoscale_ros.recording.msgdefs import MessageDefinitionNotFound
-from egoscale_ros.recording.topics import (
-    COMPRESS,
-    COMPRESSED_IMAGE,
-    compile_patterns,
-    compressed_topic,
-    recording_action,
-)
+from egoscale_ros.recording.native import native_channels
+from egoscale_ros.recording.topics import compile_patterns
 from egoscale_ros.recording.writer import McapRecorder, RecordingLimits, unused_path
-
-DISCOVERY_PERIOD_S = 0.5
 
 
 class RecorderNode(Node):
@@ -49,10 +50,10 @@ class RecorderNode(Node):
             max_seconds=float(declare(self, "max_seconds", 0.0)),
             min_free_bytes=int(declare(self, "min_free_bytes", 256 * 1024**2)),
         )
-        self.image_period_s = 1.0 / r if (r := float(declare(self, "image_rate_hz", 10.0))) > 0 else 0.0
-        self.jpeg_quality = int(declare(self, "jpeg_quality", 80))
+        image_rate_hz = float(declare(self, "image_rate_hz", 10.0))
+        jpeg_quality = int(declare(self, "jpeg_quality", 80))
         # A string-array parameter needs a non-empty default to get its type; '' means nothing.
-        self.exclude = compile_patterns([p for p in declare(self, "exclude", [""]) if p])
+        exclude = compile_patterns([p for p in declare(self, "exclude", [""]) if p])
         # Which robot this is: reports and replays read it to find limits and kinematics.
         robot = str(declare(self, "robot", ""))
         urdf = str(declare(self, "urdf", ""))
@@ -60,67 +61,49 @@ class RecorderNode(Node):
         if str(target) != path:
             self.get_logger().warning(f"{path} exists (a restarted recorder never overwrites it): recording to {target}")
         self.recorder = McapRecorder(target, limits, metadata={"robot": robot, "urdf": urdf})
-        self.subscribed: set[str] = set()
-        self.skipped: dict[str, str] = {}
-        self.images_compressed = 0
-        self.images_rejected = 0
-        self._last_image: dict[str, float] = {}
+        self._lock = threading.Lock()  # the native tap writes from its own thread
         self._reported_stop = False
-        self.create_timer(DISCOVERY_PERIOD_S, self._discover)
+        self.graph = GraphTopics(self, self.recorder.add_topic, self._write, exclude, image_rate_hz, jpeg_quality,
+                                 verb="recording", paused=self._stopped)
+        self.native = self._start_native(robot, urdf)
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"recording to {target} (max {limits.max_bytes / 1e6:.0f} MB"
                                + (f", {limits.max_seconds:g} s" if limits.max_seconds else "") + ")")
 
-    # -- discovery ---------------------------------------------------------------------------------
-
-    def _discover(self) -> None:
+    def _stopped(self) -> bool:
         if self.recorder.stopped is not None:
             self._report_stop()
-            return
-        graph, candidates = topic_discovery.new_topics(self, self.subscribed | set(self.skipped))
-        for topic, type_name in candidates:
-            action = recording_action(topic, type_name, graph, self.exclude)
-            if action is None:
-                continue
-            qos = topic_discovery.publishers_qos(self, topic)
-            if qos is None:
-                continue  # only subscribers so far: wait for a publisher to learn its QoS
-            try:
-                self._subscribe(topic, type_name, action, qos)
-            except (MessageDefinitionNotFound, ImportError, AttributeError, ValueError) as exc:
-                self.skipped[topic] = str(exc)
-                self.get_logger().warning(f"not recording {topic}: {exc}")
+            return True
+        return False
 
-    def _subscribe(self, topic: str, type_name: str, action: str, qos) -> None:
-        if action == COMPRESS:
-            out = compressed_topic(topic)
-            self.recorder.add_topic(out, COMPRESSED_IMAGE)
-            self.create_subscription(Image, topic, lambda msg, t=out: self._on_image(t, msg), qos)
-        else:
-            self.recorder.add_topic(topic, type_name)
-            self.create_subscription(topic_discovery.message_class(type_name), topic,
-                                     lambda data, t=topic: self._on_raw(t, data), qos, raw=True)
-        self.subscribed.add(topic)
+    def _start_native(self, robot: str, urdf: str):
+        """Listen on the robot's native DDS topics, if its config has any."""
+        if not robot:
+            return None
+        from egoscale_ros.robot.config import load_robot_config
 
-    # -- messages ----------------------------------------------------------------------------------
+        config = load_robot_config(robot, urdf_override=urdf or None)
+        channels = [c for c in native_channels(config) if not any(p.fullmatch(c.topic) for p in self.graph.exclude)]
+        if not channels:
+            return None
+        from egoscale_ros.interfaces import settings
+        from egoscale_ros.nodes.wiring.native_tap import NativeTap
 
-    def _on_raw(self, topic: str, data: bytes) -> None:
-        if not self.recorder.write(topic, data, time.time_ns()):
-            self._report_stop()
+        native = native_settings_from_parameters(self, config)
+        for c in channels:
+            self.recorder.add_topic(c.topic, c.type_name, c.definition)
+            # A ROS topic of the same name (a bridge) would be the same messages twice.
+            self.graph.skipped[c.topic] = "recorded from the native domain"
+        tap = NativeTap(native, channels, self._write,
+                        lambda text: self.get_logger().error(text, throttle_duration_sec=5.0))
+        self.get_logger().info(f"recording native {', '.join(f'{c.dds_topic} ({c.type_name})' for c in channels)} "
+                               f"from {settings.describe(native)}")
+        return tap
 
-    def _on_image(self, topic: str, msg: Image) -> None:
-        now = time.monotonic()
-        if self.image_period_s and now - self._last_image.get(topic, -1e9) < self.image_period_s * 0.95:
-            return
-        self._last_image[topic] = now
-        try:
-            data = topic_discovery.jpeg_cdr(msg, self.jpeg_quality)
-        except (ImageRejected, ValueError) as exc:
-            self.images_rejected += 1
-            self.get_logger().warning(f"{topic}: image not recorded: {exc}", throttle_duration_sec=5.0)
-            return
-        self.images_compressed += 1
-        if not self.recorder.write(topic, data, time.time_ns()):
+    def _write(self, topic: str, data: bytes, log_time_ns: int) -> None:
+        with self._lock:
+            written = self.recorder.write(topic, data, log_time_ns)
+        if not written:
             self._report_stop()
 
     def _report_stop(self) -> None:
@@ -137,8 +120,9 @@ class RecorderNode(Node):
         rec = self.recorder
         return {"path": str(rec.path), "messages": rec.messages, "megabytes": round(rec.bytes_written / 1e6, 3),
                 "seconds": round(rec.elapsed_s(), 1), "topics": len(rec.topics),
-                "images_compressed": self.images_compressed, "images_rejected": self.images_rejected,
-                "skipped_topics": len(self.skipped), "stopped": rec.stopped or ""}
+                "images_compressed": self.graph.images_compressed, "images_rejected": self.graph.images_rejected,
+                "skipped_topics": len(self.graph.skipped), "stopped": rec.stopped or "",
+                **({f"native {t}": n for t, n in self.native.received.items()} if self.native else {})}
 
     def _diag_level(self) -> tuple[int, str]:
         stopped = self.recorder.stopped
@@ -148,7 +132,10 @@ class RecorderNode(Node):
         return DiagnosticStatus.OK, f"recording {len(self.recorder.topics)} topics"
 
     def close(self) -> None:
-        self.recorder.close()
+        if self.native is not None:
+            self.native.close()
+        with self._lock:
+            self.recorder.close()
         self.get_logger().info(f"recording closed: {self.recorder.messages} messages, "
                                f"{self.recorder.bytes_written / 1e6:.1f} MB in {self.recorder.path}")
 

@@ -2,7 +2,7 @@
 
 - :class:`LatestImages`: the newest frame per camera; a frame replaced before the policy used it
   is counted as dropped (the policy never works on an old frame just because it was queued).
-- :class:`JointStateHistory`: a short history of merged joint states, so the policy can take the
+- :class:`JointStateHistory`: a short history of whole joint states, so the policy can take the
   joint state *nearest the image stamp* rather than the newest one (the wrist pose that relative
   actions are composed with must be the one the image shows).
 
@@ -83,31 +83,41 @@ class LatestImages:
 
 
 class JointStateHistory:
-    """Merged joint positions over the last ``horizon_s`` seconds, looked up by stamp.
+    """Whole joint states of the last ``horizon_s`` seconds, looked up by stamp.
 
-    Messages may carry a subset of joints (arms and hands from different drivers): each one is
-    merged into the running state and the merged snapshot is stored under the message stamp.
+    Each entry is one message of the robot's one declared feedback source, as it came: a message
+    lacking any of ``joints`` is refused, never merged with another's part (a second publisher's
+    partial message would otherwise mix into the pose that actions are composed with), and so
+    is one stamped before the newest entry.
     """
 
-    def __init__(self, horizon_s: float = 1.0, max_entries: int = 1000):
+    def __init__(self, horizon_s: float = 1.0, max_entries: int = 1000, joints: Iterable[str] = ()):
         self.horizon_ns = int(horizon_s * 1e9)
+        self.joints = tuple(joints)
         self._stamps: deque[int] = deque(maxlen=max_entries)
         self._states: deque[dict[str, float]] = deque(maxlen=max_entries)
-        self._merged: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def add(self, stamp_ns: int, positions: Mapping[str, float]) -> None:
+    def add(self, stamp_ns: int, positions: Mapping[str, float]) -> bool:
+        """Keep ``positions`` under ``stamp_ns``; False (nothing kept) when partial or out of order."""
+        if any(j not in positions for j in self.joints):
+            return False
         with self._lock:
-            self._merged.update(positions)
             stamp_ns = int(stamp_ns)
             if self._stamps and stamp_ns < self._stamps[-1]:
-                # Out-of-order stamp (another driver's clock): keep the history sorted.
-                stamp_ns = self._stamps[-1]
+                return False
             self._stamps.append(stamp_ns)
-            self._states.append(dict(self._merged))
+            self._states.append(dict(positions))
             while self._stamps and self._stamps[-1] - self._stamps[0] > self.horizon_ns:
                 self._stamps.popleft()
                 self._states.popleft()
+            return True
+
+    def clear(self) -> None:
+        """Forget every entry (the feedback's source is in doubt: nothing heard may be used)."""
+        with self._lock:
+            self._stamps.clear()
+            self._states.clear()
 
     def nearest(self, stamp_ns: int) -> tuple[int, dict[str, float]] | None:
         """``(stamp, positions)`` of the entry closest in time to ``stamp_ns`` (None when empty)."""

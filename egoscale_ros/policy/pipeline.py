@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from egoscale_ros.chunking.chunk import ActionChunk, ChunkError
 from egoscale_ros.policy.manifest import PolicyManifest
 from egoscale_ros.policy.runtime_base import PolicyRuntime
 from egoscale_ros.policy.tokenizer import tokenize
 from egoscale_ros.policy.transforms import (
-    ActionChunk,
     decode_chunk,
     denormalise_actions,
     normalise_state,
@@ -31,7 +31,8 @@ from egoscale_ros.policy.transforms import (
 class Observation:
     """What the policy sees at ``stamp_ns``: one RGB uint8 image per camera slot, joint positions
     by name (missing joints are simply absent), the instruction, and the wrist poses (base frame)
-    at that time, which relative wrist actions are composed with."""
+    at that time, which relative wrist actions are composed with; ``frame`` names the frame those
+    poses are in (the robot's base frame), which the decoded chunk carries on."""
 
     stamp_ns: int
     images: Sequence[np.ndarray]
@@ -39,6 +40,7 @@ class Observation:
     instruction: str
     wrist_poses: Mapping[str, np.ndarray] | None = None
     base_T_camera: np.ndarray | None = None
+    frame: str = ""
 
 
 @dataclass
@@ -98,8 +100,10 @@ class PolicyPipeline:
         chunk = None
         if np.all(np.isfinite(normalised)):
             actions = denormalise_actions(normalised, self.manifest.action)
-            chunk = decode_chunk(actions, self.manifest.layout, obs.stamp_ns, obs.wrist_poses, obs.base_T_camera)
-            if not chunk.is_finite():
+            try:
+                chunk = decode_chunk(actions, self.manifest.layout, obs.stamp_ns, obs.wrist_poses,
+                                     obs.base_T_camera, obs.frame)
+            except ChunkError:  # not finite (or not rigid) once decoded: dropped and counted
                 chunk = None
         stages["postprocess"] = (time.perf_counter() - t1) * 1e3
         return Prediction(chunk, stages, normalised)

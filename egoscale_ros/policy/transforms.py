@@ -16,11 +16,11 @@ Pipeline (in the order the policy node applies it):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from egoscale_ros.chunking.chunk import ActionChunk, make_chunk
 from egoscale_ros.kinematics import se3
 from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.manifest import ActionSpec, ImageSpec, StateSpec
@@ -168,30 +168,6 @@ def rotations_to_quaternions(rot: np.ndarray) -> np.ndarray:
     return q.reshape(m.shape[:-2] + (4,))
 
 
-@dataclass
-class ActionChunk:
-    """Absolute targets for ``H`` steps; step ``k`` is due at ``stamp_ns + k * dt``.
-
-    wrist: side -> ``(H, 4, 4)`` wrist poses in the base frame; hand: side -> ``(H, n)`` joint
-    angles (radians) named by ``hand_joint_names[side]``.
-    """
-
-    stamp_ns: int
-    dt: float
-    wrist: dict[str, np.ndarray]
-    hand: dict[str, np.ndarray]
-    hand_joint_names: dict[str, list[str]]
-    frame: str = "base"
-    extras: dict = field(default_factory=dict)
-
-    @property
-    def horizon(self) -> int:
-        return next(iter(self.hand.values())).shape[0]
-
-    def is_finite(self) -> bool:
-        return all(np.all(np.isfinite(v)) for v in (*self.wrist.values(), *self.hand.values()))
-
-
 def _compose_steps(start: np.ndarray, steps: np.ndarray, frame: str,
                    base_T_camera: np.ndarray | None) -> np.ndarray:
     """Absolute poses from relative steps expressed in ``frame`` (see :func:`decode_chunk`)."""
@@ -220,7 +196,7 @@ def _compose_steps(start: np.ndarray, steps: np.ndarray, frame: str,
 
 def decode_chunk(actions: np.ndarray, layout: ActionLayout, stamp_ns: int,
                  wrist_at_observation: Mapping[str, np.ndarray] | None = None,
-                 base_T_camera: np.ndarray | None = None, frame: str = "base") -> ActionChunk:
+                 base_T_camera: np.ndarray | None = None, frame: str = "") -> ActionChunk:
     """Denormalised actions ``(H, dim)`` -> :class:`ActionChunk` of absolute base-frame targets.
 
     Relative layouts: ``a_k`` is the step from k-1 to k (step 0 from the wrist at observation
@@ -234,6 +210,10 @@ def decode_chunk(actions: np.ndarray, layout: ActionLayout, stamp_ns: int,
 
     Absolute layouts: ``a_k`` is the pose itself, in the base frame or - for ``frame: camera``
     (EgoVLA-style) - in the camera frame, mapped to the base by ``base_T_camera``.
+
+    ``frame`` names the robot's base frame (what ``wrist_at_observation`` is in); the chunk
+    carries it so that its consumer can check it. Raises :class:`ChunkError` for a decoded chunk
+    that is not finite or not rigid.
     """
     actions = np.asarray(actions, dtype=np.float64)
     if actions.shape != (layout.horizon, layout.dim):
@@ -258,8 +238,7 @@ def decode_chunk(actions: np.ndarray, layout: ActionLayout, stamp_ns: int,
         wrists[side] = poses
         hands[side] = actions[:, hand.joints].copy()
         names[side] = list(hand.joint_names)
-    return ActionChunk(stamp_ns=int(stamp_ns), dt=layout.dt, wrist=wrists, hand=hands, hand_joint_names=names,
-                       frame=frame)
+    return make_chunk(int(stamp_ns), layout.dt, wrists, hands, hand_joint_names=names, frame=frame)
 
 
 def encode_rotations(rot: np.ndarray, rotation: str) -> np.ndarray:

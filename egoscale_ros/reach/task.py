@@ -25,10 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from egoscale_ros.camera.reach_scene import BALL_RADIUS_M, DEFAULT_HFOV_DEG, Pinhole, ReachScene
+from egoscale_ros.chunking.chunk import make_chunk
 from egoscale_ros.kinematics.se3 import slerp_matrix_batch, so3_log
 from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.synthetic import hand_posture
-from egoscale_ros.policy.transforms import ActionChunk, encode_chunk
+from egoscale_ros.policy.transforms import encode_chunk
 from egoscale_ros.robot.config import RobotConfig
 from egoscale_ros.robot.kinematics import RobotKinematics
 
@@ -169,7 +170,7 @@ class ReachTask:
                 closure = np.zeros(h)
             hands[side] = hand_posture(hand.joint_names, closure)
             names[side] = list(hand.joint_names)
-        chunk = ActionChunk(0, dt, poses, hands, names)
+        chunk = make_chunk(0, dt, poses, hands, hand_joint_names=names)
         return encode_chunk(chunk, layout, wrists, base_T_camera)
 
     def plan_features(self, wrists: Mapping[str, np.ndarray], ball: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from egoscale_ros.recording.native import native_topics, read_native
 from egoscale_ros.recording.reader import Recording
 
 CHUNKS = "policy/wrist_chunk"
@@ -23,6 +24,7 @@ DIAGNOSTICS = "/diagnostics"
 ESTOP = "safety/estop"
 SIDES_OF_WRIST = {"left_wrist": "left", "right_wrist": "right"}
 PERCENTILES = (50, 90, 99)
+NATIVE = "maker's native"  # how a report names the maker's own messages
 
 
 def stamp_ns(stamp: Any) -> int:
@@ -69,6 +71,12 @@ class RunData:
     diagnostics: dict[str, list[DiagnosticSample]]  # status name -> samples
     estop: tuple[np.ndarray, np.ndarray]  # (t_ns, engaged 0/1)
     log_times: dict[str, np.ndarray] = field(default_factory=dict)  # topic -> arrival times
+    #: what the joint tracking compares: the maker's native commands and feedback where the
+    #: recording has them (what reached the robot, what it measured), else the ROS commands
+    #: against joint_states
+    tracked_commands: dict[str, Series] = field(default_factory=dict)
+    measured: Series | None = None
+    tracking_source: str = "ROS commands vs joint_states"
 
 
 def _wrist_chunks(rec: Recording) -> WristChunks:
@@ -169,10 +177,11 @@ def load_run(rec: Recording, config) -> RunData:
     """Decode what the report needs; ``config`` (a RobotConfig) names the controller topics."""
     estop = rec.decode(ESTOP)
     log_times = {}
-    for name in (CHUNKS, HAND_CHUNKS, WRIST_TARGETS, JOINT_STATES, *[command_topic(c) for c in config.controllers]):
+    for name in (CHUNKS, HAND_CHUNKS, WRIST_TARGETS, JOINT_STATES, *[command_topic(c) for c in config.controllers],
+                 *[t.lstrip("/") for t in native_topics(config)]):
         if rec.topic(name):
             log_times[name] = np.array(rec.log_times(name), np.int64)
-    return RunData(
+    run = RunData(
         recording=rec,
         chunks=_wrist_chunks(rec),
         wrist_targets=_wrist_targets(rec),
@@ -182,6 +191,14 @@ def load_run(rec: Recording, config) -> RunData:
         estop=(np.array([t for t, _ in estop], np.int64), np.array([bool(m.data) for _, m in estop], float)),
         log_times=log_times,
     )
+    run.tracked_commands, run.measured = run.commands, run.joint_states
+    native_commands, native_feedback = read_native(rec, config)
+    if any(native_commands.values()) and any(native_feedback.values()):
+        run.tracked_commands = {t: _series(s) for t, s in native_commands.items() if s}
+        run.measured = _series(sorted((x for s in native_feedback.values() for x in s), key=lambda x: x[0]))
+        run.tracking_source = (f"{NATIVE} commands {', '.join(run.tracked_commands)} vs feedback "
+                               f"{', '.join(t for t, s in native_feedback.items() if s)}")
+    return run
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -212,17 +229,19 @@ def chunk_to_command_ms(run: RunData, topic: str) -> np.ndarray:
 
 def tracking(run: RunData, joints: list[str], lower: np.ndarray, upper: np.ndarray) -> dict[str, Any]:
     """Command vs measured position of ``joints``: RMS and max error, commands beyond the limits."""
-    js = run.joint_states
+    js = run.measured if run.measured is not None else run.joint_states
     errors, beyond, count = [], 0, 0
-    for series in run.commands.values():
+    for series in (run.tracked_commands or run.commands).values():
         for j, name in enumerate(joints):
             if name not in series.names or name not in js.names:
                 continue
             cmd = series.column(name)
             ok = np.isfinite(cmd)
-            if not ok.any() or js.t_ns.size < 2:
+            column = js.column(name)
+            seen = np.isfinite(column)  # feedback merged from several sources: each row has some joints
+            if not ok.any() or seen.sum() < 2:
                 continue
-            measured = np.interp(series.t_ns[ok], js.t_ns, js.column(name))
+            measured = np.interp(series.t_ns[ok], js.t_ns[seen], column[seen])
             errors.append(cmd[ok] - measured)
             beyond += int(np.sum((cmd[ok] < lower[j] - 1e-9) | (cmd[ok] > upper[j] + 1e-9)))
             count += int(ok.sum())

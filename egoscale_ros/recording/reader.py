@@ -63,6 +63,18 @@ class Recording:
                     topics=wanted, log_time_order=self.indexed):
                 yield channel.topic, message.log_time, decoded
 
+    def serialized(self, name: str) -> list[tuple[int, bytes]]:
+        """Every message of topic ``name`` (relative) as ``(log_time_ns, serialized bytes)``; [] if absent."""
+        from mcap.reader import make_reader
+
+        topic = self.topic(name)
+        if topic is None:
+            return []
+        with open(self.path, "rb") as f:
+            reader = make_reader(f)
+            return [(m.log_time, m.data) for _, _, m in reader.iter_messages(topics=[topic],
+                                                                             log_time_order=self.indexed)]
+
     def log_times(self, name: str) -> list[int]:
         """Arrival times (ns) of topic ``name`` (relative), without decoding; [] if absent."""
         from mcap.reader import make_reader

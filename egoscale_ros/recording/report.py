@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from egoscale_ros.fixed_decimals import fixed
 from egoscale_ros.recording import analysis as an
 from egoscale_ros.recording.reader import Recording, RecordingError, open_recording
 
@@ -113,6 +114,7 @@ def summarise(run: an.RunData, config, controller_topic: str) -> dict[str, Any]:
             "chunk_to_command_topic": controller_topic,
         },
         "tracking": tracking,
+        "tracking_source": run.tracking_source,
         "safety": an.safety_events(run),
         "problems": an.problems(run),
         "cpu_percent_by_node": an.cpu_by_node(run),
@@ -131,6 +133,17 @@ def _save(fig, out: Path, name: str) -> list[str]:
 
     plt.close(fig)
     return [name]
+
+
+def _finish_over_time(fig, ax, ylabel: str, title: str, out: Path, name: str) -> list[str]:
+    """Label, legend and save a plot of one series per topic or node over the run's time."""
+    ax.set_xlabel("time since recording start [s]")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=3)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, out, name)
 
 
 def _plot_chunk_fan(run: an.RunData, config, out: Path, window_s: float) -> list[str]:
@@ -181,7 +194,8 @@ def _measured_wrists(run: an.RunData, config, sides: list[str], lo: float, hi: f
     if js.t_ns.size == 0:
         return {}
     t = _t(run, js.t_ns)
-    rows = np.nonzero((t >= lo) & (t <= hi))[0][::4]  # 50 Hz of a 200 Hz stream is plenty for a plot
+    rows = np.nonzero((t >= lo) & (t <= hi))[0]
+    rows = rows[::max(1, int(len(rows) / (50.0 * max(hi - lo, 1e-3))))]  # about 50 Hz is plenty for a plot
     kin = RobotKinematics(config)
     out = {}
     for side in sides:
@@ -220,7 +234,7 @@ def _plot_latency(run: an.RunData, controller_topic: str, out: Path) -> list[str
 def _plot_tracking(run: an.RunData, joints: list[str], limits, group: str, out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
-    js = run.joint_states
+    js = run.measured if run.measured is not None else run.joint_states
     ncols = 4
     nrows = int(np.ceil(len(joints) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.4 * nrows), sharex=True, squeeze=False)
@@ -228,13 +242,15 @@ def _plot_tracking(run: an.RunData, joints: list[str], limits, group: str, out: 
         ax = axes[k // ncols][k % ncols]
         lo, hi = float(limits.lower[k]), float(limits.upper[k])
         shown = []
-        for series in run.commands.values():
+        for series in (run.tracked_commands or run.commands).values():
             if name in series.names:
                 ax.plot(_t(run, series.t_ns), series.column(name), color="#1f77b4", lw=1.0, label="command")
                 shown.append(series.column(name))
         if name in js.names:
-            ax.plot(_t(run, js.t_ns), js.column(name), color="#d62728", lw=1.0, ls="--", label="measured")
-            shown.append(js.column(name))
+            seen = np.isfinite(js.column(name))
+            ax.plot(_t(run, js.t_ns[seen]), js.column(name)[seen], color="#d62728", lw=1.0, ls="--",
+                    label="measured")
+            shown.append(js.column(name)[seen])
         data = np.concatenate([s[np.isfinite(s)] for s in shown]) if shown else np.zeros(0)
         if data.size:
             span = max(float(data.max() - data.min()), 0.05)
@@ -252,7 +268,8 @@ def _plot_tracking(run: an.RunData, joints: list[str], limits, group: str, out: 
         axes[k // ncols][k % ncols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles[:2], labels[:2], loc="lower center", ncol=3)
-    fig.suptitle(f"{group}: command vs measured [rad] (shaded: beyond the joint's limits)")
+    source = f"{an.NATIVE} command vs feedback" if run.tracking_source.startswith(an.NATIVE) else run.tracking_source
+    fig.suptitle(f"{group}: command vs measured [rad], {source} (shaded: beyond the joint's limits)")
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     return _save(fig, out, f"tracking_{group}.png")
 
@@ -268,13 +285,7 @@ def _plot_rates(run: an.RunData, config, out: Path) -> list[str]:
     for name, times in run.log_times.items():
         counts, edges = np.histogram(_t(run, times), bins=bins)
         ax.step(edges[:-1], counts, where="post", label=name)
-    ax.set_xlabel("time since recording start [s]")
-    ax.set_ylabel("messages per second")
-    ax.set_title("rates (1 s bins)")
-    ax.legend(fontsize=7, ncol=3)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, out, "rates.png")
+    return _finish_over_time(fig, ax, "messages per second", "rates (1 s bins)", out, "rates.png")
 
 
 def _plot_safety(run: an.RunData, out: Path) -> list[str]:
@@ -321,23 +332,14 @@ def _plot_cpu(run: an.RunData, out: Path) -> list[str]:
     for name, points in sorted(series.items()):
         t, v = zip(*points)
         ax.plot(_t(run, t), v, label=name)
-    ax.set_xlabel("time since recording start [s]")
-    ax.set_ylabel("CPU [% of one core]")
-    ax.set_title("CPU per node (from each node's diagnostics)")
-    ax.legend(fontsize=7, ncol=3)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, out, "cpu.png")
+    return _finish_over_time(fig, ax, "CPU [% of one core]", "CPU per node (from each node's diagnostics)", out,
+                             "cpu.png")
 
 
 # --- summary page ------------------------------------------------------------------------------
 
 def _num(v: Any, digits: int = 2) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
+    return fixed(v, digits, missing="–")
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -350,7 +352,8 @@ def markdown(r: dict[str, Any]) -> str:
                        ("chunk_to_command", f"chunk → command ({r['latency_ms']['chunk_to_command_topic']})")):
         p = r["latency_ms"][key]
         lines.append(f"| {label} | {_num(p['p50'])} | {_num(p['p90'])} | {_num(p['p99'])} | {p['n']} |")
-    lines += ["", "## Tracking", "", "| group | commands | RMS error rad | max error rad | beyond limits |",
+    lines += ["", "## Tracking", "", f"Compared: {r.get('tracking_source', 'ROS commands vs joint_states')}.", "",
+              "| group | commands | RMS error rad | max error rad | beyond limits |",
               "| --- | ---: | ---: | ---: | ---: |"]
     for group, t in r["tracking"].items():
         lines.append(f"| {group} | {t['commands']} | {_num(t['rms_error_rad'], 4)} | {_num(t['max_error_rad'], 4)} "

@@ -119,13 +119,14 @@ class McapRecorder:
 
     # -- channels --------------------------------------------------------------------------------
 
-    def add_topic(self, topic: str, type_name: str) -> None:
-        """Declare ``topic`` of ROS 2 type ``type_name``; raises if the type's definition is unknown."""
+    def add_topic(self, topic: str, type_name: str, definition: str | None = None) -> None:
+        """Declare ``topic`` of ROS 2 type ``type_name``, with its ``ros2msg`` ``definition`` or (None)
+        the installed one; raises if the type's definition is unknown."""
         if topic in self._channels:
             return
         if type_name not in self._schemas:
-            self._schemas[type_name] = self._writer.register_schema(
-                type_name, SCHEMA_ENCODING, message_definition(type_name).encode())
+            text = definition if definition is not None else message_definition(type_name)
+            self._schemas[type_name] = self._writer.register_schema(type_name, SCHEMA_ENCODING, text.encode())
         self._channels[topic] = self._writer.register_channel(topic, MESSAGE_ENCODING, self._schemas[type_name])
         self.counts[topic] = 0
 

@@ -27,10 +27,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from egoscale_ros.chunking.chunk import ActionChunk, ChunkError, make_chunk
 from egoscale_ros.policy.pipeline import Observation, Prediction
 from egoscale_ros.policy.runtime_base import PolicyRuntime
 from egoscale_ros.policy.scheduler import RollingStats
-from egoscale_ros.policy.transforms import ActionChunk
 from egoscale_ros.remote.codec import PACKERS, CodecError
 from egoscale_ros.remote.errors import ERROR_KINDS, RemoteError
 from egoscale_ros.remote.spec import (
@@ -123,9 +123,10 @@ def decode_actions(spec: RemoteSpec, actions: Mapping[str, Any], obs: Observatio
         else:
             hands[e.hand] = block.copy()
             names[e.hand] = list(e.joints)
-    chunk = ActionChunk(stamp_ns=int(obs.stamp_ns), dt=spec.dt, wrist=wrists, hand=hands, hand_joint_names=names)
-    if not chunk.is_finite():
-        raise RemoteError("non_finite", "decoded wrist poses are not finite")
+    try:
+        chunk = make_chunk(int(obs.stamp_ns), spec.dt, wrists, hands, hand_joint_names=names, frame=obs.frame)
+    except ChunkError as exc:
+        raise RemoteError("non_finite", f"decoded chunk refused: {exc}") from exc
     return chunk, outside
 
 

@@ -2,7 +2,7 @@
 
 ``config/robots/<robot>.yaml`` names the URDF (package-relative or absolute, so an operator can
 point at the maker's file), the base frame, per arm the joint chain and end-effector frame, per
-hand its type, model and joints, the cameras, the controller outputs, safety limits and the home
+hand its type and hand config (``config/hands/``, where its joints are stated), the cameras, the controller outputs, safety limits and the home
 pose. Loading validates every field and refuses, at start, a file that is malformed or that names a
 joint or frame its URDF lacks; every error names the file and the field.
 
@@ -17,6 +17,7 @@ from typing import Any
 from egoscale_ros import resources
 from egoscale_ros.interfaces.settings import NativeSettings
 from egoscale_ros.kinematics.urdf import UrdfError, read_urdf
+from egoscale_ros.retarget.config import HandConfigError, load_hand_config
 from egoscale_ros.robot.limits import joint_limits
 from egoscale_ros.robot.spec import (
     ROS_CONTROLLER_TYPES,
@@ -67,10 +68,19 @@ def _parse_hand(side: str, f: Fields) -> HandConfig:
     htype = f.req("type", str)
     if htype not in HAND_TYPES:
         raise ConfigError(f"{f.where}.type: '{htype}' is not one of {', '.join(HAND_TYPES)}")
+    if "joints" in f.data:
+        raise ConfigError(f"{f.where}.joints: a hand's joints are stated once, in its hand config "
+                          f"(config/hands/); remove them here")
     mount = _offset(f, "mount") if f.data.get("mount") is not None else None
-    hand = HandConfig(side, htype, f.opt("retarget", str, f"{htype}_{side}"), f.names("joints"), mount)
+    retarget = f.opt("retarget", str, f"{htype}_{side}")
     f.done()
-    return hand
+    try:
+        model = load_hand_config(retarget, side)
+    except HandConfigError as exc:
+        raise ConfigError(f"{f.where}.retarget: {exc}") from exc
+    if model.hand != htype:
+        raise ConfigError(f"{f.where}.type: '{htype}' but its hand config {model.path.name} is for '{model.hand}'")
+    return HandConfig(side, htype, retarget, model.joints, mount, model)
 
 
 def _parse_camera(f: Fields) -> CameraConfig:

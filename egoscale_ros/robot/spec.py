@@ -15,6 +15,7 @@ import numpy as np
 from egoscale_ros.interfaces.settings import NativeSettings
 from egoscale_ros.kinematics.se3 import transform_from_xyz_rpy
 from egoscale_ros.kinematics.urdf import UrdfInfo, read_urdf
+from egoscale_ros.retarget.config import HandRetargetConfig
 from egoscale_ros.schema import SIDES, ConfigError
 
 # ROS message types of outputs run through ros2_control (or any driver taking standard topics):
@@ -59,10 +60,13 @@ class HandConfig:
     side: str
     type: str
     retarget: str  # name in config/hands/ or a path to a hand YAML
-    joints: tuple[str, ...]  # actuated joints, in command order
+    # Actuated joints, in command order: read from the hand config (stated there once, never in
+    # the robot YAML), so the robot, its retargeting and the policy's hand space cannot disagree.
+    joints: tuple[str, ...]
     # Where the hand model's root frame sits on the same side's arm end-effector link (ee_frame).
     # None: not stated (the hand is then not placed on the arm, e.g. for visualisation).
     mount: Offset | None = None
+    model: HandRetargetConfig | None = field(default=None, repr=False, compare=False)  # the hand config read
 
 
 @dataclass(frozen=True)

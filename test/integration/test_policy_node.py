@@ -104,6 +104,78 @@ def test_policy_node_turns_camera_and_joint_states_into_stamped_chunks(probe, ma
     assert d["instruction"] == "grasp the blue cube"
 
 
+def test_policy_node_observes_the_robot_only_through_its_declared_joint_state_source(probe, manifest):
+    # The probe is the declared source; a stranger publishes whole joint states 0.8 rad away on
+    # every joint. No chunk may be composed from the stranger's pose, the policy says why (ERROR,
+    # "untrusted") and produces nothing while the stranger is there, then resumes by itself.
+    import rclpy
+
+    config = load_robot_config("g1_dex3")
+    wrists: list[MultiDOFJointTrajectory] = []
+    diags: list[DiagnosticArray] = []
+    probe.node.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", wrists.append, 10)
+    probe.node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 50)
+    image_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
+    pub_image = probe.node.create_publisher(Image, "camera/head/image_raw", image_qos)
+    pub_joints = probe.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
+    stranger = rclpy.create_node("stranger", context=probe.context)
+    pub_foreign = {"pub": None}
+    joints = config.movable_joints()
+    home = {j: config.home_position(j) for j in joints}
+    frame = np.zeros((480, 640, 3), np.uint8).tobytes()
+    tick = {"n": 0}
+
+    def publish_inputs() -> None:
+        now = probe.node.get_clock().now().to_msg()
+        pub_joints.publish(JointState(header=_header(now), name=joints, position=[home[j] for j in joints]))
+        if pub_foreign["pub"] is not None:
+            pub_foreign["pub"].publish(JointState(header=_header(now), name=joints,
+                                                  position=[home[j] + 0.8 for j in joints]))
+        tick["n"] += 1
+        if tick["n"] % 3 == 0:
+            pub_image.publish(Image(header=_header(now), height=480, width=640, encoding="rgb8", step=1920,
+                                    data=frame))
+
+    probe.node.create_timer(0.01, publish_inputs)
+    probe.start_node("policy_node", "-p", "robot:=g1_dex3", "-p", f"manifest:={manifest}",
+                     "-p", "cameras:=[head]", "-p", "rate_hz:=30.0", "-p", "joint_state_source:=test_probe")
+    assert probe.spin_until(lambda: len(wrists) >= 5, 90), "no chunks from the declared source's states"
+
+    expected = RobotKinematics(config).wrist_pose("left", home)[:3, 3]
+
+    def composed_from_home(chunks) -> bool:
+        return all(np.linalg.norm(transform_to_matrix(w.points[0].transforms[0])[:3, 3] - expected) < 0.01
+                   for w in chunks)
+
+    def untrusted() -> bool:
+        s = _policy_status_message(diags)
+        return s is not None and s[0] == 2 and "untrusted" in s[1] and "stranger" in s[1]
+
+    before = len(wrists)
+    pub_foreign["pub"] = stranger.create_publisher(JointState, "joint_states", SENSOR_QOS)
+    try:
+        assert probe.spin_until(untrusted, 10), _policy_status_message(diags)
+        while_foreign = len(wrists)
+        probe.spin_for(1.0)
+        assert len(wrists) == while_foreign, "chunks while a second node publishes joint_states"
+        assert composed_from_home(wrists[before:]), "a chunk was composed from the stranger's joint state"
+    finally:
+        stranger.destroy_publisher(pub_foreign["pub"])
+        pub_foreign["pub"] = None
+    resumed = len(wrists)
+    assert probe.spin_until(lambda: len(wrists) >= resumed + 5, 30), "chunks did not resume without the stranger"
+    assert composed_from_home(wrists[resumed:])
+    stranger.destroy_node()
+
+
+def _policy_status_message(diags: list[DiagnosticArray]) -> tuple[int, str] | None:
+    for d in reversed(diags):
+        for s in d.status:
+            if s.name.endswith("policy_node"):
+                return s.level[0], s.message
+    return None
+
+
 def test_policy_node_refuses_a_missing_manifest_naming_it(probe, tmp_path):
     proc = probe.start_node("policy_node", "-p", "robot:=g1_dex3", "-p", f"manifest:={tmp_path}/none.yaml")
     out, _ = proc.communicate(timeout=60)

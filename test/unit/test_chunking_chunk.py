@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egoscale_ros.chunking.chunk import ChunkError, make_chunk
+from egoscale_ros.chunking.chunk import ChunkError, make_chunk, ns_from_seconds
 from egoscale_ros.chunking.interpolation import sample_chunk
 from egoscale_ros.kinematics import se3
 
@@ -19,7 +19,7 @@ def wrist_steps(h: int, start=(0.3, 0.2, 1.0), step=(0.01, 0.0, 0.0), yaw_step: 
 
 
 def test_a_valid_chunk_knows_when_each_step_is_due():
-    chunk = make_chunk(10.0, 0.05, {"left": wrist_steps(8)}, {"left": np.zeros((8, 7))})
+    chunk = make_chunk(ns_from_seconds(10.0), 0.05, {"left": wrist_steps(8)}, {"left": np.zeros((8, 7))})
     assert chunk.horizon == 8
     assert chunk.due_time(3) == pytest.approx(10.15)
     assert chunk.end_time == pytest.approx(10.35)
@@ -29,7 +29,7 @@ def test_a_valid_chunk_knows_when_each_step_is_due():
 
 def test_a_chunk_copies_its_arrays_and_they_are_read_only():
     hand = np.zeros((4, 3))
-    chunk = make_chunk(0.0, 0.1, hand={"right": hand})
+    chunk = make_chunk(ns_from_seconds(0.0), 0.1, hand={"right": hand})
     hand[0, 0] = 5.0
     assert chunk.hand["right"][0, 0] == 0.0
     with pytest.raises(ValueError):
@@ -51,26 +51,46 @@ def test_a_chunk_copies_its_arrays_and_they_are_read_only():
 )
 def test_bad_chunks_are_refused_naming_the_field(kwargs, needle):
     with pytest.raises(ChunkError, match=needle):
-        make_chunk(0.0, 0.1, **kwargs)
+        make_chunk(ns_from_seconds(0.0), 0.1, **kwargs)
 
 
 def test_bad_stamp_or_dt_is_refused():
     with pytest.raises(ChunkError, match="dt must be > 0"):
-        make_chunk(0.0, 0.0, hand={"l": np.zeros((2, 1))})
-    with pytest.raises(ChunkError, match="stamp must be finite"):
-        make_chunk(float("nan"), 0.1, hand={"l": np.zeros((2, 1))})
+        make_chunk(ns_from_seconds(0.0), 0.0, hand={"l": np.zeros((2, 1))})
+    # Seconds passed where nanoseconds are meant would make every step due 10⁹ times too early.
+    for stamp in (float("nan"), 1.5, 2.0, True):
+        with pytest.raises(ChunkError, match="stamp_ns must be an integer number of nanoseconds"):
+            make_chunk(stamp, 0.1, hand={"l": np.zeros((2, 1))})
+
+
+def test_stamp_is_kept_exact_in_nanoseconds_and_step_k_is_due_at_stamp_plus_k_dt():
+    # 1.7e18 ns (a wall-clock stamp) loses its last digits as a float; the chunk keeps them.
+    stamp_ns = 1_700_000_000_123_456_789
+    chunk = make_chunk(stamp_ns, 0.05, hand={"l": np.zeros((4, 1))})
+    assert chunk.stamp_ns == stamp_ns and isinstance(chunk.stamp_ns, int)
+    assert chunk.due_time(2) == pytest.approx(stamp_ns * 1e-9 + 0.1, abs=1e-6)
+
+
+def test_hand_joint_names_must_name_every_column_of_a_hand_the_chunk_has():
+    hand = {"left": np.zeros((3, 2))}
+    named = make_chunk(0, 0.1, hand=hand, hand_joint_names={"left": ["a", "b"]}, frame="pelvis")
+    assert named.hand_joint_names == {"left": ("a", "b")} and named.frame == "pelvis"
+    with pytest.raises(ChunkError, match=r"hand_joint_names\['left'\]: 1 names for 2 columns"):
+        make_chunk(0, 0.1, hand=hand, hand_joint_names={"left": ["a"]})
+    with pytest.raises(ChunkError, match=r"hand_joint_names\['right'\]"):
+        make_chunk(0, 0.1, hand=hand, hand_joint_names={"right": ["a", "b"]})
 
 
 def test_a_mirror_is_not_a_rotation():
     pose = np.eye(4)
     pose[0, 0] = -1.0
     with pytest.raises(ChunkError, match="det R = -1"):
-        make_chunk(0.0, 0.1, wrist={"left": pose[None]})
+        make_chunk(ns_from_seconds(0.0), 0.1, wrist={"left": pose[None]})
 
 
 def test_sampling_at_due_times_returns_the_steps():
     poses, hands = wrist_steps(5), np.arange(10.0).reshape(5, 2)
-    chunk = make_chunk(2.0, 0.1, {"left": poses}, {"left": hands})
+    chunk = make_chunk(ns_from_seconds(2.0), 0.1, {"left": poses}, {"left": hands})
     for k in range(5):
         out = sample_chunk(chunk, 2.0 + 0.1 * k)
         np.testing.assert_allclose(out.wrist["left"], poses[k], atol=1e-12)
@@ -78,7 +98,7 @@ def test_sampling_at_due_times_returns_the_steps():
 
 
 def test_between_steps_translation_and_hand_are_linear_and_rotation_geodesic():
-    chunk = make_chunk(0.0, 0.1, {"left": wrist_steps(3, yaw_step=0.8)}, {"left": np.array([[0.0], [1.0], [3.0]])})
+    chunk = make_chunk(ns_from_seconds(0.0), 0.1, {"left": wrist_steps(3, yaw_step=0.8)}, {"left": np.array([[0.0], [1.0], [3.0]])})
     out = sample_chunk(chunk, 0.125)  # a quarter of the way from step 1 to step 2
     np.testing.assert_allclose(out.wrist["left"][:3, 3], [0.3125, 0.2, 1.0], atol=1e-12)
     np.testing.assert_allclose(out.wrist["left"][:3, :3], rotz(0.8 * 1.25), atol=1e-12)
@@ -86,7 +106,7 @@ def test_between_steps_translation_and_hand_are_linear_and_rotation_geodesic():
 
 
 def test_outside_the_chunk_nothing_is_returned():
-    chunk = make_chunk(1.0, 0.1, hand={"left": np.zeros((3, 2))})
+    chunk = make_chunk(ns_from_seconds(1.0), 0.1, hand={"left": np.zeros((3, 2))})
     assert sample_chunk(chunk, 0.999) is None
     assert sample_chunk(chunk, 1.2001) is None
     assert sample_chunk(chunk, 1.2) is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egoscale_ros.chunking.chunk import make_chunk
+from egoscale_ros.chunking.chunk import make_chunk, ns_from_seconds
 from egoscale_ros.chunking.fold import first_step_at_or_after, fold, previous_plan_weights, read_at_times
 from egoscale_ros.chunking.interpolation import sample_chunk
 from egoscale_ros.chunking.rtc import previous_plan_weight
@@ -27,7 +27,7 @@ def moving_chunk(stamp: float, offset: float, turn: float, seed: int):
                                 for t in times])
     hand = {side: np.sin(times[:, None] + np.arange(4)) + offset + rng.normal(0, 0.01, (H, 4))
             for side in ("left", "right")}
-    return make_chunk(stamp, DT, wrist, hand)
+    return make_chunk(ns_from_seconds(stamp), DT, wrist, hand)
 
 
 def test_the_mask_matches_the_scalar_mask_and_is_exact_at_its_ends():

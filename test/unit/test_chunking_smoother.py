@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from egoscale_ros.chunking.chunk import make_chunk
+from egoscale_ros.chunking.chunk import make_chunk, ns_from_seconds
 from egoscale_ros.chunking.rtc import previous_plan_weight
 from egoscale_ros.chunking.smoother import ChunkSmoother, make_mode
 from egoscale_ros.kinematics import se3
@@ -18,7 +18,7 @@ H = 10
 
 def hand_chunk(stamp: float, values, dt: float = DT):
     """A hand-only chunk whose single joint follows ``values`` (one per step)."""
-    return make_chunk(stamp, dt, hand={"left": np.asarray(values, float).reshape(-1, 1)})
+    return make_chunk(ns_from_seconds(stamp), dt, hand={"left": np.asarray(values, float).reshape(-1, 1)})
 
 
 def ramp(stamp: float, offset: float = 0.0, slope: float = 1.0, h: int = H):
@@ -32,7 +32,7 @@ def joint(sample) -> float:
 
 def wrist_chunk(stamp: float, yaw: float, x: float, h: int = H):
     pose = se3.make_transform(se3.so3_exp(np.array([0.0, 0.0, yaw])), np.array([x, 0.0, 0.0]))
-    return make_chunk(stamp, DT, wrist={"right": np.repeat(pose[None], h, axis=0)})
+    return make_chunk(ns_from_seconds(stamp), DT, wrist={"right": np.repeat(pose[None], h, axis=0)})
 
 
 # -- execution by time ----------------------------------------------------------------------------
@@ -65,9 +65,9 @@ def test_stale_out_of_order_and_invalid_chunks_are_refused_and_counted():
     assert not late.accepted and late.reason.startswith("out of order")
     dup = smoother.add(ramp(1.0), now=1.1)
     assert not dup.accepted
-    bad = smoother.offer(1.2, DT, None, {"left": np.array([[np.nan]])}, now=1.2)
+    bad = smoother.offer(ns_from_seconds(1.2), DT, None, {"left": np.array([[np.nan]])}, now=1.2)
     assert not bad.accepted and "hand['left']" in bad.reason
-    other = smoother.offer(1.3, DT, None, {"left": np.zeros((H, 2))}, now=1.3)
+    other = smoother.offer(ns_from_seconds(1.3), DT, None, {"left": np.zeros((H, 2))}, now=1.3)
     assert not other.accepted and "layout" in other.reason
     c = smoother.counters
     assert (c.chunks_received, c.chunks_accepted, c.dropped_stale, c.dropped_out_of_order) == (6, 1, 1, 2)
@@ -133,7 +133,7 @@ def test_wrist_and_hand_targets_come_out_together_and_finite():
         stamp = i / 30.0
         poses = np.stack([se3.make_transform(se3.quat_to_matrix(rng.normal(size=4)), rng.normal(size=3))
                           for _ in range(H)])
-        smoother.offer(stamp, DT, {"left": poses}, {"left": rng.normal(size=(H, 22))}, now=stamp + 0.04)
+        smoother.offer(ns_from_seconds(stamp), DT, {"left": poses}, {"left": rng.normal(size=(H, 22))}, now=stamp + 0.04)
         out = smoother.sample(stamp + 0.045)
         assert set(out.targets.wrist) == {"left"} and out.targets.hand["left"].shape == (22,)
         assert out.targets.is_finite()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egoscale_ros.chunking.chunk import ActionChunk, ChunkError, make_chunk
+from egoscale_ros.chunking.chunk import ActionChunk, ChunkError, make_chunk, ns_from_seconds
 from egoscale_ros.chunking.execution import BufferedChunk
 from egoscale_ros.chunking.interpolation import sample_chunk, sample_chunks, sample_chunks_as_quaternions
 from egoscale_ros.chunking.mixing import blend_readings, weighted_mean_of_readings
@@ -24,7 +24,7 @@ def random_chunk(stamp: float, spread: float = 1.0, h: int = H, wrists=("left", 
     wrist = {side: np.stack([se3.make_transform(se3.so3_exp(spread * rng.normal(size=3)), rng.normal(size=3))
                              for _ in range(h)]) for side in wrists}
     hand = {side: rng.normal(size=(h, 5)) for side in hands}
-    return make_chunk(stamp, DT, wrist, hand)
+    return make_chunk(ns_from_seconds(stamp), DT, wrist, hand)
 
 
 def assert_same_targets(got: Targets, expected: Targets, atol: float = 1e-12) -> None:
@@ -54,7 +54,7 @@ def test_on_a_step_the_step_itself_comes_out_exactly():
 
 def test_a_chunk_built_without_make_chunk_is_read_the_same():
     made = random_chunk(0.0)
-    direct = ActionChunk(made.stamp, made.dt, made.wrist, made.hand, made.horizon)
+    direct = ActionChunk(made.stamp_ns, made.dt, made.wrist, made.hand, made.horizon)
     assert direct.end_time == made.end_time and direct.layout() == made.layout()
     assert_same_targets(sample_chunk(direct, 0.123), sample_chunk(made, 0.123))
 
@@ -144,4 +144,4 @@ def test_reading_as_quaternions_gives_the_same_rotations_and_linear_parts():
 def test_a_chunk_whose_arrays_disagree_with_its_horizon_is_refused():
     made = random_chunk(0.0)
     with pytest.raises(ChunkError, match=r"hand\['left'\] has 8 steps but the horizon is 5"):
-        ActionChunk(made.stamp, made.dt, {}, made.hand, 5)
+        ActionChunk(made.stamp_ns, made.dt, {}, made.hand, 5)

@@ -145,10 +145,10 @@ def test_every_node_has_an_exit_policy_and_the_command_path_shuts_the_graph_down
 
 
 @pytest.mark.parametrize("robot", ["g1_dex3", "r1pro_sharpa"])
-def test_command_nodes_are_told_the_one_declared_source_of_joint_states(robot):
+def test_command_nodes_and_the_policy_are_told_the_one_declared_source_of_joint_states(robot):
     plan = plan_graph(robot, hardware="mock")
     sources = {s.parameters.get("joint_state_source") for s in plan.nodes
-               if s.executable in ("wrist_ik_node", "hand_retarget_node")}
+               if s.executable in ("wrist_ik_node", "hand_retarget_node", "policy_node")}
     publisher = next(s.name for s in plan.nodes if s.executable in ("robot_interface_node", "mock_hardware_node"))
     assert sources == {publisher}
 

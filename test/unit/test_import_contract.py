@@ -27,12 +27,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("check", "recording"),
     ("reach",),
     ("ik", "policy"),
-    ("robot", "chunking", "retarget"),
+    ("robot", "chunking"),
+    ("retarget",),  # a robot's hands are hand configs: the robot config reads its hands' joints
     ("interfaces",),
     ("hardware",),
     ("kinematics", "safety", "camera"),
     ("schema",),
-    ("resources",),
+    ("resources", "fixed_decimals"),
 ]
 # Parts that belong to another's layer as a whole: the remote policy clients are policy backends
 # (the manifest and the runtime selection reach them, and they build on the policy's pipeline).

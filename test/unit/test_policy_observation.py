@@ -63,12 +63,27 @@ def test_joint_state_nearest_to_the_image_stamp():
     assert history.nearest(-5 * MS)[0] == 0
 
 
-def test_partial_messages_are_merged_into_a_full_state():
+def test_a_partial_message_is_refused_never_merged_into_the_state():
+    # A second publisher's part (one elbow, other values) must not mix into the pose the policy
+    # composes its actions with.
+    history = JointStateHistory(joints=["elbow", "hand"])
+    assert history.add(1 * MS, {"elbow": 0.1, "hand": 0.2})
+    assert not history.add(2 * MS, {"elbow": 0.9})
+    assert history.nearest(2 * MS) == (1 * MS, {"elbow": 0.1, "hand": 0.2})
+
+
+def test_a_message_stamped_before_the_newest_is_refused():
     history = JointStateHistory()
-    history.add(1 * MS, {"arm": 0.1})
-    history.add(2 * MS, {"hand": 0.2})
-    assert history.nearest(2 * MS)[1] == {"arm": 0.1, "hand": 0.2}
-    assert history.nearest(1 * MS)[1] == {"arm": 0.1}
+    assert history.add(5 * MS, {"j": 0.5})
+    assert not history.add(3 * MS, {"j": 0.3})
+    assert history.nearest(3 * MS) == (5 * MS, {"j": 0.5})
+
+
+def test_clear_forgets_every_state():
+    history = JointStateHistory()
+    history.add(1 * MS, {"j": 0.1})
+    history.clear()
+    assert len(history) == 0 and history.nearest(1 * MS) is None
 
 
 def test_history_keeps_only_the_horizon():

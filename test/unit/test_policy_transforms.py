@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from egoscale_ros.chunking.chunk import ChunkError
+from egoscale_ros.chunking.smoother import ChunkSmoother
 from egoscale_ros.kinematics import se3
 from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.manifest import ActionSpec, ImageSpec, StateSpec
@@ -211,12 +213,33 @@ def test_relative_actions_without_the_wrist_pose_are_an_error():
         decode_chunk(np.zeros((3, layout.dim)), layout, 0, wrist_at_observation={})
 
 
-def test_non_finite_chunks_are_detected():
+def test_non_finite_chunks_are_refused_naming_the_hand():
     layout = ActionLayout(horizon=2, representation="absolute")
     actions = encode(np.stack([np.eye(4)] * 2), layout, "left") + encode(np.stack([np.eye(4)] * 2), layout, "right")
-    assert decode_chunk(actions, layout, 0).is_finite()
+    decode_chunk(actions, layout, 0)
     actions[1, layout.hands["right"].joints.start] = np.nan
-    assert not decode_chunk(actions, layout, 0).is_finite()
+    with pytest.raises(ChunkError, match=r"hand\['right'\]: non-finite value nan at step 1"):
+        decode_chunk(actions, layout, 0)
+
+
+def test_the_decoded_chunk_is_the_one_the_smoother_executes_with_stamp_frame_and_names_carried():
+    # One chunk type from policy to smoother: a decoded chunk goes into the smoother as it is,
+    # its exact stamp, explicit dt, frame and hand names intact (a second, lossy type would not).
+    layout = ActionLayout(horizon=4, representation="absolute")
+    poses = np.stack([se3.make_transform(np.eye(3), np.array([0.1 * k, 0.0, 0.0])) for k in range(4)])
+    actions = encode(poses, layout, "left") + encode(poses, layout, "right")
+    stamp_ns = 1_700_000_000_000_000_001
+    chunk = decode_chunk(actions, layout, stamp_ns, frame="pelvis")
+    assert (chunk.stamp_ns, chunk.dt, chunk.frame) == (stamp_ns, layout.dt, "pelvis")
+    assert chunk.hand_joint_names["left"] == tuple(layout.hands["left"].joint_names)
+    smoother = ChunkSmoother("latest")
+    assert smoother.add(chunk, now=chunk.stamp).accepted
+    due = smoother.sample(chunk.due_time(2)).targets.wrist["left"]
+    np.testing.assert_allclose(due, poses[2], atol=1e-6)  # the control clock is float seconds (~0.2 µs here)
+    # A chunk in another frame is refused, never mixed in as if it were the same frame.
+    other = decode_chunk(actions, layout, stamp_ns + 1, frame="torso_link")
+    refused = smoother.add(other, now=other.stamp)
+    assert not refused.accepted and "frame 'torso_link'" in refused.reason
 
 
 def test_batched_quaternions_match_the_single_matrix_helper_including_half_turns():

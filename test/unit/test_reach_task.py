@@ -7,10 +7,11 @@ import pytest
 
 from egoscale_ros.camera.reach_scene import BALL_RGB, BLANK_GREY, Pinhole, ReachScene, ReachSource
 from egoscale_ros.camera.spec import parse_spec
+from egoscale_ros.chunking.chunk import make_chunk
 from egoscale_ros.kinematics import se3
 from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.synthetic import hand_posture
-from egoscale_ros.policy.transforms import ActionChunk, decode_chunk, encode_chunk
+from egoscale_ros.policy.transforms import decode_chunk, encode_chunk
 from egoscale_ros.reach.scoring import EpisodeScorer, summarise
 from egoscale_ros.reach.task import CLOSE_END_M, CLOSE_START_M, SUCCESS_RADIUS_M, ReachTask
 from egoscale_ros.robot.config import load_robot_config
@@ -34,9 +35,9 @@ def test_encode_chunk_is_the_inverse_of_the_decoding_the_policy_node_applies(fra
     layout = ActionLayout(horizon=6, rotation=rotation, representation=representation, frame=frame)
     start = {s: _random_pose(rng) for s in layout.sides}
     camera = _random_pose(rng)
-    chunk = ActionChunk(0, layout.dt, {s: np.stack([_random_pose(rng) for _ in range(6)]) for s in layout.sides},
-                        {s: rng.normal(size=(6, 22)) for s in layout.sides},
-                        {s: list(layout.hands[s].joint_names) for s in layout.sides})
+    chunk = make_chunk(0, layout.dt, {s: np.stack([_random_pose(rng) for _ in range(6)]) for s in layout.sides},
+                       {s: rng.normal(size=(6, 22)) for s in layout.sides},
+                       hand_joint_names={s: list(layout.hands[s].joint_names) for s in layout.sides})
     decoded = decode_chunk(encode_chunk(chunk, layout, start, camera), layout, 0, start, camera)
     for side in layout.sides:
         np.testing.assert_allclose(decoded.wrist[side], chunk.wrist[side], atol=1e-9)

@@ -106,3 +106,17 @@ def test_check_refuses_a_manifest_naming_a_camera_the_robot_lacks(checkpoint, g1
     path = importer.write_manifest(data, tmp_path / "m.yaml")
     with pytest.raises(ValueError, match="wrist_cam"):
         check_policy(str(path), g1)
+
+
+def test_check_refuses_hand_actions_that_are_no_hand_configs_joints(checkpoint, g1, tmp_path):
+    """The smoother names hand actions by a hand config and the retargeting maps from it: a manifest
+    whose hand joints match none (here two swapped) would be refused chunk by chunk at run time;
+    ``check`` refuses it before, naming the side."""
+    tag, configs, stats, _ = importer.read_checkpoint(checkpoint)
+    spec = importer.spec_from_gr00t(configs, g1, stats, tag)
+    data = importer.manifest_data(spec, g1, "x", "127.0.0.1", 5555, 0.5)
+    right = next(e for e in data["remote"]["action"] if e.get("hand") == "right")
+    right["joints"][0], right["joints"][1] = right["joints"][1], right["joints"][0]
+    path = importer.write_manifest(data, tmp_path / "m.yaml")
+    with pytest.raises(ValueError, match=r"action.hands.right: the joint names match no hand config"):
+        check_policy(str(path), g1)

@@ -165,7 +165,7 @@ def test_reply_decodes_to_an_absolute_chunk_stamped_with_the_observation():
     chunk, outside = decode_actions(_spec(), reply, obs)
     assert chunk.stamp_ns == obs.stamp_ns and chunk.horizon == 3 and outside == 0
     assert np.allclose(chunk.wrist["left"], targets[:3], atol=1e-5)
-    assert chunk.hand_joint_names["left"] == ["h1", "h2", "h3"]
+    assert chunk.hand_joint_names["left"] == ("h1", "h2", "h3")
 
 
 @pytest.mark.parametrize("mutate, kind, message", [

@@ -36,7 +36,9 @@ def test_inspire_mimic_joints_follow_their_actuated_joint():
     cfg = load_hand_config("inspire_left")
     model = hand_model_for(cfg)
     assert model.nq == 6 and len(model.mimic_joint_names) == 6
-    q = np.array([0.6, 0.3, 1.0, 1.1, 1.2, 1.3])
+    by_name = {"L_thumb_proximal_yaw_joint": 0.6, "L_thumb_proximal_pitch_joint": 0.3, "L_index_proximal_joint": 1.0,
+               "L_middle_proximal_joint": 1.1, "L_ring_proximal_joint": 1.2, "L_pinky_proximal_joint": 1.3}
+    q = np.array([by_name[j] for j in cfg.joints])
     full = dict(zip(model.full_joint_names, model.full_positions(q)))
     assert full["L_thumb_intermediate_joint"] == pytest.approx(1.6 * 0.3)
     assert full["L_thumb_distal_joint"] == pytest.approx(2.4 * 0.3)

@@ -218,22 +218,12 @@ def test_a_joint_in_two_controllers_is_refused(tmp_path):
         load_robot_config(write_variant(tmp_path, "g1_dex3", twice))
 
 
-def test_a_hand_config_of_another_size_is_refused_by_the_shared_hand_check(tmp_path):
-    """The robot's hand lists one joint fewer than its hand config, on a generic output (a maker's
-    output checks its own size): the hand check that check and hand_retarget_node share refuses."""
-    from egoscale_ros.check import robot_hand_configs
-
-    def fewer(d):
-        dropped = d["hands"]["left"]["joints"].pop()
-        for c in d["controllers"]:
-            if dropped in c["joints"]:
-                c.clear()
-                c.update(name="left_hand", type="JointState", topic="left_hand/commands",
-                         joints=list(d["hands"]["left"]["joints"]))
-
-    config = load_robot_config(write_variant(tmp_path, "g1_dex3", fewer))
-    with pytest.raises(ConfigError, match=r"hands.left.joints: the hand config .* has 7 joints, the robot's hand 6"):
-        robot_hand_configs(config)
+def test_the_inspire_command_slots_are_the_hand_configs_joint_order():
+    """The Inspire's MotorCmds_ slots are pinky, ring, middle, index, thumb bend, thumb rotation per
+    hand; the hand config states that order and the robot's hand takes it from there."""
+    config = load_robot_config("h1_inspire")
+    slots = next(c for c in config.controllers if c.type == "unitree_inspire").joints
+    assert slots == config.hands["right"].joints + config.hands["left"].joints
 
 
 def test_a_duplicate_yaml_key_is_refused(tmp_path):

@@ -56,18 +56,32 @@ def test_a_duplicate_key_in_a_shipped_config_format_is_refused_at_load(tmp_path)
         load_robot_config(path)
 
 
-def test_check_refuses_a_robot_whose_hand_type_disagrees_with_its_hand_config(tmp_path):
+def test_a_robot_whose_hand_type_disagrees_with_its_hand_config_is_refused_at_load(tmp_path):
+    # At load, so every node and `egoscale-ros check` refuse it alike (not only the retargeting node).
     path = write_variant(tmp_path, "g1_dex3", lambda d: d["hands"]["left"].__setitem__("type", "inspire"))
-    config = load_robot_config(path)
     with pytest.raises(ConfigError, match=r"hands.left.type: 'inspire' but its hand config dex3_left.yaml"):
-        robot_hand_configs(config)
+        load_robot_config(path)
+
+
+def test_hand_joints_are_stated_once_in_the_hand_config_and_the_robot_reads_them(tmp_path):
+    # A second list in the robot YAML could drift from the hand config's (they once differed in
+    # order for the Inspire hands): it is refused, naming where the joints live.
+    def listed(d):
+        d["hands"]["left"]["joints"] = list(load_hand_config("dex3", "left").joints)
+
+    with pytest.raises(ConfigError, match=r"hands.left.joints: a hand's joints are stated once, in its hand config"):
+        load_robot_config(write_variant(tmp_path, "g1_dex3", listed))
+    for robot in ("g1_dex3", "h1_inspire", "h1_2_inspire", "r1pro_sharpa"):
+        config = load_robot_config(robot)
+        for side, hand in config.hands.items():
+            assert hand.joints == load_hand_config(hand.retarget, side).joints
 
 
 def test_check_pairs_every_hand_with_its_config():
     config = load_robot_config("g1_dex3")
     hands = robot_hand_configs(config)
     assert hands["left"].path == load_hand_config("dex3", "left").path
-    assert set(config.hands["right"].joints) <= set(hands["right"].joints)
+    assert config.hands["right"].joints == hands["right"].joints
 
 
 def test_a_manifest_with_a_misspelt_key_is_refused_not_ignored():

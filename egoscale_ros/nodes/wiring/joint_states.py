@@ -32,11 +32,14 @@ class JointStateListener:
     have moved between two accepted messages. The publishers of ``topic`` are checked against
     ``source`` (a node name; '' = exactly one publisher) at ``check_period_s``; while they do not
     match, :attr:`source_problem` says why and the command path holds.
+
+    ``view``: take the newest message when a tick asks (a command node); without, the node's own
+    subscription hands every message to :meth:`offer` (the policy, which looks states up by stamp).
     """
 
     def __init__(self, node: Node, joints: Iterable[str] = (), max_speed: np.ndarray | None = None,
                  topic: str = "joint_states", source: str = "", check_period_s: float = 0.1,
-                 on_update: Callable[[JointState], None] | None = None):
+                 on_update: Callable[[JointState], None] | None = None, view: bool = True):
         from egoscale_ros.safety.feedback import FeedbackFilter
 
         joints = list(joints)
@@ -51,7 +54,7 @@ class JointStateListener:
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=400)  # (node clock, stamp) accepted
         self._on_update = on_update
         # Taken when a tick asks, from the process's one subscription: no callback per message.
-        self._view = JointStateView.shared(node, topic)
+        self._view = JointStateView.shared(node, topic) if view else None
         self._seen = 0
         node.create_timer(check_period_s, self.check_source)
 
@@ -73,18 +76,19 @@ class JointStateListener:
 
     def poll(self) -> None:
         """Offer the newest joint state this node has not seen yet to its checks."""
-        taken = self._view.newest()
+        taken = self._view.newest() if self._view is not None else None
         if taken is None or taken.seq == self._seen:
             return
         self._seen = taken.seq
-        self._callback(taken.msg, taken.received_s)
+        self.offer(taken.msg, taken.received_s)
 
     @property
     def received_s(self) -> float:
         self.poll()
         return self._received_s
 
-    def _callback(self, msg: JointState, received_s: float | None = None) -> None:
+    def offer(self, msg: JointState, received_s: float | None = None) -> bool:
+        """Judge one message (whole, fresh, consistent); True when it became the node's view."""
         with self._lock:
             ok = self.filter.offer(list(msg.name), list(msg.position), stamp_to_sec(msg.header.stamp),
                                    now_sec(self._node))
@@ -98,6 +102,7 @@ class JointStateListener:
                                 throttle_duration_sec=2.0)
         elif self._on_update is not None:
             self._on_update(msg)
+        return ok
 
     def flow_problem(self, window_s: float = 0.5, late_s: float = 0.05, lost: float = 0.2) -> str:
         """'' while the feedback flows as usual, else what is wrong with it now: messages arriving
@@ -154,11 +159,11 @@ class JointStateListener:
                 "joint_state_source": self.source_problem or "ok"}
 
 
-def joint_state_listener(node: Node, config: RobotConfig, joints: list[str]) -> JointStateListener:
+def joint_state_listener(node: Node, config: RobotConfig, joints: list[str], view: bool = True) -> JointStateListener:
     """The listener a command node needs for ``joints``; parameter ``joint_state_source`` names the
     one node allowed to publish ``joint_states`` ('' = any single publisher)."""
     source = str(declare(node, "joint_state_source", ""))
     speed = [config.joint_info(j).velocity for j in joints]
     # Physical bound for the consistency check: the URDF's velocity (10 rad/s where it gives none).
     speed = np.array([v if math.isfinite(v) and v > 0 else 10.0 for v in speed])
-    return JointStateListener(node, joints, speed, source=source)
+    return JointStateListener(node, joints, speed, source=source, view=view)
