@@ -35,6 +35,7 @@ EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smooth
 # does, and the command nodes accept any single publisher.
 JOINT_STATE_SOURCES = ("robot_interface_node", "mock_hardware_node")
 RESPAWN_DELAY_S = 2.0
+POLICY_RATE_HZ = 30.0  # chunks per second the policy node is asked for
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 # Launch arguments: name -> (default as launch text, description). The one source of their
 # defaults: bringup.launch.py declares these, and plan_graph's keyword defaults are the same values
@@ -242,7 +243,7 @@ def plan_graph(
             "policy_node",
             "policy_node",
             {**common, "manifest": policy, "backend": backend, "instruction": instruction,
-             "cameras": [c.name for c in config.cameras] or ["head"],
+             "cameras": [c.name for c in config.cameras] or ["head"], "rate_hz": POLICY_RATE_HZ,
              **({"publish_observation": True} if record else {})},
         )
     )
@@ -250,7 +251,9 @@ def plan_graph(
     # hand space from the manifest (not from a default of its own).
     tick = {"rate_hz": config.control_rate_hz}
     hands = {"hand_source": policy_hand_type(policy)} if config.hands else {}
-    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, **tick, **hands}))
+    # The smoother judges the policy silent against the policy's own period.
+    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node",
+                          {**common, **tick, **hands, "policy_rate_hz": POLICY_RATE_HZ}))
     scale = _speed_scale(speed_scale)
     nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node",
                           {**common, **tick, "solver": ik_solver, "speed_scale": scale}))
