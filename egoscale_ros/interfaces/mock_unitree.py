@@ -102,7 +102,8 @@ class _HgArmSdkCheck(_Check):
             errors.append("blend_range")
         prev = 0.0 if self.weight is None else self.weight
         dt = 0.0 if self.prev_t is None else max(now - self.prev_t, 0.0)
-        if abs(w - prev) > a.ramp.rate_per_s * (dt + u.MAX_DT) + WEIGHT_TOL:
+        rate = a.ramp.release_rate_per_s if w < prev else a.ramp.rate_per_s
+        if abs(w - prev) > rate * (dt + u.MAX_DT) + WEIGHT_TOL:
             errors.append("ramp_rate")
         if self.releasing and w > prev + WEIGHT_TOL:
             errors.append("ramp_monotone")

@@ -172,7 +172,8 @@ class _UnitreeOutput(OutputAdapter):
 
 class HgArmSdkOutput(_UnitreeOutput):
     """Options: ``motor_index`` (per joint), ``blend_index``, ``kp``/``kd`` (per joint or one value),
-    ``mode`` (1), ``blend_rate_per_s`` (0.5: a 2 s hand-over), ``max_velocity`` (rad/s, 2.0),
+    ``mode`` (1), ``blend_rate_per_s`` (0.5: a 2 s hand-over), ``release_rate_per_s`` (the hand-back
+    at a clean stop; default the hand-over's), ``max_velocity`` (rad/s, 2.0),
     ``hold_motor_index`` / ``hold_kp`` / ``hold_kd`` (motors held where they were, e.g. the waist).
     """
 
@@ -186,7 +187,8 @@ class HgArmSdkOutput(_UnitreeOutput):
         self.kp = o.numbers("kp", lo=0.0, hi=500.0)
         self.kd = o.numbers("kd", lo=0.0, hi=50.0)
         self.mode = o.integer("mode", HG_ARM_MODE)
-        self.ramp = BlendRamp(o.number("blend_rate_per_s", 0.5, 1e-3, 10.0), MAX_DT)
+        blend_rate = o.number("blend_rate_per_s", 0.5, 1e-3, 10.0)
+        self.ramp = BlendRamp(blend_rate, MAX_DT, o.number("release_rate_per_s", blend_rate, 1e-3, 10.0))
         self.stepper = _Stepper(output.joints, o.number("max_velocity", 2.0, 1e-3, 50.0))
         hold = o.data.get("hold_motor_index", [])
         self.hold_index = o.indices("hold_motor_index", len(hold) if isinstance(hold, list) else 0, HG_MOTORS, [])

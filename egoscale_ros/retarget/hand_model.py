@@ -6,8 +6,9 @@ other movable joint of the file is locked at zero, and named points (fingertips,
 frames of the file plus a fixed offset. Positions are always expressed in the hand's root frame.
 
 Two forward kinematics of the same model: Pinocchio (numeric, for sources and checks) and CasADi
-expressions (for the optimisers) built from the Pinocchio model's joint placements and axes (the
-``pin`` wheel has no ``pinocchio.casadi``); they agree to rounding error.
+expressions (for the optimisers) from the kinematics package's one builder
+(``kinematics.casadi_fk.tree_poses``) over the Pinocchio model's joint placements and axes; they
+agree to rounding error.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import casadi as ca
 import numpy as np
 import pinocchio as pin
 
-from egoscale_ros.kinematics.pinocchio_model import joint_motion, load_model, parent_joint
+from egoscale_ros.kinematics.casadi_fk import tree_poses
+from egoscale_ros.kinematics.pinocchio_model import JointMotion, joint_motion, load_model, parent_joint
 from egoscale_ros.kinematics.urdf import Mimic, UrdfError, read_urdf
 from egoscale_ros.retarget.compiled import BufferedFunction
 
@@ -38,33 +40,15 @@ class FramePoint:
     offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
-_AXES = {"X": np.array([1.0, 0.0, 0.0]), "Y": np.array([0.0, 1.0, 0.0]), "Z": np.array([0.0, 0.0, 1.0])}
-
-
-def _joint_axes(model: pin.Model) -> list:
-    """Per joint (index 0 = universe: None): ('revolute' | 'prismatic', unit axis in the joint frame),
-    as the kinematics package reads every joint's motion."""
-    out: list = [None]
+def _joint_motions(model: pin.Model) -> list[JointMotion]:
+    """Per joint of ``model`` after the universe: its motion, as the kinematics package reads it."""
+    out = []
     for jid in range(1, model.njoints):
         short = model.joints[jid].shortname()
         if model.joints[jid].nv != 1 or not short.startswith(("JointModelR", "JointModelP")) or "Unbounded" in short:
             raise HandModelError(f"joint '{model.names[jid]}' is {short}: hands need revolute or prismatic joints")
-        motion = joint_motion(model, jid)
-        out.append((motion.kind, motion.axis))
+        out.append(joint_motion(model, jid))
     return out
-
-
-def _rotation_sx(axis: np.ndarray, angle: ca.SX) -> ca.SX:
-    """Rotation matrix about a unit ``axis`` (Rodrigues), simplified for the principal axes."""
-    c, s = ca.cos(angle), ca.sin(angle)
-    if np.allclose(axis, _AXES["X"]):
-        return ca.vertcat(ca.horzcat(1, 0, 0), ca.horzcat(0, c, -s), ca.horzcat(0, s, c))
-    if np.allclose(axis, _AXES["Y"]):
-        return ca.vertcat(ca.horzcat(c, 0, s), ca.horzcat(0, 1, 0), ca.horzcat(-s, 0, c))
-    if np.allclose(axis, _AXES["Z"]):
-        return ca.vertcat(ca.horzcat(c, -s, 0), ca.horzcat(s, c, 0), ca.horzcat(0, 0, 1))
-    k = ca.DM([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return ca.DM.eye(3) + s * k + (1 - c) * (k @ k)
 
 
 class HandModel:
@@ -163,7 +147,7 @@ class HandModel:
             if jid >= model.njoints or model.joints[jid].nq != 1:
                 raise HandModelError(f"joint '{name}' in {where} is not a 1-DoF joint")
             self._q_index[name] = model.joints[jid].idx_q
-        self._joint_kinds = _joint_axes(model)
+        self._joint_motions = _joint_motions(model)
 
     def _resolve_points(self, points: dict[str, FramePoint]) -> None:
         full, model = self._full_model, self.model
@@ -248,22 +232,14 @@ class HandModel:
             qm[self._q_index[name]] = q[i]
         for m in self.mimics:
             qm[self._q_index[m.joint]] = m.follow(q[self.joint_names.index(m.source)])
-        rot: list = [ca.DM.eye(3)]
-        pos: list = [ca.DM.zeros(3)]
-        for jid in range(1, model.njoints):
-            placement = model.jointPlacements[jid]
-            parent = model.parents[jid]
-            r_parent, p_parent = rot[parent], pos[parent]
-            r_fixed = r_parent @ ca.DM(placement.rotation)
-            p_joint = p_parent + r_parent @ ca.DM(placement.translation)
-            kind, axis = self._joint_kinds[jid]
-            angle = qm[model.joints[jid].idx_q]
-            if kind == "revolute":
-                rot.append(r_fixed @ _rotation_sx(axis, angle))
-                pos.append(p_joint)
-            else:
-                rot.append(r_fixed)
-                pos.append(p_joint + r_fixed @ ca.DM(axis) * angle)
+        # Joint jid of the model is entry jid - 1 of the tree (the universe is the base).
+        joints = range(1, model.njoints)
+        poses = tree_poses([model.parents[jid] - 1 for jid in joints],
+                           [(ca.DM(model.jointPlacements[jid].rotation), ca.DM(model.jointPlacements[jid].translation))
+                            for jid in joints],
+                           self._joint_motions, [qm[model.joints[jid].idx_q] for jid in joints])
+        rot = [ca.DM.eye(3)] + [r for r, _ in poses]
+        pos = [ca.DM.zeros(3)] + [t for _, t in poses]
         r_root = ca.DM(self._root_inv.rotation)
         p_root = ca.DM(self._root_inv.translation)
         rows = [

@@ -135,8 +135,11 @@ def test_the_maker_side_receives_valid_commands_and_feedback_becomes_joint_state
             rising, falling = w[:top + 1], w[top:]
             assert all(b >= a for a, b in zip(rising, rising[1:])), "blend weight not monotone at start"
             assert all(b <= a for a, b in zip(falling, falling[1:])), "blend weight not monotone at shutdown"
-            step = max(abs(b - a) for a, b in zip(w, w[1:]))
-            assert step <= opts["blend_rate_per_s"] * MAX_DT + 1e-6, f"blend weight stepped by {step}"
+            up = max(b - a for a, b in zip(rising, rising[1:]))
+            down = max(a - b for a, b in zip(falling, falling[1:]))
+            assert up <= opts["blend_rate_per_s"] * MAX_DT + 1e-6, f"blend weight stepped up by {up}"
+            release = opts.get("release_rate_per_s", opts["blend_rate_per_s"])
+            assert down <= release * MAX_DT + 1e-6, f"blend weight stepped down by {down}"
         if out.type == "unitree_go_lowcmd":  # H1: right arm at 12-15, left at 16-19
             msg = msgs[-1]
             for joint, index in zip(out.joints, opts["motor_index"]):
