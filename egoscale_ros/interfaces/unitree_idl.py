@@ -15,6 +15,8 @@ from cyclonedds.idl import IdlStruct
 from cyclonedds.idl.annotations import final
 from cyclonedds.idl.types import array, float32, int8, int16, int32, sequence, uint8, uint16, uint32
 
+from egoscale_ros.interfaces.cdr_codec import install
+
 
 def _zeros(n: int):
     return field(default_factory=lambda: [0] * n)
@@ -234,3 +236,8 @@ class GoMotorCmds(IdlStruct, typename="unitree_go.msg.dds_.MotorCmds_"):
 @dataclass
 class GoMotorStates(IdlStruct, typename="unitree_go.msg.dds_.MotorStates_"):
     states: sequence[GoMotorState] = field(default_factory=list)
+
+
+# The message types on the wire (de)serialise through precompiled formats, not field by field.
+for _message in (HgLowCmd, HgLowState, HgHandCmd, HgHandState, GoLowCmd, GoLowState, GoMotorCmds, GoMotorStates):
+    install(_message)

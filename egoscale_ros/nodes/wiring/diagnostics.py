@@ -31,7 +31,9 @@ class Diagnostics:
         self._values = values
         self._level = level or (lambda: (DiagnosticStatus.OK, "ok"))
         self._pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._timer = node.create_timer(period_s, self.publish)
+        # A zero-argument callback: the events executor passes TimerInfo to any callback that
+        # takes a positional argument, and publish() takes one.
+        self._timer = node.create_timer(period_s, lambda: self.publish())
         # A fault must show within a fraction of a second, not at the next periodic report: the
         # level is watched more often and a change of level or of the kind of message (its
         # words, numbers aside) is published at once.

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import rclpy
 from rclpy.node import Node
 
+from egoscale_ros.nodes.wiring import executor as executors
+
 
 def run(node_factory: Callable[[], Node | list[Node]], args: list[str] | None = None, threads: int = 1) -> int:
     """Standard ``main()``: init, build the node (or a container's nodes), spin them on one
@@ -45,18 +47,11 @@ def run(node_factory: Callable[[], Node | list[Node]], args: list[str] | None = 
         except Exception as exc:
             print(f"[FATAL] {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             return 1
-        if threads > 1:
-            from rclpy.executors import MultiThreadedExecutor
-
-            executor = MultiThreadedExecutor(num_threads=threads)
-        else:
-            from rclpy.executors import SingleThreadedExecutor
-
-            executor = SingleThreadedExecutor()
+        executor = executors.create(nodes[0].context, threads)
         for node in nodes:
             executor.add_node(node)
         try:
-            executor.spin()
+            executors.spin(executor, nodes[0].context)
         except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
             stop_requested.set()  # SIGINT, or rclpy's own handler of SIGTERM shut the context down
         except Exception:
