@@ -187,6 +187,8 @@ class PolicyNode(Node):
         report = self.selection.report()
         log = self._warn if self.selection.fell_back else self.get_logger().info
         log(f"policy {self.manifest.name} ({self.manifest.path}) on {report}; cameras {cameras}, {rate_hz:g} Hz")
+        if self.remote is not None:
+            self.remote.start(self._deliver, self._on_cycle_error)
         self.loop.start()
 
     def _check_robot_fits_manifest(self) -> None:
@@ -271,8 +273,17 @@ class PolicyNode(Node):
             images = [fit_image(img, spec.size, spec.resize) for img in images]
         return Observation(stamp_ns, images, positions, instruction, wrists, base_T_camera, self.config.base_frame)
 
-    def _infer(self, obs: Observation) -> Prediction:
+    def _infer(self, obs: Observation) -> Prediction | None:
+        if self.remote is not None:  # pipelined: the reply is published by _deliver, on its connection's thread
+            self.remote.submit(obs)
+            return None
         return self.pipeline.predict(obs)
+
+    def _deliver(self, obs: Observation, prediction: Prediction) -> None:
+        """A policy server's chunk, newest capture so far (the client drops older ones)."""
+        t0 = time.monotonic()
+        self._publish(obs, prediction)
+        self.loop.record(t0 - prediction.total_ms * 1e-3, prediction, {"publish": (time.monotonic() - t0) * 1e3})
 
     def _publish(self, obs: Observation, prediction: Prediction) -> None:
         chunk = prediction.chunk
