@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egoscale_ros.policy.hand_space import policy_hand_type
+from egoscale_ros.retarget.config import load_hand_config
 from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.spec import RobotConfig
 
@@ -250,7 +251,12 @@ def plan_graph(
     # hand space from the manifest (not from a default of its own).
     tick = {"rate_hz": config.control_rate_hz}
     hands = {"hand_source": policy_hand_type(policy)} if config.hands else {}
-    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, **tick, **hands}))
+    # The smoother reads no file: the base frame it checks chunks against and the names of the
+    # policy's hand joints per side come from here.
+    hand_joints = {f"{side}_hand_joints": list(load_hand_config(hands["hand_source"], side).joints)
+                   for side in config.hands}
+    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node",
+                          {**tick, "base_frame": config.base_frame, **hand_joints}))
     scale = _speed_scale(speed_scale)
     nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node",
                           {**common, **tick, "solver": ik_solver, "speed_scale": scale}))
