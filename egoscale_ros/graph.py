@@ -36,6 +36,7 @@ EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smooth
 # does, and the command nodes accept any single publisher.
 JOINT_STATE_SOURCES = ("robot_interface_node", "mock_hardware_node")
 RESPAWN_DELAY_S = 2.0
+POLICY_RATE_HZ = 30.0  # chunks per second the policy node is asked for
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 # Launch arguments: name -> (default as launch text, description). The one source of their
 # defaults: bringup.launch.py declares these, and plan_graph's keyword defaults are the same values
@@ -243,7 +244,7 @@ def plan_graph(
             "policy_node",
             "policy_node",
             {**common, "manifest": policy, "backend": backend, "instruction": instruction,
-             "cameras": [c.name for c in config.cameras] or ["head"],
+             "cameras": [c.name for c in config.cameras] or ["head"], "rate_hz": POLICY_RATE_HZ,
              **({"publish_observation": True} if record else {})},
         )
     )
@@ -255,8 +256,9 @@ def plan_graph(
     # policy's hand joints per side come from here.
     hand_joints = {f"{side}_hand_joints": list(load_hand_config(hands["hand_source"], side).joints)
                    for side in config.hands}
+    # It judges the policy silent against the policy's own period.
     nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node",
-                          {**tick, "base_frame": config.base_frame, **hand_joints}))
+                          {**tick, "base_frame": config.base_frame, **hand_joints, "policy_rate_hz": POLICY_RATE_HZ}))
     scale = _speed_scale(speed_scale)
     nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node",
                           {**common, **tick, "solver": ik_solver, "speed_scale": scale}))

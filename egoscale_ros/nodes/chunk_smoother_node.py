@@ -39,6 +39,7 @@ from egoscale_ros.nodes.wiring.params import declare, required
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
 from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, stamp_to_ns
 from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform, transforms_to_matrices
+from egoscale_ros.safety.watchdog import silence_timeout
 from egoscale_ros.schema import SIDES
 
 RECENT_S = 2.0  # how long a refusal, reordering or late chunk stays on diagnostics
@@ -66,8 +67,12 @@ class ChunkSmootherNode(Node):
         crossfade = float(declare(self, "crossfade_s", 0.1))
         self.expect_hands = bool(self.hand_names)
         future_tolerance = float(declare(self, "future_tolerance_s", 0.1))
-        # How long without a new chunk before the policy counts as silent (an ERROR).
-        self.chunk_timeout_s = float(declare(self, "chunk_timeout_s", 0.3))
+        # How long without a new chunk before the policy counts as silent (an ERROR): by default
+        # SILENT_PERIODS of the policy's own period (policy_rate_hz, the policy node's rate_hz).
+        policy_rate = float(declare(self, "policy_rate_hz", 30.0))
+        if not policy_rate > 0:
+            raise ValueError(f"parameter policy_rate_hz must be > 0, got {policy_rate}")
+        self.chunk_timeout_s = float(declare(self, "chunk_timeout_s", silence_timeout(policy_rate)))
         if rate <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         if not self.chunk_timeout_s > 0:

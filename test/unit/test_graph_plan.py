@@ -196,3 +196,9 @@ def test_a_missing_manifest_is_refused_when_the_graph_is_planned():
 
     with pytest.raises(ManifestError, match="/models/m/manifest.yaml"):
         plan_graph(policy="/models/m/manifest.yaml")
+
+
+def test_the_smoother_judges_the_policy_against_the_rate_the_policy_is_asked_for():
+    plan = plan_graph("g1_dex3", hardware="mock")
+    by = {s.executable: s.parameters for s in plan.nodes}
+    assert by["chunk_smoother_node"]["policy_rate_hz"] == by["policy_node"]["rate_hz"] > 0
