@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egoscale_ros.policy.hand_space import policy_hand_type
+from egoscale_ros.retarget.config import load_hand_config
 from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.spec import RobotConfig
 
@@ -35,6 +36,7 @@ EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smooth
 # does, and the command nodes accept any single publisher.
 JOINT_STATE_SOURCES = ("robot_interface_node", "mock_hardware_node")
 RESPAWN_DELAY_S = 2.0
+POLICY_RATE_HZ = 30.0  # chunks per second the policy node is asked for
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 # Launch arguments: name -> (default as launch text, description). The one source of their
 # defaults: bringup.launch.py declares these, and plan_graph's keyword defaults are the same values
@@ -269,7 +271,7 @@ def plan_graph(
             "policy_node",
             "policy_node",
             {**common, "manifest": policy, "backend": backend, "instruction": instruction,
-             "cameras": [c.name for c in config.cameras] or ["head"],
+             "cameras": [c.name for c in config.cameras] or ["head"], "rate_hz": POLICY_RATE_HZ,
              **({"publish_observation": True} if record else {})},
         )
     )
@@ -277,7 +279,13 @@ def plan_graph(
     # hand space from the manifest (not from a default of its own).
     tick = {"rate_hz": config.control_rate_hz}
     hands = {"hand_source": policy_hand_type(policy)} if config.hands else {}
-    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node", {**common, **tick, **hands}))
+    # The smoother reads no file: the base frame it checks chunks against and the names of the
+    # policy's hand joints per side come from here.
+    hand_joints = {f"{side}_hand_joints": list(load_hand_config(hands["hand_source"], side).joints)
+                   for side in config.hands}
+    # It judges the policy silent against the policy's own period.
+    nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node",
+                          {**tick, "base_frame": config.base_frame, **hand_joints, "policy_rate_hz": POLICY_RATE_HZ}))
     scale = _speed_scale(speed_scale)
     nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node",
                           {**common, **tick, "solver": ik_solver, "speed_scale": scale}))

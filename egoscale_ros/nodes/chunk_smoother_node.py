@@ -9,7 +9,8 @@ publishes ``command/wrist_targets`` (one-point MultiDOFJointTrajectory) and
 
 Safety: a chunk stamped more than ``future_tolerance_s`` ahead of this node's clock is refused
 (and cannot block later chunks); hand chunk columns are mapped by name onto the declared joints
-of the policy's hand (``hand_source``, a hand config) before use, and a chunk with unknown,
+of the policy's hand (``<side>_hand_joints``, which the graph plan takes from the manifest's
+hand config) before use, and a chunk with unknown,
 missing or repeated names is refused. Targets are published only while a chunk covers the tick:
 when the policy falls silent the smoother stops publishing (the command nodes' target watchdogs
 then brake and hold) and diagnostics go ERROR naming the silent topic and whether its publisher
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory, MultiDOFJointTrajectoryPoint
 
@@ -34,11 +36,12 @@ from egoscale_ros.nodes import liveness
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.links import TargetLinks
 from egoscale_ros.nodes.wiring.main import run
-from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.params import declare, required
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
 from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, sec_to_stamp, stamp_to_ns
 from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform, transforms_to_matrices
-from egoscale_ros.retarget.config import load_hand_config
+from egoscale_ros.safety.watchdog import silence_timeout
+from egoscale_ros.schema import SIDES
 
 RECENT_S = 2.0  # how long a refusal, reordering or late chunk stays on diagnostics
 LATE_S = 0.25  # a chunk arriving later than this after its observation is reported
@@ -51,26 +54,31 @@ class ChunkSmootherNode(Node):
     def __init__(self, **node_options: Any) -> None:
         # node_options: rclpy Node keywords, e.g. a container's per-node cli_args
         super().__init__("chunk_smoother_node", **node_options)
-        self.config = robot_config_from_parameters(self)
-        rate = float(declare(self, "rate_hz", self.config.control_rate_hz))
+        # From the graph plan (robot config and manifest): this node reads no file.
+        rate = float(required(self, "rate_hz", Parameter.Type.DOUBLE))
+        self.base_frame = str(required(self, "base_frame", Parameter.Type.STRING))
+        # The policy's hand space per side, in its declared order; a side left empty has no hand.
+        self.hand_names: dict[str, list[str]] = {}
+        for side in SIDES:
+            names = list(declare(self, f"{side}_hand_joints", [""]))
+            if any(names):
+                self.hand_names[side] = names
         # rtc: smoothest output in `egoscale-ros bench chunking` (ACT's ensemble steps when a chunk joins)
         mode = declare(self, "mode", "rtc")
         crossfade = float(declare(self, "crossfade_s", 0.1))
-        self.expect_hands = bool(declare(self, "expect_hands", bool(self.config.hands)))
-        hand_source = str(declare(self, "hand_source", "sharpa_wave"))
+        self.expect_hands = bool(self.hand_names)
         future_tolerance = float(declare(self, "future_tolerance_s", 0.1))
-        # How long without a new chunk before the policy counts as silent (an ERROR).
-        self.chunk_timeout_s = float(declare(self, "chunk_timeout_s", 0.3))
+        # How long without a new chunk before the policy counts as silent (an ERROR): by default
+        # SILENT_PERIODS of the policy's own period (policy_rate_hz, the policy node's rate_hz).
+        policy_rate = float(declare(self, "policy_rate_hz", 30.0))
+        if not policy_rate > 0:
+            raise ValueError(f"parameter policy_rate_hz must be > 0, got {policy_rate}")
+        self.chunk_timeout_s = float(declare(self, "chunk_timeout_s", silence_timeout(policy_rate)))
         if rate <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         if not self.chunk_timeout_s > 0:
             raise ValueError(f"parameter chunk_timeout_s must be > 0, got {self.chunk_timeout_s}")
         self.smoother = ChunkSmoother(mode, crossfade_s=crossfade, future_tolerance_s=future_tolerance)
-        self.base_frame = self.config.base_frame
-        # The policy's hand space, per side, in the declared order (the hand config's joints).
-        self.hand_names: dict[str, list[str]] = {
-            side: list(load_hand_config(hand_source, side).joints) for side in self.config.hands
-        } if self.expect_hands else {}
         self.last_chunk_s: float | None = None  # node clock at the last accepted chunk
         self.policy_watch = liveness.UpstreamWatch(self, "policy/wrist_chunk", self.chunk_timeout_s)
         # Shown on diagnostics for RECENT_S after it happened: a refusal, a reordered hand chunk,

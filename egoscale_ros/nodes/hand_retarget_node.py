@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 
 from egoscale_ros.check import robot_hand_configs
@@ -30,7 +31,7 @@ from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.guarded import GuardedCommands
 from egoscale_ros.nodes.wiring.joint_states import joint_state_listener
 from egoscale_ros.nodes.wiring.main import run
-from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
+from egoscale_ros.nodes.wiring.params import declare, required, robot_config_from_parameters
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
 from egoscale_ros.nodes.wiring.stamps import FUTURE_TOLERANCE_S, now_sec, stamp_to_sec
 from egoscale_ros.retarget.retargeter import Retargeter
@@ -64,7 +65,8 @@ class HandRetargetNode(Node):
         super().__init__("hand_retarget_node", **node_options)
         self.config = robot_config_from_parameters(self)
         rate = float(declare(self, "rate_hz", float(self.config.control_rate_hz)))
-        source = str(declare(self, "source", "sharpa_wave"))
+        # The policy's hand type: from the manifest through the graph plan, never assumed here.
+        source = str(required(self, "source", Parameter.Type.STRING))
         alpha = float(declare(self, "lowpass_alpha", -1.0))
         solver = str(declare(self, "solver", ""))
         if not rate > 0:

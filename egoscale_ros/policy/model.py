@@ -186,7 +186,22 @@ class EmbodimentAdapter(nn.Module):
 # --------------------------------------------------------------------------------------------- model
 
 
-class EgoScalePolicy(nn.Module):
+class EulerSampling:
+    """``sample``: K Euler steps of the flow from ``noise`` (t = 0) to actions (t = 1), for a model
+    with ``encode(embodiment, image, tokens, state, state_mask)`` and
+    ``velocity(embodiment, noisy_actions, timestep, context)`` (every policy of the package)."""
+
+    def sample(self, embodiment: str, image, tokens, state, state_mask, noise: torch.Tensor,
+               steps: int = 4) -> torch.Tensor:
+        context = self.encode(embodiment, image, tokens, state, state_mask)
+        x = noise
+        for k in range(steps):
+            t = torch.full((x.shape[0],), k / steps, dtype=x.dtype, device=x.device)
+            x = x + self.velocity(embodiment, x, t, context) / steps
+        return x
+
+
+class EgoScalePolicy(EulerSampling, nn.Module):
     """Backbone + DiT action expert with per-embodiment adapters."""
 
     def __init__(self, config: PolicyConfig):
@@ -275,16 +290,6 @@ class EgoScalePolicy(nn.Module):
         return adapter.action_decoder(self.final_norm(x) * (1 + scale) + shift)
 
     # -- flow matching ---------------------------------------------------------------------------
-
-    def sample(self, embodiment: str, image, tokens, state, state_mask, noise: torch.Tensor,
-               steps: int = 4) -> torch.Tensor:
-        """K Euler steps from ``noise`` (t = 0) to actions (t = 1)."""
-        context = self.encode(embodiment, image, tokens, state, state_mask)
-        x = noise
-        for k in range(steps):
-            t = torch.full((x.shape[0],), k / steps, dtype=x.dtype, device=x.device)
-            x = x + self.velocity(embodiment, x, t, context) / steps
-        return x
 
     def flow_matching_loss(self, embodiment: str, image, tokens, state, state_mask, actions: torch.Tensor,
                            action_mask: torch.Tensor | None = None,

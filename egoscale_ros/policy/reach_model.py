@@ -8,11 +8,21 @@ The task needs little: where the ball is in the image and where the arm is. So:
   colour is in view) and two small learned convolutions. A red ball's position is then a smooth
   function of the pixels from the first step of training. The proprioceptive state (with its mask)
   and a bag of instruction tokens join the keypoints in an MLP that gives one context token.
-- Action expert: an MLP over the flattened noisy chunk, the flow time's sinusoidal embedding and
-  the context estimates the clean chunk; the flow velocity follows from it as
-  ``(estimate - x_t) / (1 - t)`` (the velocity of the straight noise-to-action path). Asking a
-  narrow MLP for the velocity itself would make it carry every one of the chunk's ~2000 noise
-  values through its bottleneck; the clean chunk is low-dimensional (a reach and a grasp).
+- Plan: a linear read-out of the context gives the few numbers the expert's chunk follows from -
+  the ball as seen from the reaching wrist, each wrist's turn back to its home orientation, the
+  idle wrist's way home (:meth:`egoscale_ros.reach.task.ReachTask.plan_features`). Training
+  supervises it beside the flow loss, so the context must hold exactly what reaching needs
+  (the ball's pixel turned into a position relative to a wrist known only through its joint
+  angles) instead of whatever lowers the loss of some of the ~2000 action values.
+- Action expert: the expert's chunks are smooth reaches and grasps, so they lie close to a
+  low-dimensional subspace of the ~2000 action values: the principal components of the training
+  chunks (:meth:`ReachPolicy.set_action_basis`, fixed buffers exported with the graphs). An MLP
+  over the noisy chunk's code in that subspace, the flow time's sinusoidal embedding and the
+  context estimates the clean chunk's code; the flow velocity follows from the estimate as
+  ``(estimate - x_t) / (1 - t)`` (the velocity of the straight noise-to-action path). The last
+  Euler step lands on the estimate, so the output always lies in the subspace: the noise outside
+  it never reaches the robot, and the head spends its width on the few numbers that place the
+  reach (where to go, when to close) instead of carrying every noise value through a bottleneck.
 
 The graphs take and return exactly what the reference policy's do (``image, tokens, state,
 state_mask -> context``; ``noisy_actions, timestep, context -> velocity``), so export, manifest
@@ -26,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from egoscale_ros.policy.model import timestep_embedding
+from egoscale_ros.policy.model import EulerSampling, timestep_embedding
 from egoscale_ros.policy.tokenizer import PAD_ID, VOCAB_SIZE
 
 ARCHITECTURE = "reach_keypoints"
@@ -45,6 +55,8 @@ class ReachPolicyConfig:
     width: int = 256
     expert_width: int = 256
     time_width: int = 64
+    code_size: int = 24  # principal components of the action chunks the head predicts
+    plan_size: int = 12  # numbers that fix the expert's chunk (ReachTask.plan_features: 6 per arm)
     max_tokens: int = 24
     vocab_size: int = VOCAB_SIZE
     horizon: int = 30
@@ -96,8 +108,8 @@ class ColourKeypoints(nn.Module):
         return torch.cat([self.soft_argmax(saliency * self.scale), peak], dim=-1)
 
 
-class ReachPolicy(nn.Module):
-    """Keypoint backbone + MLP flow head; per-embodiment state encoders."""
+class ReachPolicy(EulerSampling, nn.Module):
+    """Keypoint backbone + MLP flow head over a principal-component code; per-embodiment state encoders."""
 
     def __init__(self, config: ReachPolicyConfig):
         super().__init__()
@@ -122,11 +134,33 @@ class ReachPolicy(nn.Module):
             nn.GELU(approximate="tanh"), nn.Linear(c.width, c.width),
         )
         flat = c.horizon * c.action_dim
+        # Mean chunk and orthonormal basis (rows) of the chunk subspace; set from the training data.
+        self.register_buffer("chunk_mean", torch.zeros(flat))
+        self.register_buffer("chunk_basis", torch.eye(c.code_size, flat))
+        # The plan (where the ball and the home poses are from each wrist), read off the context and
+        # supervised in training: the keypoint the whole chunk follows from.
+        self.plan_head = nn.Linear(c.width, c.plan_size)
         self.expert = nn.Sequential(
-            nn.Linear(flat + c.time_width + c.width, c.expert_width), nn.GELU(approximate="tanh"),
+            nn.Linear(c.code_size + c.time_width + c.width + c.plan_size, c.expert_width), nn.GELU(approximate="tanh"),
             nn.Linear(c.expert_width, c.expert_width), nn.GELU(approximate="tanh"),
-            nn.Linear(c.expert_width, flat),
+            nn.Linear(c.expert_width, c.code_size),
         )
+
+    @torch.no_grad()
+    def set_action_basis(self, actions: torch.Tensor) -> float:
+        """Mean and principal components of normalised training chunks ``(N, H, action_dim)``;
+        returns the fraction of their variance the code keeps."""
+        flat = actions.reshape(actions.shape[0], -1).to(torch.float64)
+        mean = flat.mean(dim=0)
+        _, singular, vt = torch.linalg.svd(flat - mean, full_matrices=False)
+        k = self.config.code_size
+        if vt.shape[0] < k:
+            raise ValueError(f"{vt.shape[0]} chunks cannot give {k} principal components")
+        # SVD signs are arbitrary: fix them so the same data always gives the same basis.
+        basis = vt[:k] * torch.sign(vt[:k].sum(dim=1, keepdim=True) + 1e-30)
+        self.chunk_mean.copy_(mean.to(self.chunk_mean.dtype))
+        self.chunk_basis.copy_(basis.to(self.chunk_basis.dtype))
+        return float((singular[:k] ** 2).sum() / (singular ** 2).sum().clamp_min(1e-30))
 
     def _state_encoder(self, embodiment: str) -> nn.Linear:
         if embodiment not in self.state_encoders:
@@ -152,8 +186,10 @@ class ReachPolicy(nn.Module):
         """Estimate of the clean chunk ``(B, H, action_dim)`` from the noisy one at flow time ``timestep``."""
         b = noisy_actions.shape[0]
         t = timestep_embedding(timestep, self.config.time_width)
-        x = torch.cat([noisy_actions.reshape(b, -1), t, context.reshape(b, -1)], dim=-1)
-        return self.expert(x).reshape(noisy_actions.shape)
+        code = (noisy_actions.reshape(b, -1) - self.chunk_mean) @ self.chunk_basis.T
+        context = context.reshape(b, -1)
+        x = torch.cat([code, t, context, self.plan_head(context)], dim=-1)
+        return (self.chunk_mean + self.expert(x) @ self.chunk_basis).reshape(noisy_actions.shape)
 
     def velocity(self, embodiment: str, noisy_actions: torch.Tensor, timestep: torch.Tensor,
                  context: torch.Tensor) -> torch.Tensor:
@@ -161,28 +197,18 @@ class ReachPolicy(nn.Module):
         remaining = (1.0 - timestep).clamp_min(MIN_REMAINING)[:, None, None]
         return (self.denoise(noisy_actions, timestep, context) - noisy_actions) / remaining
 
-    def sample(self, embodiment: str, image, tokens, state, state_mask, noise: torch.Tensor,
-               steps: int = 4) -> torch.Tensor:
-        context = self.encode(embodiment, image, tokens, state, state_mask)
-        x = noise
-        for k in range(steps):
-            t = torch.full((x.shape[0],), k / steps, dtype=x.dtype, device=x.device)
-            x = x + self.velocity(embodiment, x, t, context) / steps
-        return x
-
     def flow_matching_loss(self, embodiment: str, image, tokens, state, state_mask, actions: torch.Tensor,
-                           generator: torch.Generator | None = None) -> torch.Tensor:
+                           generator: torch.Generator | None = None, plan: torch.Tensor | None = None) -> torch.Tensor:
         """Flow matching in its clean-sample form: the error of the velocity, ``(1 - t)²``-weighted,
-        which is the error of the clean-chunk estimate (flow times uniform in [0, 1))."""
+        which is the error of the clean-chunk estimate (flow times uniform in [0, 1)); plus, given
+        the normalised ``plan (B, plan_size)`` of each chunk, the error of its read-out."""
         b = actions.shape[0]
         noise = torch.randn(actions.shape, generator=generator, dtype=actions.dtype)
         t = torch.rand((b,), generator=generator, dtype=actions.dtype) * 0.999
         tt = t[:, None, None]
         x_t = (1 - tt) * noise + tt * actions
         context = self.encode(embodiment, image, tokens, state, state_mask)
-        return ((self.denoise(x_t, t, context) - actions) ** 2).mean()
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
+        loss = ((self.denoise(x_t, t, context) - actions) ** 2).mean()
+        if plan is not None:
+            loss = loss + ((self.plan_head(context.reshape(b, -1)) - plan) ** 2).mean()
+        return loss

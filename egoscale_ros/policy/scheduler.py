@@ -2,7 +2,7 @@
 
 One worker thread runs inference so that a slow model never delays subscriptions. It works only
 on the newest data: each cycle it asks for a fresh observation (``build``), runs the policy and
-hands the result to ``publish``. At most one inference is in flight, nothing is queued; a cycle
+hands the result to ``publish``. At most one local inference is in flight, nothing is queued; a cycle
 starts no earlier than one period after the previous one, and when inference takes longer than
 the period the next cycle starts at once, so the node publishes as fast as it can and the
 statistics report the rate it really achieves.
@@ -68,7 +68,9 @@ class InferenceLoop:
 
     ``build()`` returns an observation or None (not ready: nothing is run). ``infer(obs)`` returns
     a result (its ``stages_ms`` dict, if any, is recorded per stage, its ``total_ms`` in
-    :attr:`inference`); ``publish(obs, result)`` sends it. :attr:`stats` records whole cycles,
+    :attr:`inference`); ``publish(obs, result)`` sends it. ``infer`` returning None means the
+    observation was handed on (a pipelined policy server client publishes the reply from its own
+    thread and calls :meth:`record`): nothing is published for it here. :attr:`stats` records whole cycles,
     observation built to chunk published. Exceptions in a cycle are counted and handed to
     ``on_error`` and the loop goes on.
     """
@@ -111,6 +113,16 @@ class InferenceLoop:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def record(self, started: float, result: Any, stages_ms: dict[str, float] | None = None) -> None:
+        """Count one finished cycle that began at ``started`` (monotonic s); the loop calls it for
+        its own cycles, a pipelined policy for each result it publishes from its own thread."""
+        self.cycles += 1
+        now = time.monotonic()
+        stages = {**(getattr(result, "stages_ms", None) or {}), **(stages_ms or {})}
+        self.stats.record((now - started) * 1e3, stages)
+        if hasattr(result, "total_ms"):
+            self.inference.record(result.total_ms, t=now)
+
     def _run(self) -> None:
         if self.cpu is not None:
             # Only this thread: it keeps its caches and is not migrated away by executor wake-ups.
@@ -133,19 +145,16 @@ class InferenceLoop:
                 built = time.monotonic()
                 result = self.infer(obs)
                 inferred = time.monotonic()
-                self.publish(obs, result)
+                if result is not None:
+                    self.publish(obs, result)
             except Exception as exc:  # one bad cycle must not kill the node
                 self.errors += 1
                 if self.on_error is not None:
                     self.on_error(exc)
                 continue
-            self.cycles += 1
             now = time.monotonic()
-            stages = {"observe": (built - started) * 1e3, **(getattr(result, "stages_ms", None) or {}),
-                      "publish": (now - inferred) * 1e3}
-            self.stats.record((now - started) * 1e3, stages)
-            if hasattr(result, "total_ms"):
-                self.inference.record(result.total_ms, t=now)
+            if result is not None:
+                self.record(started, result, {"observe": (built - started) * 1e3, "publish": (now - inferred) * 1e3})
             if now - started > self.period_s:
                 self.overruns += 1
             next_start += self.period_s

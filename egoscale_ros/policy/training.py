@@ -97,11 +97,7 @@ def _train(policy, manifest: PolicyManifest, steps: int, batch_size: int, lr: fl
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    opt = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=1e-4)
-    warmup = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: min(1.0, (i + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(i, steps) / max(steps, 1)))
-    )
+    optimiser = Optimiser(policy, lr, steps)
     policy.train()
     losses = []
     bar = tqdm(range(steps), desc=f"train {manifest.preset}", unit="step", disable=not progress, file=sys.stderr)
@@ -109,17 +105,37 @@ def _train(policy, manifest: PolicyManifest, steps: int, batch_size: int, lr: fl
         batch = make_batch(batch_size, manifest.layout, len(manifest.state.joints), manifest.image.size, rng,
                            manifest.image.cameras)
         t = batch_tensors(batch, manifest)
-        loss = policy.flow_matching_loss(manifest.embodiment, t["image"], t["tokens"], t["state"],
-                                         t["state_mask"], t["actions"], generator=generator)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
+        losses.append(optimiser.step(policy.flow_matching_loss(
+            manifest.embodiment, t["image"], t["tokens"], t["state"], t["state_mask"], t["actions"],
+            generator=generator)))
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
     policy.eval()
     return losses
+
+
+class Optimiser:
+    """AdamW with a linear warm-up over the first 5 % of ``steps`` then a cosine decay to 0, and
+    gradients clipped to norm 1: how every policy of the package is trained."""
+
+    def __init__(self, policy, lr: float, steps: int):
+        import torch
+
+        self.params = list(policy.parameters())
+        self.opt = torch.optim.AdamW(self.params, lr=lr, weight_decay=1e-4)
+        warmup = max(1, steps // 20)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda i: min(1.0, (i + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(i, steps) / max(steps, 1))))
+
+    def step(self, loss) -> float:
+        """One update from ``loss``; returns its value."""
+        import torch
+
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        self.sched.step()
+        return float(loss.detach())
 
 
 def save_checkpoint(path: str | Path, policy, manifest: PolicyManifest, extra: dict | None = None) -> Path:

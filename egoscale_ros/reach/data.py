@@ -2,8 +2,10 @@
 
 Each sample: a ball position (from :meth:`ReachTask.sample_balls`), a robot state on the way
 toward it - from home, or from where an earlier reach ended (another ball position): the wrist
-placed along the straight line plus noise, the arm solved by the package's own IK, so postures
-look like those the graph produces; hands part-way closed - the
+placed along the straight line plus noise, the arm solved by the package's own IK, then every arm
+joint perturbed (a random scale per sample, up to :data:`ARM_NOISE_RAD`) so that the states cover
+the turned wrists and other redundant postures that closed-loop control reaches, and the expert
+shows how to get back from them; hands part-way closed - the
 camera image the reaching scene renders for that ball, fitted to the policy's input exactly as
 the policy node does, and the expert's action chunk from the wrist poses that state gives.
 """
@@ -19,17 +21,20 @@ from egoscale_ros.policy.transforms import fit_image
 from egoscale_ros.reach.task import ReachTask
 
 STATE_STD_FLOOR = 0.05  # rad: joints that barely move in the demonstrations must not blow up
+ARM_NOISE_RAD = 0.08  # largest per-joint standard deviation of the arms' perturbation
 
 
 @dataclass
 class ReachData:
     """Raw samples: images uint8 ``(N, S, S, 3)``, states ``(N, n)`` in the policy's joint order,
-    actions ``(N, H, dim)`` in the layout's units, and the ball of each sample ``(N, 3)``."""
+    actions ``(N, H, dim)`` in the layout's units, the ball of each sample ``(N, 3)`` and the
+    expert's plan ``(N, p)`` (:meth:`ReachTask.plan_features`)."""
 
     images: np.ndarray
     states: np.ndarray
     actions: np.ndarray
     balls: np.ndarray
+    plans: np.ndarray
 
     def __len__(self) -> int:
         return len(self.states)
@@ -58,6 +63,7 @@ def make_demonstrations(task: ReachTask, layout: ActionLayout, state_joints: lis
     states = np.zeros((samples, len(state_joints)))
     actions = np.zeros((samples, layout.horizon, layout.dim))
     ball_of = np.zeros((samples, 3))
+    plans = np.zeros((samples, 6 * len(task.config.arms)))
     frames: dict[int, np.ndarray] = {}
     for i in range(samples):
         b = i // balls_per_position
@@ -66,18 +72,16 @@ def make_demonstrations(task: ReachTask, layout: ActionLayout, state_joints: lis
         along = rng.uniform(-0.2, 1.1)
         spot = start + along * (ball - start) + rng.normal(0.0, [0.03, 0.03, 0.02])
         q, _ = task.solve_wrist(spot)
-        arm = task.config.arms[task.side].joints
-        for j in arm:
-            q[j] += rng.normal(0.0, 0.01)
-        for side, cfg in task.config.arms.items():
-            if side != task.side:
-                for j in cfg.joints:
-                    q[j] += rng.normal(0.0, 0.02)
+        for cfg in task.config.arms.values():
+            scale = rng.uniform(0.0, ARM_NOISE_RAD)
+            for j in cfg.joints:
+                q[j] += rng.normal(0.0, scale)
         for side in task.config.hands:
             closure = rng.uniform(0.0, 1.0) if side == task.side else rng.uniform(0.0, 0.2)
             q.update(_hand_state(task, side, closure, rng))
         wrists = {s: task.kinematics.wrist_pose(s, q) for s in layout.sides}
         actions[i] = task.expert_actions(wrists, ball, layout)
+        plans[i] = task.plan_features(wrists, ball)
         states[i] = [q.get(j, 0.0) for j in state_joints]
         if b not in frames:
             frames = {b: fit_image(task.scene.render(ball[:2]), image_size)}
@@ -85,4 +89,4 @@ def make_demonstrations(task: ReachTask, layout: ActionLayout, state_joints: lis
         ball_of[i] = ball
         if progress is not None:
             progress(1)
-    return ReachData(images, states, actions, ball_of)
+    return ReachData(images, states, actions, ball_of, plans)

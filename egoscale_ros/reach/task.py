@@ -4,9 +4,13 @@
   the configured extrinsics; the table lies a little below the reaching wrist's home height. Ball
   positions are drawn in a box in front of that wrist and kept only when the camera sees them
   (inside the square a centre-cropping policy keeps) and the arm's IK reaches them.
-- Expert: the wrist moves straight toward the ball (exponential approach, speed-capped), keeping
-  its orientation; the hand closes as the wrist gets near. The other arm stays where it is, its
-  hand open. The plan is a chunk of absolute targets, turned into the policy's action layout by
+- Expert: the wrist moves straight toward the ball (exponential approach, speed-capped) and turns
+  back toward its home orientation at the same rate; the hand closes as the wrist gets near. The
+  other wrist returns the same way to its home pose, its hand open. Steering every wrist back to a
+  nominal orientation matters in closed loop: relative steps that only ever keep the current
+  orientation let a policy's small rotation errors add up reach after reach, carrying the arm into
+  postures no demonstration showed. The plan is a chunk of absolute targets, turned into the
+  policy's action layout by
   :func:`egoscale_ros.policy.transforms.encode_chunk` - the inverse of the decoding the policy
   node applies to the policy's output.
 - Success: the wrist within :data:`SUCCESS_RADIUS_M` of the ball centre with the hand closed
@@ -22,6 +26,7 @@ import numpy as np
 
 from egoscale_ros.camera.reach_scene import BALL_RADIUS_M, DEFAULT_HFOV_DEG, Pinhole, ReachScene
 from egoscale_ros.chunking.chunk import make_chunk
+from egoscale_ros.kinematics.se3 import slerp_matrix_batch, so3_log
 from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.synthetic import hand_posture
 from egoscale_ros.policy.transforms import encode_chunk
@@ -127,21 +132,28 @@ class ReachTask:
 
     # -- the expert --------------------------------------------------------------------------------
 
-    def expert_plan(self, start: np.ndarray, ball: np.ndarray, horizon: int, dt: float) -> tuple[np.ndarray, np.ndarray]:
-        """Wrist positions ``(H, 3)`` from ``start`` toward ``ball`` and hand closure ``(H,)``."""
+    def expert_plan(self, start: np.ndarray, goal: np.ndarray, horizon: int, dt: float,
+                    rotation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Wrist poses ``(H, 4, 4)`` from the pose ``start`` toward the position ``goal`` and the
+        orientation ``rotation`` (default: keep the start's), and their distances to ``goal`` ``(H,)``."""
+        start = np.asarray(start, dtype=float)
+        goal = np.asarray(goal, dtype=float)
         positions = np.empty((horizon, 3))
-        p = np.asarray(start, dtype=float).copy()
+        p = start[:3, 3].copy()
         gain = 1.0 - np.exp(-dt / APPROACH_TAU_S)
         for k in range(horizon):
-            step = gain * (ball - p)
+            step = gain * (goal - p)
             norm = np.linalg.norm(step)
             if norm > MAX_SPEED_M_S * dt:
                 step *= MAX_SPEED_M_S * dt / norm
             p = p + step
             positions[k] = p
-        distance = np.linalg.norm(positions - ball, axis=-1)
-        closure = np.clip((CLOSE_START_M - distance) / (CLOSE_START_M - CLOSE_END_M), 0.0, 1.0)
-        return positions, closure
+        poses = np.repeat(start[None], horizon, axis=0)
+        poses[:, :3, 3] = positions
+        if rotation is not None:
+            turned = 1.0 - (1.0 - gain) ** np.arange(1, horizon + 1)
+            poses[:, :3, :3] = slerp_matrix_batch(start[:3, :3], np.asarray(rotation, dtype=float), turned)
+        return poses, np.linalg.norm(positions - goal, axis=-1)
 
     def expert_actions(self, wrists: Mapping[str, np.ndarray], ball: np.ndarray, layout: ActionLayout,
                        base_T_camera: np.ndarray | None = None) -> np.ndarray:
@@ -149,18 +161,28 @@ class ReachTask:
         h, dt = layout.horizon, layout.dt
         poses, hands, names = {}, {}, {}
         for side, hand in layout.hands.items():
-            start = np.asarray(wrists[side], dtype=float)
+            home = self.home_wrist[side]
             if side == self.side:
-                positions, closure = self.expert_plan(start[:3, 3], ball, h, dt)
+                poses[side], distance = self.expert_plan(wrists[side], ball, h, dt, home[:3, :3])
+                closure = np.clip((CLOSE_START_M - distance) / (CLOSE_START_M - CLOSE_END_M), 0.0, 1.0)
             else:
-                positions, closure = np.repeat(start[None, :3, 3], h, axis=0), np.zeros(h)
-            plan = np.repeat(start[None], h, axis=0)
-            plan[:, :3, 3] = positions
-            poses[side] = plan
+                poses[side], _ = self.expert_plan(wrists[side], home[:3, 3], h, dt, home[:3, :3])
+                closure = np.zeros(h)
             hands[side] = hand_posture(hand.joint_names, closure)
             names[side] = list(hand.joint_names)
         chunk = make_chunk(0, dt, poses, hands, hand_joint_names=names)
         return encode_chunk(chunk, layout, wrists, base_T_camera)
+
+    def plan_features(self, wrists: Mapping[str, np.ndarray], ball: np.ndarray) -> np.ndarray:
+        """What the expert's chunk follows from, in each wrist's own frame (12 numbers): the ball
+        from the reaching wrist and that wrist's rotation back home, then the idle wrist's way to its
+        home position and orientation (metres, radians). A policy that knows these knows the plan."""
+        out = []
+        for side in (self.side, *(s for s in self.config.arms if s != self.side)):
+            pose, home = np.asarray(wrists[side], dtype=float), self.home_wrist[side]
+            goal = ball if side == self.side else home[:3, 3]
+            out += [pose[:3, :3].T @ (goal - pose[:3, 3]), so3_log(pose[:3, :3].T @ home[:3, :3])]
+        return np.concatenate(out)
 
     # -- success -----------------------------------------------------------------------------------
 

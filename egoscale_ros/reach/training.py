@@ -57,7 +57,8 @@ def code_version() -> str:
 
 
 def new_reach_policy(preset: str, config, data, layout: ActionLayout, seed: int):
-    """A freshly initialised :class:`ReachPolicy` and its manifest (statistics from ``data``)."""
+    """A freshly initialised :class:`ReachPolicy` and its manifest (statistics and the action
+    chunks' principal components from ``data``)."""
     import torch
 
     from egoscale_ros.policy.manifest import ActionSpec, ImageSpec, PolicyManifest, StateSpec
@@ -68,10 +69,11 @@ def new_reach_policy(preset: str, config, data, layout: ActionLayout, seed: int)
         raise ValueError(f"unknown reaching policy preset {preset!r}; choose one of {sorted(PRESETS)}")
     joints = list(config.policy_state_joints)
     model_config = replace(PRESETS[preset], horizon=layout.horizon, action_dim=layout.dim,
-                           embodiments={config.embodiment: len(joints)})
+                           plan_size=data.plans.shape[1], embodiments={config.embodiment: len(joints)})
     torch.manual_seed(seed)
     policy = ReachPolicy(model_config)
     stats = data.statistics()
+    policy.set_action_basis(torch.from_numpy((data.actions - stats["action_mean"]) / stats["action_std"]))
     manifest = PolicyManifest(
         path=Path("manifest.yaml"), name=f"reach-{preset}-{config.name}", preset=f"reach-{preset}",
         embodiment=config.embodiment, image=ImageSpec(size=model_config.image_size, cameras=1),
@@ -94,6 +96,8 @@ def _tensors(data, manifest):
         "tokens": torch.from_numpy(tokenize(manifest.default_instruction, manifest.max_tokens)[None]),
         "state": torch.from_numpy(state.astype(np.float32)),
         "actions": torch.from_numpy(normalise_actions(data.actions, manifest.action).astype(np.float32)),
+        "plan": torch.from_numpy(((data.plans - data.plans.mean(axis=0)) / np.maximum(data.plans.std(axis=0), 1e-4))
+                                 .astype(np.float32)),
     }
 
 
@@ -102,6 +106,8 @@ def train(policy, manifest, data, settings: TrainSettings, progress: bool = True
     import torch
     from tqdm import tqdm
 
+    from egoscale_ros.policy.training import Optimiser
+
     previous = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
@@ -109,27 +115,17 @@ def train(policy, manifest, data, settings: TrainSettings, progress: bool = True
         t = _tensors(data, manifest)
         n = len(data)
         generator = torch.Generator().manual_seed(settings.seed)
-        opt = torch.optim.AdamW(policy.parameters(), lr=settings.lr, weight_decay=1e-4)
-        steps = settings.steps
-        warmup = max(1, steps // 20)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda i: min(1.0, (i + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(i, steps) / max(steps, 1))))
+        optimiser = Optimiser(policy, settings.lr, settings.steps)
         policy.train()
         losses: list[float] = []
         ones = torch.ones(1, t["state"].shape[1])
-        bar = tqdm(range(steps), desc=f"train {manifest.name}", unit="step", disable=not progress, file=sys.stderr)
+        bar = tqdm(range(settings.steps), desc=f"train {manifest.name}", unit="step", disable=not progress, file=sys.stderr)
         for _ in bar:
             idx = torch.randint(0, n, (settings.batch_size,), generator=generator)
             b = len(idx)
-            loss = policy.flow_matching_loss(manifest.embodiment, t["image"][idx], t["tokens"].expand(b, -1),
-                                             t["state"][idx], ones.expand(b, -1), t["actions"][idx],
-                                             generator=generator)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
+            losses.append(optimiser.step(policy.flow_matching_loss(
+                manifest.embodiment, t["image"][idx], t["tokens"].expand(b, -1), t["state"][idx],
+                ones.expand(b, -1), t["actions"][idx], generator=generator, plan=t["plan"][idx])))
             if len(losses) % 25 == 0:
                 bar.set_postfix(loss=f"{np.mean(losses[-25:]):.4f}")
         policy.eval()

@@ -3,15 +3,18 @@
 :class:`RemotePolicy` has the :class:`~egoscale_ros.policy.pipeline.PolicyPipeline` interface
 (``predict(obs) -> Prediction``), so the policy node's cadence, stamping (chunk stamp = the
 observation's capture time, so the smoother compensates network and inference latency) and
-diagnostics stay the same. It runs on the node's inference thread, never on the executor.
+diagnostics stay the same. The node uses its pipelined form, :meth:`RemotePolicy.submit`: each
+observation goes out on an idle connection of a small pool, so several requests are in flight
+when the round trip is longer than the period, and the chunk rate does not fall with latency.
+Nothing runs on the executor.
 
 Per request it builds the server's observation from the spec (images as uint8, state vectors
 from joint positions and forward-kinematics wrist poses, the instruction), exchanges it with a
 timeout and checks the reply: keys, shapes, dtypes, finiteness, the echoed request id where the
 server echoes one, error replies (a wrong token among them). Anything wrong raises
 :class:`RemoteError` whose ``kind`` is counted on diagnostics; the node then publishes nothing,
-so the command path holds. After a failure the next request waits a backoff that doubles up to
-``max_backoff_s``; the first good reply resets it.
+so the command path holds. After a failure the connection's next request waits a backoff that
+doubles up to ``max_backoff_s``; its first good reply resets it.
 
 :class:`RemoteRuntime` is the ``gr00t_server`` / ``openpi_server`` entry of
 :func:`~egoscale_ros.policy.runtime.create_runtime`.
@@ -19,6 +22,7 @@ so the command path holds. After a failure the next request waits a backoff that
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -43,6 +47,7 @@ from egoscale_ros.remote.spec import (
     wrists_to_absolute,
 )
 from egoscale_ros.remote.transport import TransportError, WebsocketTransport, ZmqTransport
+from egoscale_ros.remote.window import InFlightWindow
 
 
 def build_observation(spec: RemoteSpec, obs: Observation, cameras: list[str], request_id: int) -> dict:
@@ -134,8 +139,33 @@ REQUEST_ID = "request_id"
 OPENPI_REQUEST_ID = "__request_id__"
 
 
+class Connection:
+    """One connection of the pool: its transport (one request at a time), its own backoff."""
+
+    def __init__(self, index: int, transport: Any):
+        self.index = index
+        self.transport = transport
+        self.busy = False  # a request is out on it (or about to be)
+        self.failures = 0  # consecutive failed requests; the backoff doubles with each
+        self.retry_at = 0.0
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+
+
 class RemotePolicy:
-    """Client of one policy server; ``predict`` has the local pipeline's contract."""
+    """Client of one policy server over a pool of connections; ``predict`` has the local pipeline's
+    contract, ``submit`` keeps several requests in flight.
+
+    GR00T's REQ/REP and openpi's websocket carry one request at a time per connection, so to keep
+    the chunk rate when the round trip is longer than the period, :meth:`submit` hands each new
+    observation to an idle connection of the pool (``connections`` in the manifest) and returns at
+    once; the connection's own thread exchanges it and hands the chunk to ``deliver``. A reply for
+    an observation older than the newest chunk already delivered is dropped and counted
+    (``server_replies_superseded``): chunks go out in capture order. Each connection backs off on
+    its own after a failure, so one lost connection does not stop the others. An
+    :class:`~egoscale_ros.remote.window.InFlightWindow` sends fewer at once while round trips show
+    that requests queue at the server (one that computes them one at a time).
+    """
 
     def __init__(self, spec: RemoteSpec, backend: str, options: Mapping[str, Any], cameras: list[str],
                  clock: Callable[[], float] = time.monotonic):
@@ -145,25 +175,34 @@ class RemotePolicy:
         self.cameras = list(cameras)
         self.clock = clock
         self.pack, self.unpack = PACKERS[spec.protocol]
-        host, port, timeout = self.options["host"], self.options["port"], self.options["timeout_s"]
-        if spec.protocol == "gr00t":
-            self.transport: Any = ZmqTransport(host, port, timeout)
-            self.endpoint = self.transport.endpoint
-        else:
-            self.transport = WebsocketTransport(host, port, timeout, self.options["api_token"], self.unpack)
-            self.endpoint = self.transport.uri
+        self.connections = [Connection(i, self._transport()) for i in range(self.options["connections"])]
+        self.window = InFlightWindow(len(self.connections))  # fewer in flight while they queue at the server
+        first = self.connections[0].transport
+        self.endpoint = first.endpoint if spec.protocol == "gr00t" else first.uri
         self.round_trip = RollingStats()
         self.errors = {k: 0 for k in ERROR_KINDS}
         self.replies = 0
+        self.superseded = 0  # good replies dropped: a newer observation's chunk was already delivered
+        self.pool_busy = 0  # observations not sent: every connection had a request out
         self.reconnects = 0
         self.actions_out_of_range = 0
         self.last_error = ""
         self.last_reply_at: float | None = None
         self.started_at = clock()
-        self._failures = 0
-        self._retry_at = 0.0
+        self._failures = 0  # failures since the last good reply, over all connections
         self._request_id = 0
-        self._lock = threading.Lock()
+        self._newest_ns = -1  # capture stamp of the newest chunk handed out
+        self._lock = threading.Lock()  # pool and counters
+        self._deliver_lock = threading.Lock()  # accept-and-deliver in capture order
+        self._deliver: Callable[[Observation, Prediction], None] | None = None
+        self._on_error: Callable[[Exception], None] | None = None
+        self._closed = False
+
+    def _transport(self) -> Any:
+        host, port, timeout = self.options["host"], self.options["port"], self.options["timeout_s"]
+        if self.spec.protocol == "gr00t":
+            return ZmqTransport(host, port, timeout)
+        return WebsocketTransport(host, port, timeout, self.options["api_token"], self.unpack)
 
     # -- state for diagnostics -----------------------------------------------------------------
 
@@ -177,9 +216,16 @@ class RemotePolicy:
         """A good reply within ``stale_s`` and no failure since."""
         return self._failures == 0 and self.last_reply_at is not None and self.silent_s <= self.options["stale_s"]
 
+    @property
+    def in_flight(self) -> int:
+        return sum(c.busy for c in self.connections)
+
     def status(self) -> dict[str, Any]:
         values = {"server": f"{self.backend} {self.endpoint}", "server_answering": self.answering,
                   "server_silent_s": round(self.silent_s, 3), "server_replies": self.replies,
+                  "server_replies_superseded": self.superseded, "server_connections": len(self.connections),
+                  "server_in_flight": self.in_flight, "server_pool_busy": self.pool_busy,
+                  "server_window": self.window.size, "server_window_shrinks": self.window.shrinks,
                   "server_reconnects": self.reconnects, "round_trip_ms_p50": self.round_trip.percentile(50),
                   "round_trip_ms_p99": self.round_trip.percentile(99),
                   "actions_out_of_range": self.actions_out_of_range}
@@ -188,19 +234,22 @@ class RemotePolicy:
             values["server_last_error"] = self.last_error
         return values
 
-    # -- one request -----------------------------------------------------------------------------
+    # -- one request on one connection -----------------------------------------------------------
 
-    def _fail(self, kind: str, message: str, reset: bool = False) -> RemoteError:
-        self.errors[kind] += 1
-        self.last_error = f"{kind}: {message}"
-        self._failures += 1
-        backoff = min(self.options["max_backoff_s"], 0.05 * 2 ** (self._failures - 1))
-        self._retry_at = self.clock() + backoff
+    def _fail(self, conn: Connection, kind: str, message: str, reset: bool = False) -> RemoteError:
+        with self._lock:
+            self.errors[kind] += 1
+            self.last_error = f"{kind}: {message}"
+            self._failures += 1
+            conn.failures += 1
+            backoff = min(self.options["max_backoff_s"], 0.05 * 2 ** (conn.failures - 1))
+            conn.retry_at = self.clock() + backoff
         if reset:
-            self.transport.reset()
+            conn.transport.reset()
         return RemoteError(kind, message)
 
-    def _request(self, observation: dict, request_id: int) -> bytes | str:
+    def _request(self, conn: Connection, observation: dict, request_id: int) -> bytes | str:
+        transport = conn.transport
         if self.spec.protocol == "gr00t":
             message: dict[str, Any] = {"endpoint": "get_action",
                                        "data": {"observation": observation, "options": {REQUEST_ID: request_id}}}
@@ -208,73 +257,174 @@ class RemotePolicy:
                 message["api_token"] = self.options["api_token"]
         else:
             message = observation
-            if not self.transport.connected:
-                self.transport.connect()
-                self.reconnects += 1 if self.transport.connects > 1 else 0
-        return self.transport.request(self.pack(message))
+            if not transport.connected:
+                transport.connect()
+                if transport.connects > 1:
+                    with self._lock:
+                        self.reconnects += 1
+        return transport.request(self.pack(message))
 
-    def _actions(self, raw: bytes | str, request_id: int) -> Mapping[str, Any]:
+    def _actions(self, conn: Connection, raw: bytes | str, request_id: int) -> Mapping[str, Any]:
         if isinstance(raw, str):  # openpi sends a traceback as text, then closes
-            raise self._fail("server_error", raw.strip().splitlines()[-1] if raw.strip() else "error text", reset=True)
+            text = raw.strip().splitlines()[-1] if raw.strip() else "error text"
+            raise self._fail(conn, "server_error", text, reset=True)
         try:
             reply = self.unpack(raw)
         except CodecError as exc:
-            raise self._fail("bad_reply", str(exc), reset=True) from exc
+            raise self._fail(conn, "bad_reply", str(exc), reset=True) from exc
         if isinstance(reply, Mapping) and "error" in reply and self.spec.protocol == "gr00t":
             text = str(reply["error"])
-            raise self._fail("unauthorized" if "unauthor" in text.lower() else "server_error", text)
+            raise self._fail(conn, "unauthorized" if "unauthor" in text.lower() else "server_error", text)
         if self.spec.protocol == "gr00t":
             if not (isinstance(reply, (list, tuple)) and len(reply) == 2 and isinstance(reply[0], Mapping)):
-                raise self._fail("bad_reply", f"expected [action, info], got {type(reply).__name__}")
+                raise self._fail(conn, "bad_reply", f"expected [action, info], got {type(reply).__name__}")
             actions, info = reply
             echoed = info.get(REQUEST_ID) if isinstance(info, Mapping) else None
         else:
             if not isinstance(reply, Mapping) or "actions" not in reply:
                 keys = sorted(map(str, reply)) if isinstance(reply, Mapping) else type(reply).__name__
-                raise self._fail("bad_reply", f"expected a dict with 'actions', got {keys}")
+                raise self._fail(conn, "bad_reply", f"expected a dict with 'actions', got {keys}")
             actions, echoed = reply, reply.get(OPENPI_REQUEST_ID)
         if echoed is not None and int(echoed) != request_id:
-            raise self._fail("stale_reply", f"reply is for request {echoed}, expected {request_id}", reset=True)
+            raise self._fail(conn, "stale_reply", f"reply is for request {echoed}, expected {request_id}", reset=True)
         return actions
 
-    def predict(self, obs: Observation) -> Prediction:
-        """One exchange; raises :class:`RemoteError` (counted) when no usable chunk came back."""
+    def _next_id(self) -> int:
+        """Request ids number observations in the order they were handed in (over all connections)."""
         with self._lock:
-            now = self.clock()
-            if now < self._retry_at:
-                self.errors["backoff"] += 1
-                raise RemoteError("backoff", f"server not answering; next try in {self._retry_at - now:.2f} s "
-                                             f"(last: {self.last_error})")
-            t0 = time.perf_counter()
             self._request_id += 1
-            request_id = self._request_id
-            observation = build_observation(self.spec, obs, self.cameras, request_id)
-            t1 = time.perf_counter()
-            try:
-                raw = self._request(observation, request_id)
-            except TransportError as exc:
-                if self.spec.protocol == "gr00t" and exc.kind == "timeout":
+            return self._request_id
+
+    def _exchange(self, conn: Connection, obs: Observation, request_id: int) -> Prediction:
+        """One request on ``conn``; raises :class:`RemoteError` (counted) when no usable chunk came back."""
+        t0 = time.perf_counter()
+        observation = build_observation(self.spec, obs, self.cameras, request_id)
+        t1 = time.perf_counter()
+        try:
+            raw = self._request(conn, observation, request_id)
+        except TransportError as exc:
+            if self.spec.protocol == "gr00t" and exc.kind == "timeout":
+                with self._lock:
                     self.reconnects += 1  # the REQ socket was replaced
-                raise self._fail(exc.kind, str(exc)) from exc
-            t2 = time.perf_counter()
-            actions = self._actions(raw, request_id)
-            try:
-                chunk, outside = decode_actions(self.spec, actions, obs)
-            except RemoteError as exc:
-                raise self._fail(exc.kind, str(exc)) from exc
-            t3 = time.perf_counter()
+            raise self._fail(conn, exc.kind, str(exc)) from exc
+        t2 = time.perf_counter()
+        actions = self._actions(conn, raw, request_id)
+        try:
+            chunk, outside = decode_actions(self.spec, actions, obs)
+        except RemoteError as exc:
+            raise self._fail(conn, exc.kind, str(exc)) from exc
+        t3 = time.perf_counter()
+        rtt_ms = (t2 - t1) * 1e3
+        with self._lock:
+            self.window.on_reply(rtt_ms)
             self.actions_out_of_range += outside
             self.replies += 1
             self._failures = 0
-            self._retry_at = 0.0
+            conn.failures = 0
+            conn.retry_at = 0.0
             self.last_reply_at = self.clock()
-            rtt_ms = (t2 - t1) * 1e3
-            self.round_trip.record(rtt_ms)
-            return Prediction(chunk, {"preprocess": (t1 - t0) * 1e3, "round_trip": rtt_ms,
-                                      "postprocess": (t3 - t2) * 1e3})
+        self.round_trip.record(rtt_ms)
+        return Prediction(chunk, {"preprocess": (t1 - t0) * 1e3, "round_trip": rtt_ms,
+                                  "postprocess": (t3 - t2) * 1e3})
+
+    def _claim(self) -> Connection | None:
+        """An idle connection out of backoff, marked busy; None when all have a request out.
+        Raises :class:`RemoteError` ``backoff`` when the idle ones are all waiting to retry."""
+        with self._lock:
+            now = self.clock()
+            idle = [c for c in self.connections if not c.busy]
+            if not idle or not self.window.allows(len(self.connections) - len(idle)):
+                self.pool_busy += 1
+                return None
+            ready = [c for c in idle if now >= c.retry_at]
+            if not ready:
+                self.errors["backoff"] += 1
+                wait = min(c.retry_at for c in idle) - now
+                raise RemoteError("backoff", f"server not answering; next try in {wait:.2f} s "
+                                             f"(last: {self.last_error})")
+            conn = min(ready, key=lambda c: c.index)  # the same few connections while they suffice
+            conn.busy = True
+            return conn
+
+    def _accept(self, obs: Observation) -> bool:
+        """Whether a chunk of ``obs`` may go out (no older than every one delivered); call under
+        ``_deliver_lock``. A superseded one is counted."""
+        if obs.stamp_ns < self._newest_ns:
+            with self._lock:
+                self.superseded += 1
+            return False
+        self._newest_ns = obs.stamp_ns
+        return True
+
+    # -- the two ways to use it ------------------------------------------------------------------
+
+    def predict(self, obs: Observation) -> Prediction:
+        """One exchange, waiting for its reply; raises :class:`RemoteError` (counted) when no usable
+        chunk came back."""
+        conn = self._claim()
+        if conn is None:
+            raise RemoteError("backoff", "every connection has a request out (predict and submit mixed)")
+        try:
+            prediction = self._exchange(conn, obs, self._next_id())
+        finally:
+            conn.busy = False
+        with self._deliver_lock:
+            if not self._accept(obs):
+                raise RemoteError("stale_reply", "a chunk of a newer observation was already delivered")
+        return prediction
+
+    def start(self, deliver: Callable[[Observation, Prediction], None],
+              on_error: Callable[[Exception], None] | None = None) -> None:
+        """Start one thread per connection for :meth:`submit`: ``deliver(obs, prediction)`` is called
+        on it, one at a time and in capture order; ``on_error(exc)`` for every failed request."""
+        self._deliver, self._on_error = deliver, on_error
+        for conn in self.connections:
+            conn.thread = threading.Thread(target=self._work, args=(conn,), daemon=True,
+                                           name=f"policy-server-{conn.index}")
+            conn.thread.start()
+
+    def submit(self, obs: Observation) -> bool:
+        """Send ``obs`` on an idle connection and return at once (True); False when every connection
+        has a request out, or as many as the in-flight window allows (counted as
+        ``server_pool_busy``, nothing sent). Raises :class:`RemoteError` ``backoff``."""
+        if self._deliver is None:
+            raise RuntimeError("RemotePolicy.submit needs start(deliver) first")
+        conn = self._claim()
+        if conn is None:
+            return False
+        conn.jobs.put((obs, self._next_id()))
+        return True
+
+    def _work(self, conn: Connection) -> None:
+        while True:
+            job = conn.jobs.get()
+            if job is None or self._closed:
+                return
+            obs, request_id = job
+            try:
+                prediction = self._exchange(conn, obs, request_id)
+            except Exception as exc:  # counted by kind in _fail; a bug must not kill the connection
+                conn.busy = False
+                if self._on_error is not None:
+                    self._on_error(exc)
+                continue
+            conn.busy = False
+            try:
+                with self._deliver_lock:
+                    if self._accept(obs) and not self._closed:
+                        self._deliver(obs, prediction)
+            except Exception as exc:
+                if self._on_error is not None:
+                    self._on_error(exc)
 
     def close(self) -> None:
-        self.transport.close()
+        self._closed = True
+        for conn in self.connections:
+            conn.jobs.put(None)
+        for conn in self.connections:
+            if conn.thread is not None:
+                conn.thread.join(self.options["timeout_s"] + 1.0)
+            conn.transport.close()
 
 
 class RemoteRuntime(PolicyRuntime):

@@ -66,21 +66,6 @@ def _gr00t_hook(obj: dict) -> Any:
     return obj
 
 
-def gr00t_packb(obj: Any) -> bytes:
-    """Encode a request or reply for the GR00T ZeroMQ protocol."""
-    return msgpack.packb(obj, default=_gr00t_default, use_bin_type=True)
-
-
-def gr00t_unpackb(data: bytes) -> Any:
-    """Decode a GR00T message (arrays back to numpy, modality configs to dicts)."""
-    try:
-        return msgpack.unpackb(data, object_hook=_gr00t_hook, raw=False, strict_map_key=False)
-    except CodecError:
-        raise
-    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
-        raise CodecError(f"not a GR00T msgpack message: {exc}") from exc
-
-
 # --------------------------------------------------------------------------------------- openpi
 
 
@@ -119,19 +104,28 @@ def _openpi_hook(obj: dict) -> Any:
     return obj
 
 
-def openpi_packb(obj: Any) -> bytes:
-    """Encode a message the way openpi's msgpack-numpy packer does."""
-    return msgpack.packb(obj, default=_openpi_default, use_bin_type=True)
+def _codec(name: str, default, hook):
+    """(packb, unpackb) of one protocol: msgpack with that protocol's array encoding."""
+
+    def packb(obj: Any) -> bytes:
+        return msgpack.packb(obj, default=default, use_bin_type=True)
+
+    def unpackb(data: bytes) -> Any:
+        try:
+            return msgpack.unpackb(data, object_hook=hook, raw=False, strict_map_key=False)
+        except CodecError:
+            raise
+        except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
+            raise CodecError(f"not a {name} msgpack message: {exc}") from exc
+
+    packb.__doc__ = f"Encode a request or reply for the {name} protocol."
+    unpackb.__doc__ = (f"Decode a {name} message (arrays back to numpy; openpi's array headers use bytes "
+                       "keys, string keys stay strings; GR00T modality configs become dicts).")
+    return packb, unpackb
 
 
-def openpi_unpackb(data: bytes) -> Any:
-    """Decode an openpi message (string keys stay strings; array headers use bytes keys)."""
-    try:
-        return msgpack.unpackb(data, object_hook=_openpi_hook, raw=False, strict_map_key=False)
-    except CodecError:
-        raise
-    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
-        raise CodecError(f"not an openpi msgpack message: {exc}") from exc
+gr00t_packb, gr00t_unpackb = _codec("GR00T", _gr00t_default, _gr00t_hook)
+openpi_packb, openpi_unpackb = _codec("openpi", _openpi_default, _openpi_hook)
 
 
 PACKERS = {"gr00t": (gr00t_packb, gr00t_unpackb), "openpi": (openpi_packb, openpi_unpackb)}

@@ -174,11 +174,16 @@ def map_state(keys: list[str], config, stats, overrides) -> list[StateEntry]:
         else:
             raise ImportError_(f"state key '{key}'" + (f" ({dim} values)" if dim else "") + ": no mapping onto robot "
                                f"{config.name}; map it with --map {key}=joints:J1,J2,... or wrist:SIDE")
-        if dim is not None and entry.dim != dim:
-            raise ImportError_(f"state key '{key}' has {dim} values in the statistics, but the mapping gives "
-                               f"{entry.dim} ({', '.join(entry.joints) or entry.format})")
-        out.append(entry)
+        out.append(_fits(entry, dim, f"state key '{key}'", f"the mapping gives {entry.dim} "
+                                                           f"({', '.join(entry.joints) or entry.format})"))
     return out
+
+
+def _fits(entry, dim: int | None, what: str, mapped: str):
+    """``entry`` when its width agrees with the statistics' ``dim`` (unknown: anything goes)."""
+    if dim is not None and entry.dim != dim:
+        raise ImportError_(f"{what} has {dim} values in the statistics, but {mapped}")
+    return entry
 
 
 def map_actions(configs: dict, config, stats, overrides) -> list[ActionEntry]:
@@ -213,10 +218,7 @@ def map_actions(configs: dict, config, stats, overrides) -> list[ActionEntry]:
             raise ImportError_(f"action key '{key}' ({ac.get('type', 'no type')}, {dim} values): this package "
                                "commands wrists (EEF actions, through IK) and hands; joint-space arm actions "
                                f"cannot be mapped; use --map {key}=wrist:SIDE or hand:SIDE if it is one")
-        if dim is not None and entry.dim != dim:
-            raise ImportError_(f"action key '{key}' has {dim} values in the statistics, but {entry.format or 'the hand'} "
-                               f"takes {entry.dim}")
-        out.append(entry)
+        out.append(_fits(entry, dim, f"action key '{key}'", f"{entry.format or 'the hand'} takes {entry.dim}"))
     return out
 
 

@@ -9,7 +9,8 @@ manifest's ``remote`` mapping - the server side of the same contract - and answe
 reference policy (ONNX Runtime, CPU): relative wrist steps are composed with the wrist state it
 was sent, as a GR00T server turns RELATIVE actions into absolute ones.
 
-Faults for tests and the demo: ``--latency-ms`` added to every reply, and per-request rates of
+Faults for tests and the demo: ``--latency-ms`` added to every reply (network latency: a reply
+waits without delaying other connections, which are served concurrently), and per-request rates of
 dropped replies, error replies, NaN actions, replies of the wrong shape and replies repeating the
 previous request's answer (stale). ``--exit-after-s`` ends the process (a server that dies).
 """
@@ -109,12 +110,27 @@ class ReferenceServerPolicy:
 
 
 class Faults:
-    """Per-request fault draws (seeded) and the fixed latency."""
+    """Per-request fault draws (seeded) and the latency added to each reply.
 
-    def __init__(self, latency_ms: float = 0.0, seed: int = 0, **rates: float):
-        self.latency_s = max(0.0, latency_ms) * 1e-3
+    The latency models the network between robot and server: it delays each reply on its own
+    connection without holding up the others (inference itself still runs one request at a time).
+    A list of latencies is used in turn, by the request id a request carries (our client numbers
+    its observations) or else by arrival, so a test can make a later request overtake an earlier one.
+    """
+
+    def __init__(self, latency_ms: float | str | list[float] = 0.0, seed: int = 0, **rates: float):
+        values = [float(v) for v in str(latency_ms).split(",")] if isinstance(latency_ms, (str, float, int)) \
+            else [float(v) for v in latency_ms]
+        self.latencies_s = [max(0.0, v) * 1e-3 for v in values] or [0.0]
+        self._turn = 0
         self.rates = {k: float(rates.get(k, 0.0)) for k in FAULTS}
         self.rng = random.Random(seed)
+
+    def latency_s(self, request_id: Any = None) -> float:
+        """The delay for the reply to the next action request (``request_id``: its number, if any)."""
+        turn = int(request_id) - 1 if isinstance(request_id, (int, np.integer)) and request_id > 0 else self._turn
+        self._turn += 1
+        return self.latencies_s[turn % len(self.latencies_s)]
 
     def draw(self) -> str:
         for name in FAULTS:
@@ -147,7 +163,12 @@ def _faulty(actions: dict[str, np.ndarray], fault: str) -> dict[str, np.ndarray]
 
 def serve_gr00t(policy: ReferenceServerPolicy, host: str, port: int, faults: Faults, api_token: str = "",
                 checkpoint: str = "", deadline: float = float("inf")) -> None:
-    """GR00T's REQ/REP protocol on a ROUTER socket (so a reply can be dropped, as a hung server would)."""
+    """GR00T's REQ/REP protocol on a ROUTER socket: each client connection (a REQ socket) gets its
+    replies in order, replies can be dropped (as a hung server would) and the latency delays a
+    reply without blocking the other connections (replies wait in a queue until they are due)."""
+    import heapq
+    import itertools
+
     import zmq
 
     from egoscale_ros.remote.codec import gr00t_packb, gr00t_unpackb
@@ -160,12 +181,22 @@ def serve_gr00t(policy: ReferenceServerPolicy, host: str, port: int, faults: Fau
     configs = {k: {"__ModalityConfig_class__": True, "as_json": v}
                for k, v in _modality_configs(policy.spec, checkpoint).items()}
     previous: bytes | None = None
+    due: list[tuple[float, int, list[bytes]]] = []  # (send time, order, frames)
+    order = itertools.count()
+
+    def answer(frames: list[bytes], delay_s: float = 0.0) -> None:
+        heapq.heappush(due, (time.monotonic() + delay_s, next(order), frames))
+
     try:
         while time.monotonic() < deadline:
-            if not sock.poll(100):
+            while due and due[0][0] <= time.monotonic():
+                sock.send_multipart(heapq.heappop(due)[2])
+            wait_ms = 100 if not due else max(0, int((due[0][0] - time.monotonic()) * 1e3))
+            if not sock.poll(wait_ms):
                 continue
             frames = sock.recv_multipart()
             route, payload = frames[:-1], frames[-1]
+            delay = faults.latencies_s[0]  # only get_action takes its turn in a latency list
             try:
                 request = gr00t_unpackb(payload)
                 if api_token and request.get("api_token") != api_token:
@@ -180,12 +211,12 @@ def serve_gr00t(policy: ReferenceServerPolicy, host: str, port: int, faults: Fau
                     elif endpoint == "reset":
                         reply = {}
                     elif endpoint == "get_action":
+                        delay = faults.latency_s((data.get("options") or {}).get("request_id"))
                         fault = faults.draw()
                         if fault == "drop":
                             continue
                         if fault == "stale" and previous is not None:
-                            time.sleep(faults.latency_s)
-                            sock.send_multipart([*route, previous])
+                            answer([*route, previous], delay)
                             continue
                         if fault == "error":
                             raise RuntimeError("injected server error")
@@ -198,11 +229,9 @@ def serve_gr00t(policy: ReferenceServerPolicy, host: str, port: int, faults: Fau
             except Exception as exc:  # a server answers every failure with an error reply
                 reply = {"error": str(exc)}
             message = gr00t_packb(reply)
-            if faults.latency_s:
-                time.sleep(faults.latency_s)
             if isinstance(reply, list):
                 previous = message
-            sock.send_multipart([*route, message])
+            answer([*route, message], delay)
     finally:
         sock.close(linger=0)
         context.term()
@@ -252,8 +281,9 @@ def serve_openpi(policy: ReferenceServerPolicy, host: str, port: int, faults: Fa
                     if "__request_id__" in obs:
                         reply["__request_id__"] = obs["__request_id__"]
                     previous = reply
-                if faults.latency_s:
-                    await asyncio.sleep(faults.latency_s)
+                delay = faults.latency_s(obs.get("__request_id__") if isinstance(obs, dict) else None)
+                if delay:  # only this connection waits: the event loop serves the others meanwhile
+                    await asyncio.sleep(delay)
                 await ws.send(openpi_packb(reply))
             except ConnectionClosed:
                 return
@@ -280,7 +310,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="default: the manifest's")
     parser.add_argument("--api-token", default="")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--latency-ms", default="0", help="delay added to each reply (a network's; it does not "
+                        "hold up other connections); a comma list is used in turn, request by request")
     for name in FAULTS:
         parser.add_argument(f"--{name}-rate", type=float, default=0.0, help=f"share of requests answered with '{name}'")
     parser.add_argument("--seed", type=int, default=0)

@@ -34,7 +34,7 @@ STILL_RAD = 1e-4  # a command that moves no joint by more than this counts as ho
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy-server", choices=("gr00t", "openpi"), default="",
                         help="run the policy behind a mock GR00T or openpi server (the reference policy)")
-    parser.add_argument("--server-latency-ms", type=float, default=0.0, help="latency the mock server adds")
+    parser.add_argument("--server-latency-ms", type=float, default=0.0, help="latency the mock server adds to each reply (a network's: other connections are not held up)")
     parser.add_argument("--kill-server-at", type=float, default=0.0, metavar="T",
                         help="kill the server T s into the measurement window (0 = never)")
     parser.add_argument("--restart-server-after", type=float, default=0.0, metavar="S",
@@ -230,6 +230,9 @@ class ServerScenario:
             "policy_round_trip_ms_p99": num("round_trip_ms_p99"),
             "server_timeouts": num("server_timeout"),
             "server_reconnects": num("server_reconnects"),
+            "server_window": num("server_window"),  # requests in flight allowed at the end
+            "server_window_shrinks": num("server_window_shrinks"),
+            "server_replies_superseded": num("server_replies_superseded"),
             "wrist_second_diff_rms_mm": None,
         }
         end = self.killed_at or float("inf")

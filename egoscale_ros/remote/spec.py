@@ -234,13 +234,17 @@ def parse_remote(data: Mapping, where: str = "remote") -> RemoteSpec:
 
 
 SERVER_BACKENDS = {"gr00t_server": "gr00t", "openpi_server": "openpi"}
-OPTION_FIELDS = {"host", "port", "timeout_s", "api_token", "max_backoff_s", "stale_s"}
+OPTION_FIELDS = {"host", "port", "timeout_s", "api_token", "max_backoff_s", "stale_s", "connections"}
+# Requests in flight at once (one per connection). Six keep 30 chunks/s up to a round trip of
+# about 170 ms (connections >= round trip x rate + 1); a round trip within one period needs one.
+DEFAULT_CONNECTIONS = 6
 
 
 def server_options(backend: str, options: Mapping[str, Any], where: str = "backends") -> dict[str, Any]:
     """Validated options of a server backend: ``host``, ``port``, ``timeout_s`` (a request unanswered
     this long is abandoned), ``api_token``, ``max_backoff_s`` (longest wait between retries) and
-    ``stale_s`` (no good reply for this long: the server is reported as not answering)."""
+    ``stale_s`` (no good reply for this long: the server is reported as not answering) and
+    ``connections`` (how many requests may be in flight at once, one per connection)."""
     unknown = sorted(set(options) - OPTION_FIELDS)
     if unknown:
         raise SpecError(f"{where}.{backend}: unknown field(s) {unknown}; allowed {sorted(OPTION_FIELDS)}")
@@ -249,7 +253,10 @@ def server_options(backend: str, options: Mapping[str, Any], where: str = "backe
            "timeout_s": float(options.get("timeout_s", 0.5)),
            "api_token": str(options.get("api_token", "") or ""),
            "max_backoff_s": float(options.get("max_backoff_s", 0.5)),
-           "stale_s": float(options.get("stale_s", 0.3))}
+           "stale_s": float(options.get("stale_s", 0.3)),
+           "connections": options.get("connections", DEFAULT_CONNECTIONS)}
+    if isinstance(out["connections"], bool) or not isinstance(out["connections"], int) or out["connections"] < 1:
+        raise SpecError(f"{where}.{backend}.connections must be a whole number >= 1, got {out['connections']!r}")
     if not 0 < out["port"] < 65536:
         raise SpecError(f"{where}.{backend}.port must be within 1..65535, got {out['port']}")
     if not (out["timeout_s"] > 0 and out["max_backoff_s"] > 0 and out["stale_s"] > 0):

@@ -57,7 +57,8 @@ def _graph(probe, robot: str):
     pub = probe.node.create_publisher(JointState, "command/hand_targets", COMMAND_QOS)
     estop = probe.node.create_publisher(Bool, "safety/estop", LATCHED_QOS)
     probe.start_node("mock_hardware_node", "-p", f"robot:={robot}")
-    node = probe.start_node("hand_retarget_node", "-p", f"robot:={robot}")
+    # The policy's hand is a parameter the graph plan sets from the manifest (no default in the node).
+    node = probe.start_node("hand_retarget_node", "-p", f"robot:={robot}", "-p", "source:=sharpa_wave")
     assert probe.spin_until(lambda: pub.get_subscription_count() > 0 and len(got["states"]) > 3, 90), (
         "hand_retarget_node or mock_hardware_node did not come up"
     )

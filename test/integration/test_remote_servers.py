@@ -9,6 +9,9 @@ client must recover when the server answers again.
 
 from __future__ import annotations
 
+import dataclasses
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -165,4 +168,159 @@ def test_dead_server_is_reported_and_a_restarted_one_is_used_again(protocol, tmp
         assert client.answering and client.status()["server_replies"] == 2
         client.close()
     finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------------ pipelined requests
+
+
+class Delivered:
+    """What a pipelined client hands out: (capture stamp, chunk stamp) in delivery order."""
+
+    def __init__(self):
+        self.stamps: list[tuple[int, int]] = []
+        self.errors: list[Exception] = []
+        self._cv = threading.Condition()
+
+    def deliver(self, obs, prediction) -> None:
+        with self._cv:
+            self.stamps.append((obs.stamp_ns, prediction.chunk.stamp_ns))
+            self._cv.notify_all()
+
+    def error(self, exc: Exception) -> None:
+        with self._cv:
+            self.errors.append(exc)
+            self._cv.notify_all()
+
+    def wait(self, condition, timeout_s: float = 60.0) -> bool:
+        """Until ``condition()`` holds (looked at on each delivery and every 50 ms; some conditions
+        read client counters that change without a delivery)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cv:
+            while not condition():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(min(0.05, left))
+            return True
+
+
+def _at(obs: Observation, stamp_ns: int) -> Observation:
+    return dataclasses.replace(obs, stamp_ns=stamp_ns)
+
+
+def _open_window(client: RemotePolicy, out: Delivered, obs: Observation) -> int:
+    """Offer observations in rounds until the in-flight window spans the pool (it starts at one
+    request and grows by one per steady round trip that came after a refusal). With n
+    connections that takes 1 + 2 + ... + (n - 1) requests. Returns how many were sent."""
+    n = len(client.connections)
+    sent = 0
+    for _ in range(3 * n):
+        if client.window.size == n:
+            break
+        while client.submit(_at(obs, 100 + sent)):
+            sent += 1
+        assert out.wait(lambda: client.in_flight == 0), client.status()
+    assert client.window.size == n and not out.errors, client.status()
+    return sent
+
+
+@pytest.mark.parametrize("protocol", ["gr00t", "openpi"])
+def test_several_requests_are_in_flight_and_chunks_go_out_in_capture_order(protocol, tmp_path, reference, g1):
+    # 300 ms per reply: all four are still out when the fifth observation comes, which finds no
+    # idle connection and is not sent.
+    server, manifest = _server(protocol, tmp_path, reference, "--latency-ms", "300")
+    out = Delivered()
+    client = _client(manifest, connections=4)
+    try:
+        client.start(out.deliver, out.error)
+        obs = _observation(g1)
+        assert _open_window(client, out, obs) == 1 + 2 + 3
+        before = len(out.stamps)
+        busy = client.status()["server_pool_busy"]
+        assert all(client.submit(_at(obs, 1_000 + k)) for k in range(4))
+        assert client.in_flight == 4
+        assert client.submit(_at(obs, 2_000)) is False and client.status()["server_pool_busy"] == busy + 1
+        assert out.wait(lambda: client.status()["server_replies"] >= 10 or out.errors), client.status()
+        assert out.wait(lambda: client.in_flight == 0)
+        assert not out.errors
+        # Four good replies: each one handed out unless a newer capture's chunk went out first
+        # (the connections race to the server, so replies need not come back in capture order).
+        captures = [capture for capture, _ in out.stamps[before:]]
+        assert captures == sorted(set(captures)) and captures[-1] == 1_003
+        assert all(chunk == capture for capture, chunk in out.stamps)  # chunk stamp = capture time
+        status = client.status()
+        assert len(out.stamps) + status["server_replies_superseded"] == 10
+        assert status["server_connections"] == 4 and status["server_window"] == 4
+    finally:
+        client.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("protocol", ["gr00t", "openpi"])
+def test_a_reply_overtaken_by_a_newer_one_is_dropped_and_counted(protocol, tmp_path, reference, g1):
+    # After one request that opens the window, request 2 is answered after 1.5 s and request 3 at
+    # once: 3's chunk goes out, 2's is dropped.
+    server, manifest = _server(protocol, tmp_path, reference, "--latency-ms", "0,1500,0")
+    out = Delivered()
+    client = _client(manifest, connections=2)
+    try:
+        client.start(out.deliver, out.error)
+        obs = _observation(g1)
+        assert _open_window(client, out, obs) == 1
+        assert client.submit(_at(obs, 1_000)) and client.submit(_at(obs, 2_000))
+        assert out.wait(lambda: client.status()["server_replies"] >= 3 or out.errors), client.status()
+        assert not out.errors
+        assert out.stamps[1:] == [(2_000, 2_000)]
+        status = client.status()
+        assert status["server_replies_superseded"] == 1 and status["server_stale_reply"] == 0
+        # The older chunk is never handed out later either: the next newer one is.
+        assert client.submit(_at(obs, 3_000))
+        assert out.wait(lambda: len(out.stamps) >= 3 or out.errors)
+        assert out.stamps[-1] == (3_000, 3_000) and len(out.stamps) == 3
+    finally:
+        client.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("protocol", ["gr00t", "openpi"])
+def test_losing_one_connection_leaves_the_others_serving_and_it_comes_back(protocol, tmp_path, reference, g1):
+    # After the three requests that open the window: gr00t answers request 5 long after the
+    # timeout (its REQ socket is replaced); openpi has the socket of request 5's connection shut
+    # down under it.
+    latency = ",".join(["300"] * 4 + ["3000"] + ["300"] * 95) if protocol == "gr00t" else "300"
+    server, manifest = _server(protocol, tmp_path, reference, "--latency-ms", latency)
+    out = Delivered()
+    client = _client(manifest, connections=3, timeout_s=1.0, max_backoff_s=0.05)
+    lost = client.connections[1]
+    try:
+        client.start(out.deliver, out.error)
+        obs = _observation(g1)
+        assert _open_window(client, out, obs) == 3
+        before = len(out.stamps)
+        reconnects = client.status()["server_reconnects"]
+        assert all(client.submit(_at(obs, 1_000 + k)) for k in range(3))
+        if protocol == "openpi":
+            lost.transport._ws.socket.shutdown(socket.SHUT_RDWR)
+        assert out.wait(lambda: client.in_flight == 0), client.status()
+        assert [e.kind for e in out.errors] == (["timeout"] if protocol == "gr00t" else ["disconnected"])
+        assert [capture for capture, _ in out.stamps[before:]] == [1_000, 1_002]  # the others were served
+        assert lost.failures == 1 and client.status()[f"server_{out.errors[0].kind}"] == 1
+        # Keep observations coming (the lowest idle connection takes each): once its backoff has
+        # passed the lost connection reconnects and serves again.
+        for k in range(100):
+            if lost.failures == 0:
+                break
+            try:
+                client.submit(_at(obs, 5_000 + k))
+            except RemoteError as exc:
+                assert exc.kind == "backoff"
+            time.sleep(0.1)
+        assert out.wait(lambda: client.in_flight == 0)
+        assert lost.failures == 0 and client.status()["server_reconnects"] == reconnects + 1
+        assert len(out.errors) == 1
+        captures = [capture for capture, _ in out.stamps]
+        assert captures == sorted(captures) and len(captures) > before + 2
+    finally:
+        client.close()
         server.stop()

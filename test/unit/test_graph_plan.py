@@ -6,6 +6,7 @@ import pytest
 
 from egoscale_ros.graph import plan_graph
 from egoscale_ros.nodes.command_container import parse_members
+from egoscale_ros.retarget.config import load_hand_config
 
 STAGES = ["camera_node", "policy_node", "chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"]
 # What plays the robot in mock mode, per robot: the far side of the robot's own interfaces.
@@ -23,7 +24,7 @@ def test_mock_plan_runs_every_stage_with_the_robot_config(robot):
     else:
         assert robot_side, "no stand-in for the robot"
     for spec in plan.nodes:
-        if spec.executable != "camera_node":
+        if spec.executable not in ("camera_node", "chunk_smoother_node"):  # those two read no robot config
             assert spec.parameters["robot"] == robot
 
 
@@ -172,8 +173,13 @@ def test_every_command_node_ticks_at_the_configured_rate_and_knows_the_policys_h
     for executable in ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"):
         assert plan.node(executable).parameters["rate_hz"] == plan.robot.control_rate_hz
     # the reference policy acts in the Sharpa Wave hand space; said by its layout, not a node default
-    assert plan.node("chunk_smoother_node").parameters["hand_source"] == "sharpa_wave"
     assert plan.node("hand_retarget_node").parameters["source"] == "sharpa_wave"
+    # The smoother is handed every value it needs and reads no file: a robot config or hand config
+    # read in the node would be a second source that `ros2 param` does not show.
+    smoother = plan.node("chunk_smoother_node").parameters
+    assert "robot" not in smoother and smoother["base_frame"] == plan.robot.base_frame
+    for side in plan.robot.hands:
+        assert smoother[f"{side}_hand_joints"] == list(load_hand_config("sharpa_wave", side).joints)
 
 
 def test_a_policy_for_another_hand_is_retargeted_from_that_hand():
@@ -192,3 +198,9 @@ def test_a_missing_manifest_is_refused_when_the_graph_is_planned():
 
     with pytest.raises(ManifestError, match="/models/m/manifest.yaml"):
         plan_graph(policy="/models/m/manifest.yaml")
+
+
+def test_the_smoother_judges_the_policy_against_the_rate_the_policy_is_asked_for():
+    plan = plan_graph("g1_dex3", hardware="mock")
+    by = {s.executable: s.parameters for s in plan.nodes}
+    assert by["chunk_smoother_node"]["policy_rate_hz"] == by["policy_node"]["rate_hz"] > 0

@@ -73,6 +73,24 @@ def test_errors_in_a_cycle_are_counted_and_the_loop_goes_on():
     assert loop.errors == 1 and isinstance(errors[0], RuntimeError)
 
 
+def test_an_observation_handed_on_is_not_published_here_but_counted_when_its_result_is_recorded():
+    """A pipelined policy (``infer`` returns None) publishes from its own thread and calls ``record``."""
+    handed = threading.Event()
+    published = []
+
+    def infer(obs):
+        handed.set()
+        return None
+
+    loop = InferenceLoop(200.0, lambda: 1, infer, lambda o, r: published.append(r))
+    loop.start()
+    assert handed.wait(10)
+    loop.stop()
+    assert published == [] and loop.cycles == 0 and loop.errors == 0
+    loop.record(0.0, Result(1), {"publish": 0.5})
+    assert loop.cycles == 1 and set(loop.stats.stage_medians()) == {"backbone", "publish"}
+
+
 def test_not_ready_observations_run_nothing():
     ran = []
     loop = InferenceLoop(200.0, lambda: None, ran.append, lambda o, r: None)

@@ -70,3 +70,24 @@ def test_flipped_manifest_reads_the_same_model_in_another_frame(reach_manifest, 
     assert load_manifest(flipped_manifest(reach_manifest, tmp_path / "b", "base")).layout.frame == "base"
     with pytest.raises(ValueError, match="already in the wrist frame"):
         flipped_manifest(reach_manifest, tmp_path / "c", "wrist")
+
+
+def test_chunks_come_out_in_the_subspace_of_the_training_chunks_whatever_the_noise():
+    import torch
+
+    from egoscale_ros.policy.reach_model import ReachPolicy, ReachPolicyConfig
+
+    config = ReachPolicyConfig(image_size=16, width=32, expert_width=32, horizon=5, action_dim=4, code_size=3,
+                               embodiments={"e": 2})
+    policy = ReachPolicy(config)
+    generator = torch.Generator().manual_seed(0)
+    codes, directions = torch.randn(50, 3, generator=generator), torch.randn(3, 20, generator=generator)
+    assert policy.set_action_basis((codes @ directions).reshape(50, 5, 4)) > 0.999
+    basis = policy.chunk_basis
+    torch.testing.assert_close(basis @ basis.T, torch.eye(3), atol=1e-5, rtol=0)
+    inputs = (torch.rand(4, 1, 3, 16, 16, generator=generator), torch.zeros(4, config.max_tokens, dtype=torch.long),
+              torch.randn(4, 2, generator=generator), torch.ones(4, 2))
+    with torch.no_grad():
+        chunks = policy.sample("e", *inputs, noise=100 * torch.randn(4, 5, 4, generator=generator)).reshape(4, -1)
+    off = chunks - policy.chunk_mean - (chunks - policy.chunk_mean) @ basis.T @ basis
+    assert off.abs().max() < 1e-3 < chunks.abs().max()

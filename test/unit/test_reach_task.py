@@ -10,9 +10,10 @@ from egoscale_ros.camera.spec import parse_spec
 from egoscale_ros.chunking.chunk import make_chunk
 from egoscale_ros.kinematics import se3
 from egoscale_ros.policy.layout import ActionLayout
+from egoscale_ros.policy.synthetic import hand_posture
 from egoscale_ros.policy.transforms import decode_chunk, encode_chunk
 from egoscale_ros.reach.scoring import EpisodeScorer, summarise
-from egoscale_ros.reach.task import SUCCESS_RADIUS_M, ReachTask
+from egoscale_ros.reach.task import CLOSE_END_M, CLOSE_START_M, SUCCESS_RADIUS_M, ReachTask
 from egoscale_ros.robot.config import load_robot_config
 
 
@@ -72,26 +73,39 @@ def test_sampled_balls_are_visible_to_a_centre_cropping_policy_and_reachable(tas
     assert np.ptp(balls[:, 0]) > 0.05 and np.ptp(balls[:, 1]) > 0.05  # spread out, not one spot
 
 
-def test_the_expert_reaches_the_ball_and_closes_the_hand(task):
+def test_the_expert_reaches_the_ball_and_turns_the_wrist_back_to_its_home_orientation(task):
     ball = task.sample_balls(1, np.random.default_rng(2))[0]
-    start = task.home_wrist[task.side][:3, 3]
-    positions, closure = task.expert_plan(start, ball, horizon=90, dt=1 / 30)
-    steps = np.linalg.norm(np.diff(np.vstack([start, positions]), axis=0), axis=1)
+    home = task.home_wrist[task.side]
+    start = home.copy()
+    start[:3, :3] = home[:3, :3] @ se3.so3_exp(np.array([0.3, -0.2, 0.1]))  # a wrist turned 21 degrees
+    poses, distance = task.expert_plan(start, ball, horizon=90, dt=1 / 30, rotation=home[:3, :3])
+    steps = np.linalg.norm(np.diff(np.vstack([start[:3, 3], poses[:, :3, 3]]), axis=0), axis=1)
     assert steps.max() <= 0.3 / 30 + 1e-9  # speed cap
-    assert np.linalg.norm(positions[-1] - ball) < 0.01
-    assert closure[0] < closure[-1] == 1.0
+    assert np.linalg.norm(poses[-1, :3, 3] - ball) < 0.01 and distance[-1] < 0.01
+    turned = [se3.rotation_angle(home[:3, :3].T @ p[:3, :3]) for p in poses]
+    assert turned[-1] < 0.01 and all(np.diff(turned) < 0)
+    kept, _ = task.expert_plan(start, ball, horizon=10, dt=1 / 30)
+    np.testing.assert_allclose(kept[:, :3, :3], np.repeat(start[None, :3, :3], 10, 0), atol=1e-12)
 
 
 def test_demonstration_actions_decode_to_the_expert_plan_in_the_manifest_frame(task):
     ball = task.sample_balls(1, np.random.default_rng(4))[0]
+    other = "left" if task.side == "right" else "right"
+    wrists = {s: pose.copy() for s, pose in task.home_wrist.items()}
+    wrists[other][:3, 3] += [0.02, 0.0, -0.03]  # the idle wrist away from home: it returns there
     for frame in ("wrist", "base"):
         layout = ActionLayout(frame=frame)
-        actions = task.expert_actions(task.home_wrist, ball, layout)
-        chunk = decode_chunk(actions, layout, 0, task.home_wrist)
-        plan, _ = task.expert_plan(task.home_wrist[task.side][:3, 3], ball, layout.horizon, layout.dt)
-        np.testing.assert_allclose(chunk.wrist[task.side][:, :3, 3], plan, atol=1e-9)
-        other = "left" if task.side == "right" else "right"
-        np.testing.assert_allclose(chunk.wrist[other], np.repeat(task.home_wrist[other][None], 30, 0), atol=1e-9)
+        actions = task.expert_actions(wrists, ball, layout)
+        chunk = decode_chunk(actions, layout, 0, wrists)
+        plan, distance = task.expert_plan(wrists[task.side], ball, layout.horizon, layout.dt,
+                                          task.home_wrist[task.side][:3, :3])
+        np.testing.assert_allclose(chunk.wrist[task.side], plan, atol=1e-9)
+        closure = np.clip((CLOSE_START_M - distance) / (CLOSE_START_M - CLOSE_END_M), 0.0, 1.0)
+        np.testing.assert_allclose(chunk.hand[task.side], hand_posture(layout.hands[task.side].joint_names, closure))
+        back, _ = task.expert_plan(wrists[other], task.home_wrist[other][:3, 3], layout.horizon, layout.dt,
+                                   task.home_wrist[other][:3, :3])
+        np.testing.assert_allclose(chunk.wrist[other], back, atol=1e-9)
+        assert np.linalg.norm(back[-1, :3, 3] - task.home_wrist[other][:3, 3]) < 0.002
 
 
 def test_success_needs_the_wrist_near_the_ball_and_the_hand_closed(task):

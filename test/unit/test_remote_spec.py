@@ -14,6 +14,7 @@ from egoscale_ros.remote.client import build_observation, decode_actions
 from egoscale_ros.remote.errors import RemoteError
 from egoscale_ros.remote.normalisation import MODES, KeyStats, StatisticsError, stats_from_samples
 from egoscale_ros.remote.spec import (
+    DEFAULT_CONNECTIONS,
     WRIST_FORMATS,
     ActionEntry,
     RemoteSpec,
@@ -22,6 +23,7 @@ from egoscale_ros.remote.spec import (
     decode_wrists,
     encode_wrist,
     parse_remote,
+    server_options,
     wrists_to_absolute,
 )
 
@@ -130,6 +132,17 @@ def test_parse_remote_reads_the_mapping():
 def test_parse_remote_errors_name_the_field(change, message):
     with pytest.raises(SpecError, match=message):
         parse_remote(_section(**change))
+
+
+@pytest.mark.parametrize("connections, ok", [(None, True), (1, True), (8, True), (0, False), (2.5, False),
+                                              ("4", False), (True, False)])
+def test_connections_is_a_whole_number_of_at_least_one_defaulting_to_a_small_pool(connections, ok):
+    options = {} if connections is None else {"connections": connections}
+    if ok:
+        assert server_options("gr00t_server", options)["connections"] == (connections or DEFAULT_CONNECTIONS)
+    else:
+        with pytest.raises(SpecError, match="gr00t_server.connections"):
+            server_options("gr00t_server", options)
 
 
 # ----------------------------------------------------------------------------- replies

@@ -1,0 +1,62 @@
+"""Specification of the in-flight window of a policy-server client: the whole pool while the
+time is spent on the way, fewer while requests queue at the server."""
+
+import pytest
+
+from egoscale_ros.remote.window import InFlightWindow
+
+
+def _fill(window: InFlightWindow) -> int:
+    """Requests out once the node has offered one more observation than the window takes."""
+    in_flight = 0
+    while window.allows(in_flight):
+        in_flight += 1
+    return in_flight
+
+
+def test_it_starts_at_one_and_steady_round_trips_open_it_to_the_whole_pool():
+    window = InFlightWindow(6)
+    assert _fill(window) == 1
+    for k in range(100):
+        _fill(window)
+        window.on_reply(150.0 + (k % 7))  # network latency with a little jitter
+    assert window.size == 6 and window.shrinks == 0
+    assert window.allows(5) and not window.allows(6)
+
+
+def test_queueing_at_a_one_at_a_time_server_shrinks_the_window_to_what_it_serves():
+    """A server computing 60 ms per request, asked every 33 ms: with n in flight a reply waits for
+    the n - 1 before it, so its round trip is about n x 60 ms."""
+    window = InFlightWindow(6)
+    for _ in range(200):
+        window.on_reply(60.0 * _fill(window))  # the node always has a new observation
+    assert window.size <= 2 and window.shrinks >= 4
+
+
+def test_the_window_grows_back_when_the_queue_is_gone_and_more_is_wanted():
+    window = InFlightWindow(4)
+    for _ in range(4):
+        _fill(window)
+        window.on_reply(50.0)
+    assert window.size == 4
+    for _ in range(3):
+        window.on_reply(400.0)  # a burst of queued replies
+    assert window.size == 1
+    for _ in range(5):
+        _fill(window)  # an observation found the window full
+        window.on_reply(52.0)
+    assert window.size == 4
+
+
+def test_no_growth_without_demand_and_never_below_one():
+    window = InFlightWindow(3)
+    for _ in range(3):
+        _fill(window)
+        window.on_reply(10.0)
+    for _ in range(10):
+        window.on_reply(500.0)
+    assert window.size == 1
+    window.on_reply(10.0)  # nothing was held back: stays
+    assert window.size == 1
+    with pytest.raises(ValueError, match="limit"):
+        InFlightWindow(0)
