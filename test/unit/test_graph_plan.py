@@ -202,5 +202,5 @@ def test_a_missing_manifest_is_refused_when_the_graph_is_planned():
 
 def test_the_smoother_judges_the_policy_against_the_rate_the_policy_is_asked_for():
     plan = plan_graph("g1_dex3", hardware="mock")
-    by = {s.executable: s.parameters for s in plan.nodes}
-    assert by["chunk_smoother_node"]["policy_rate_hz"] == by["policy_node"]["rate_hz"] > 0
+    smoother, policy = plan.node("chunk_smoother_node"), plan.node("policy_node")  # a container's member too
+    assert smoother.parameters["policy_rate_hz"] == policy.parameters["rate_hz"] > 0
