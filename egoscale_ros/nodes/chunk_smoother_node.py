@@ -34,10 +34,11 @@ from egoscale_ros.chunking.hand_names import order_hand_columns
 from egoscale_ros.chunking.smoother import STARVED, ChunkSmoother
 from egoscale_ros.nodes import liveness
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.links import TargetLinks
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, required
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
-from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, stamp_to_ns
+from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, sec_to_stamp, stamp_to_ns
 from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform, transforms_to_matrices
 from egoscale_ros.safety.watchdog import silence_timeout
 from egoscale_ros.schema import SIDES
@@ -95,7 +96,10 @@ class ChunkSmootherNode(Node):
         self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand, COMMAND_QOS)
         self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", COMMAND_QOS)
         self.pub_hand = self.create_publisher(JointState, "command/hand_targets", COMMAND_QOS)
-        self.create_timer(1.0 / rate, self._tick)
+        self.rate_hz = rate
+        self.tick_timer = self.create_timer(1.0 / rate, self._tick)
+        # Stages of the same process take the targets straight from the tick (command_container).
+        self.links = TargetLinks()
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"chunk smoother: mode {mode}, {rate:g} Hz")
 
@@ -183,8 +187,15 @@ class ChunkSmootherNode(Node):
         if targets is None or sample.status == STARVED:
             return
         self.published_ticks += 1
-        stamp = self.get_clock().now().to_msg()
+        t = now_sec(self)
         if targets.wrist:
+            for sink in self.links.wrist:
+                sink(targets.wrist, t)
+        if targets.hand:
+            for sink in self.links.hand:
+                sink(targets.hand, t)
+        stamp = sec_to_stamp(t)
+        if targets.wrist and self.links.observed(self.pub_wrist, "wrist"):
             msg = MultiDOFJointTrajectory()
             msg.header.stamp = stamp
             msg.header.frame_id = self.base_frame
@@ -193,7 +204,7 @@ class ChunkSmootherNode(Node):
             msg.points = [MultiDOFJointTrajectoryPoint(
                 transforms=[matrix_to_transform(targets.wrist[s]) for s in sides])]
             self.pub_wrist.publish(msg)
-        if targets.hand:
+        if targets.hand and self.links.observed(self.pub_hand, "hand"):
             hand = JointState()
             hand.header.stamp = stamp
             for side, values in targets.hand.items():
