@@ -84,6 +84,24 @@ def test_relayed_joint_state_faults_route_the_feedback_through_the_injector():
     assert by_name["fault_injector"].parameters["relay_joint_states"] is True
     # The relay is the one declared source now; anything else on joint_states is foreign.
     assert by_name["wrist_ik_node"].parameters["joint_state_source"] == "fault_injector"
+    assert by_name["policy_node"].parameters["joint_state_source"] == "fault_injector"
+
+
+def test_faults_reach_the_nodes_inside_the_command_container():
+    import json
+
+    from egoscale_ros.faults.driver import InjectionSession, contained_by
+    from egoscale_ros.graph import plan_graph
+
+    plan = plan_graph("g1_dex3", hardware="mock", container=True)
+    session = InjectionSession.create("joint_states_delay:300,node_restart:wrist_ik_node", 9.0, plan)
+    container = next(s for s in session.plan.nodes if s.executable == "command_container")
+    args = list(container.arguments)
+    members = {m["name"]: m for m in json.loads(args[args.index("--members") + 1])}
+    for name in ("wrist_ik_node", "hand_retarget_node"):
+        assert members[name]["parameters"]["joint_state_source"] == "fault_injector"
+    # A contained node is a valid restart target: its process is the container's.
+    assert "wrist_ik_node" in contained_by(session.plan)[container.name]
 
 
 class _Reports:
