@@ -36,6 +36,7 @@ EXIT_POLICY = {"camera_node": "respawn", "policy_node": "respawn", "chunk_smooth
 # does, and the command nodes accept any single publisher.
 JOINT_STATE_SOURCES = ("robot_interface_node", "mock_hardware_node")
 RESPAWN_DELAY_S = 2.0
+POLICY_RATE_HZ = 30.0  # chunks per second the policy node is asked for
 DEFAULT_INSTRUCTION = "pick up the red cube and place it on the plate"
 # Launch arguments: name -> (default as launch text, description). The one source of their
 # defaults: bringup.launch.py declares these, and plan_graph's keyword defaults are the same values
@@ -57,7 +58,8 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
     "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
     "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
     "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
-    "container": ("false", "true: chunk smoother, wrist IK and hand retargeting in one process (command_container)"),
+    "container": ("true", "true: chunk smoother, wrist IK and hand retargeting in one process (command_container), "
+                          "handing targets over in process (about half the CPU); false: a process each"),
 }
 
 
@@ -99,6 +101,26 @@ class NodeSpec:
         return [python, "-m", self.module, *self.arguments, *self.ros_arguments(namespace)]
 
 
+def parse_members(text: str) -> list[NodeSpec]:
+    """The member NodeSpecs of a container's ``--members`` JSON; a clear error names what is wrong."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--members is not JSON: {exc}") from exc
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("--members must be a non-empty JSON list of nodes")
+    specs = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or "name" not in item or "executable" not in item:
+            raise ValueError(f"--members[{i}] needs 'name' and 'executable'")
+        if item["executable"] not in CONTAINABLE:
+            raise ValueError(f"--members[{i}]: '{item['executable']}' cannot run in the container "
+                             f"(one of {', '.join(CONTAINABLE)})")
+        specs.append(NodeSpec(str(item["name"]), str(item["executable"]), dict(item.get("parameters", {})),
+                              tuple(tuple(r) for r in item.get("remappings", ()))))
+    return specs
+
+
 def _flag(value: bool | str, name: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -124,9 +146,15 @@ class GraphPlan:
     nodes: tuple[NodeSpec, ...]
 
     def node(self, executable: str) -> NodeSpec:
+        """The node running ``executable``, a process of its own or a member of a container."""
         for spec in self.nodes:
             if spec.executable == executable:
                 return spec
+        for spec in self.nodes:
+            if spec.executable == "command_container":
+                for member in parse_members(spec.arguments[spec.arguments.index("--members") + 1]):
+                    if member.executable == executable:
+                        return member
         raise KeyError(executable)
 
     def with_command_container(self, name: str = "command_container") -> GraphPlan:
@@ -192,7 +220,7 @@ def plan_graph(
     native_loopback: str | bool = "",
     native_tag: str = "",
     speed_scale: str | float = 1.0,
-    container: bool | str = False,
+    container: bool | str = True,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 
@@ -243,7 +271,7 @@ def plan_graph(
             "policy_node",
             "policy_node",
             {**common, "manifest": policy, "backend": backend, "instruction": instruction,
-             "cameras": [c.name for c in config.cameras] or ["head"],
+             "cameras": [c.name for c in config.cameras] or ["head"], "rate_hz": POLICY_RATE_HZ,
              **({"publish_observation": True} if record else {})},
         )
     )
@@ -255,8 +283,9 @@ def plan_graph(
     # policy's hand joints per side come from here.
     hand_joints = {f"{side}_hand_joints": list(load_hand_config(hands["hand_source"], side).joints)
                    for side in config.hands}
+    # It judges the policy silent against the policy's own period.
     nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node",
-                          {**tick, "base_frame": config.base_frame, **hand_joints}))
+                          {**tick, "base_frame": config.base_frame, **hand_joints, "policy_rate_hz": POLICY_RATE_HZ}))
     scale = _speed_scale(speed_scale)
     nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node",
                           {**common, **tick, "solver": ik_solver, "speed_scale": scale}))

@@ -208,6 +208,7 @@ class InjectionSession:
         self.driver: FaultDriver | None = None
         self.memory_start: dict[str, float] = {}
         self.memory_end: dict[str, float] = {}
+        self.window_wall: tuple[float, float] | None = None  # wall time of the window's start and end
 
     @classmethod
     def create(cls, text: str, window_s: float, plan) -> InjectionSession:
@@ -219,12 +220,15 @@ class InjectionSession:
     def window_started(self, graph, monitor, stop_request) -> None:
         self.memory_start = _memory(graph)
         wall = time.time()
+        self.window_wall = (wall, wall)
         if self.faults:
             monitor.announce_window_start(wall)
             self.driver = FaultDriver(self.faults, graph, stop_request)
             self.driver.start(wall)
 
     def window_ended(self, graph) -> None:
+        if self.window_wall is not None:
+            self.window_wall = (self.window_wall[0], time.time())
         self.memory_end = _memory(graph)
 
     def close(self) -> None:
@@ -241,17 +245,47 @@ class InjectionSession:
         out["rss_mib_start"] = self.memory_start
         out["rss_mib_end"] = self.memory_end
         out["rss_growth_percent"] = growth(self.memory_start, self.memory_end)
-        # Per command topic the command nodes publish (one per control tick) and, where the robot
-        # speaks its own interface, per native output (at the output's own rate).
-        missed = {}
-        for c in self.plan.robot.controllers:
-            for topic, rate in {c.ros_topic: self.plan.robot.control_rate_hz,
-                                c.topic: getattr(c, "rate_hz", None) or self.plan.robot.control_rate_hz}.items():
-                expected = window_s * rate
-                got = counts.get(topic, published.get(topic, 0))
-                missed[topic] = round(100.0 * max(0.0, expected - got) / expected, 3) if expected > 0 else None
-        out["missed_ticks_percent"] = missed
+        out.update(missed_ticks(self.plan, monitor, self.window_wall, window_s, counts, published))
         return out
+
+
+COMMAND_NODES = ("wrist_ik_node", "hand_retarget_node")
+
+
+def missed_ticks(plan, monitor, window_wall: tuple[float, float] | None, window_s: float,
+                 counts: dict[str, int], published: dict[str, int]) -> dict[str, Any]:
+    """Per command output, the share of its ticks that never went out, and the share that went
+    out but did not reach this process.
+
+    ``missed_ticks_percent`` is counted where the commands are made: the command node's count of
+    what it published on each ``command/joints/*`` topic (one per control tick), and the interface
+    node's count of what it sent on each maker's topic (at the output's rate), both between two of
+    their own diagnostics reports and over the time their own stamps say lies between them.
+    ``missed_ticks_received_percent`` counts what this process received over its window: it adds
+    the transport's losses and the monitor's own (a busy computer starves it first).
+    """
+    robot = plan.robot
+    missed: dict[str, float | None] = {}
+    received: dict[str, float | None] = {}
+
+    def share(n: int, expected: float) -> float | None:
+        return round(100.0 * max(0.0, expected - n) / expected, 3) if expected > 0 else None
+
+    for c in robot.controllers:
+        outputs = {c.ros_topic: (COMMAND_NODES, f"published {c.ros_topic}", robot.control_rate_hz)}
+        if c.topic != c.ros_topic:
+            outputs[c.topic] = (("robot_interface_node",), f"sent {c.topic}",
+                                getattr(c, "rate_hz", None) or robot.control_rate_hz)
+        for topic, (nodes, key, rate) in outputs.items():
+            best = (0, 0.0)
+            if window_wall is not None:
+                for node in nodes:
+                    n, span = monitor.counter_between(node, key, *window_wall)
+                    if span > best[1]:
+                        best = (n, span)
+            missed[topic] = share(best[0], best[1] * rate) if best[1] > 0 else None
+            received[topic] = share(counts.get(topic, published.get(topic, 0)), window_s * rate)
+    return {"missed_ticks_percent": missed, "missed_ticks_received_percent": received}
 
 
 def _memory(graph) -> dict[str, float]:

@@ -34,11 +34,13 @@ from egoscale_ros.chunking.hand_names import order_hand_columns
 from egoscale_ros.chunking.smoother import STARVED, ChunkSmoother
 from egoscale_ros.nodes import liveness
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.links import TargetLinks
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, required
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
-from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, stamp_to_ns
+from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, sec_to_stamp, stamp_to_ns
 from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform, transforms_to_matrices
+from egoscale_ros.safety.watchdog import silence_timeout
 from egoscale_ros.schema import SIDES
 
 RECENT_S = 2.0  # how long a refusal, reordering or late chunk stays on diagnostics
@@ -66,8 +68,12 @@ class ChunkSmootherNode(Node):
         crossfade = float(declare(self, "crossfade_s", 0.1))
         self.expect_hands = bool(self.hand_names)
         future_tolerance = float(declare(self, "future_tolerance_s", 0.1))
-        # How long without a new chunk before the policy counts as silent (an ERROR).
-        self.chunk_timeout_s = float(declare(self, "chunk_timeout_s", 0.3))
+        # How long without a new chunk before the policy counts as silent (an ERROR): by default
+        # SILENT_PERIODS of the policy's own period (policy_rate_hz, the policy node's rate_hz).
+        policy_rate = float(declare(self, "policy_rate_hz", 30.0))
+        if not policy_rate > 0:
+            raise ValueError(f"parameter policy_rate_hz must be > 0, got {policy_rate}")
+        self.chunk_timeout_s = float(declare(self, "chunk_timeout_s", silence_timeout(policy_rate)))
         if rate <= 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         if not self.chunk_timeout_s > 0:
@@ -90,7 +96,10 @@ class ChunkSmootherNode(Node):
         self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand, COMMAND_QOS)
         self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", COMMAND_QOS)
         self.pub_hand = self.create_publisher(JointState, "command/hand_targets", COMMAND_QOS)
-        self.create_timer(1.0 / rate, self._tick)
+        self.rate_hz = rate
+        self.tick_timer = self.create_timer(1.0 / rate, self._tick)
+        # Stages of the same process take the targets straight from the tick (command_container).
+        self.links = TargetLinks()
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"chunk smoother: mode {mode}, {rate:g} Hz")
 
@@ -178,8 +187,15 @@ class ChunkSmootherNode(Node):
         if targets is None or sample.status == STARVED:
             return
         self.published_ticks += 1
-        stamp = self.get_clock().now().to_msg()
+        t = now_sec(self)
         if targets.wrist:
+            for sink in self.links.wrist:
+                sink(targets.wrist, t)
+        if targets.hand:
+            for sink in self.links.hand:
+                sink(targets.hand, t)
+        stamp = sec_to_stamp(t)
+        if targets.wrist and self.links.observed(self.pub_wrist, "wrist"):
             msg = MultiDOFJointTrajectory()
             msg.header.stamp = stamp
             msg.header.frame_id = self.base_frame
@@ -188,7 +204,7 @@ class ChunkSmootherNode(Node):
             msg.points = [MultiDOFJointTrajectoryPoint(
                 transforms=[matrix_to_transform(targets.wrist[s]) for s in sides])]
             self.pub_wrist.publish(msg)
-        if targets.hand:
+        if targets.hand and self.links.observed(self.pub_hand, "hand"):
             hand = JointState()
             hand.header.stamp = stamp
             for side, values in targets.hand.items():

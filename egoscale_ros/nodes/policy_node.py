@@ -63,12 +63,14 @@ from egoscale_ros.policy.scheduler import InferenceLoop
 from egoscale_ros.policy.transforms import ImageRejected, fit_image, image_to_rgb, rotations_to_quaternions
 from egoscale_ros.remote.errors import RemoteError
 from egoscale_ros.robot.kinematics import RobotKinematics
+from egoscale_ros.safety.watchdog import silence_timeout
+
+DEFAULT_CAMERA_HZ = 30.0  # a camera the robot config does not describe
 
 # Images: only the newest frame matters (depth 1). Reliability "best available" (Iron and later)
 # becomes reliable when the camera publishes reliably - large frames sent best-effort between
 # processes lose most of their fragments on a busy host - and best effort otherwise, so it still
 # matches any camera driver. Humble lacks it: there the parameter picks, best effort by default.
-CAMERA_SILENCE_S = 0.3  # a camera quiet for longer than this (after its first image) is an error
 RECENT_S = 2.0  # how long rejected images stay on diagnostics
 
 IMAGE_RELIABILITY = {
@@ -156,6 +158,10 @@ class PolicyNode(Node):
                          "cycle_errors": 0}
         self.last_error = ""
         self._image_at: dict[str, float] = {}  # camera -> monotonic time of its last good image
+        # A camera quiet for SILENT_PERIODS of its own period (after its first image) is an error.
+        self._camera_silence_s = {
+            c: silence_timeout(self.camera_config[c].rate_hz if c in self.camera_config else DEFAULT_CAMERA_HZ)
+            for c in cameras}
         self._image_rejected_at = -math.inf
         self._last_age_ms = float("nan")
         self._joint_offset_ms = float("nan")
@@ -392,7 +398,7 @@ class PolicyNode(Node):
 
     def _diag_level(self) -> tuple[int, str]:
         now = time.monotonic()
-        silent = {c: now - t for c, t in self._image_at.items() if now - t > CAMERA_SILENCE_S}
+        silent = {c: now - t for c, t in self._image_at.items() if now - t > self._camera_silence_s[c]}
         if silent:
             return DiagnosticStatus.ERROR, "; ".join(
                 f"camera/{c}/image_raw silent for {age:.2f} s (no observation, no chunk)" for c, age in silent.items())

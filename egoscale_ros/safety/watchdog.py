@@ -43,3 +43,16 @@ class Watchdog:
 
     def reset(self) -> None:
         self.last_fed = None
+
+
+# A stream is silent after this many of its own periods without a message. A healthy stream on a
+# busy computer shows gaps of two or three periods (scheduling), not six in a row; at 30 Hz this is
+# 0.2 s, so with the diagnostics watch (every 0.05 s) a stall is on /diagnostics within 0.3 s.
+SILENT_PERIODS = 6
+
+
+def silence_timeout(rate_hz: float, periods: float = SILENT_PERIODS) -> float:
+    """Seconds a stream expected at ``rate_hz`` may be quiet before it counts as silent."""
+    if not rate_hz > 0 or not periods > 0:
+        raise ValueError(f"silence timeout: rate_hz and periods must be > 0 (got {rate_hz}, {periods})")
+    return periods / rate_hz

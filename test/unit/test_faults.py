@@ -76,7 +76,7 @@ def test_relayed_joint_state_faults_route_the_feedback_through_the_injector():
     from egoscale_ros.faults.driver import prepare_plan
     from egoscale_ros.graph import plan_graph
 
-    plan = plan_graph("g1_dex3", hardware="mock")
+    plan = plan_graph("g1_dex3", hardware="mock", container=False)  # the injector reroutes per node
     assert prepare_plan(plan, parse_faults("policy_kill", 9.0)) is plan  # nothing to add
     routed = prepare_plan(plan, parse_faults("joint_states_delay:300", 9.0))
     by_name = {s.name: s for s in routed.nodes}

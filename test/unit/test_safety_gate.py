@@ -252,3 +252,13 @@ def test_resume_after_an_estop_waits_for_fresh_trusted_feedback_and_never_jumps(
     t += DT
     out, _ = g.command(t, target=np.ones(3), measured=frozen, measured_time=t)
     assert np.abs(out - frozen).max() <= 1.0 * DT + 1e-12
+
+
+def test_a_stream_is_silent_after_a_fixed_number_of_its_own_periods():
+    from egoscale_ros.safety.watchdog import SILENT_PERIODS, silence_timeout
+
+    assert silence_timeout(30.0) == pytest.approx(SILENT_PERIODS / 30.0)
+    assert silence_timeout(10.0) == pytest.approx(3 * silence_timeout(30.0))  # scales with the period
+    for bad in (0.0, -5.0, float("nan")):
+        with pytest.raises(ValueError):
+            silence_timeout(bad)
