@@ -37,18 +37,43 @@ def prepare_plan(plan, faults: list[Fault]):
     if not any(f.name in MESSAGE_LEVEL for f in faults):
         return plan
     relay = any(f.name in RELAYED for f in faults)
+
+    def relayed(spec: dict) -> dict:
+        if relay and "joint_state_source" in spec["parameters"]:  # the relay is now the declared source
+            return {**spec, "parameters": {**spec["parameters"], "joint_state_source": "fault_injector"}}
+        return spec
+
     nodes = []
     for spec in plan.nodes:
         if relay and spec.executable in JOINT_STATE_PUBLISHERS:
             spec = dataclasses.replace(spec, remappings=(*spec.remappings, ("joint_states", "joint_states_raw")))
-        if relay and "joint_state_source" in spec.parameters:  # the relay is now the declared source
-            spec = dataclasses.replace(spec, parameters={**spec.parameters, "joint_state_source": "fault_injector"})
+        if spec.executable == "command_container":  # its members' parameters travel as JSON
+            args = list(spec.arguments)
+            i = args.index("--members") + 1
+            args[i] = json.dumps([relayed(m) for m in json.loads(args[i])])
+            spec = dataclasses.replace(spec, arguments=tuple(args))
+        else:
+            spec = dataclasses.replace(spec, parameters=relayed({"parameters": spec.parameters})["parameters"])
         nodes.append(spec)
     schedule = [{"name": f.name, "arg": f.arg, "start_s": f.start_s, "duration_s": f.duration_s} for f in faults]
     robot = next((s.parameters["robot"] for s in plan.nodes if "robot" in s.parameters), plan.robot.name)
     nodes.append(NodeSpec("fault_injector", "fault_injector_node",
                           {"robot": robot, "faults": json.dumps(schedule), "relay_joint_states": relay}))
     return dataclasses.replace(plan, nodes=tuple(nodes))
+
+
+def contained_by(plan) -> dict[str, list[str]]:
+    """Container process name -> the names of the nodes it holds."""
+    out = {}
+    for spec in plan.nodes:
+        if spec.executable == "command_container":
+            args = list(spec.arguments)
+            out[spec.name] = [m["name"] for m in json.loads(args[args.index("--members") + 1])]
+    return out
+
+
+def contained(plan) -> list[str]:
+    return [n for members in contained_by(plan).values() for n in members]
 
 
 class FaultDriver:
@@ -101,7 +126,10 @@ class FaultDriver:
                 p.injected = True
                 _signal_group(p, signal.SIGKILL)
         elif f.name == "node_restart":
-            for p in self._procs(str(f.arg)):
+            # A node inside the command container restarts with its process (the container).
+            name = str(f.arg)
+            host = next((c for c, members in contained_by(self.graph.plan).items() if name in members), name)
+            for p in self._procs(host):
                 p.injected = True
                 _signal_group(p, signal.SIGKILL)
                 p.process.wait()
@@ -215,7 +243,7 @@ class InjectionSession:
         """Raises :class:`~egoscale_ros.faults.spec.FaultSpecError` for a bad ``--inject``."""
         from egoscale_ros.faults.spec import parse_faults
 
-        return cls(parse_faults(text, window_s, [s.name for s in plan.nodes]), plan)
+        return cls(parse_faults(text, window_s, [*(s.name for s in plan.nodes), *contained(plan)]), plan)
 
     def window_started(self, graph, monitor, stop_request) -> None:
         self.memory_start = _memory(graph)
