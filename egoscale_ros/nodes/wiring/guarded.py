@@ -111,10 +111,9 @@ class GuardedCommands:
         )
         if command is not None:
             self._measure_step(t, command)
-            positions = dict(zip(self.joints, command.tolist()))
-            velocities = dict(zip(self.joints, self.gate.limiter.velocity.tolist()))
+            velocities = self.gate.limiter.velocity
             for pub in self.publishers:
-                pub.publish(positions, velocities, stamp_s=t)
+                pub.publish_arrays(self.joints, command, velocities, stamp_s=t)
         return command
 
     def _measure_step(self, t: float, command: np.ndarray) -> None:
