@@ -39,8 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inject", default="", metavar="FAULT[:ARG],…",
                         help="faults to inject into the window (egoscale_ros.faults.spec lists them)")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy processes to run beside the graph")
-    parser.add_argument("--container", action="store_true",
-                        help="run the command-path stages in one process (command_container)")
+    parser.add_argument("--container", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the command-path stages in one process (command_container; the default, "
+                             "off with --inject: faults reroute and restart single nodes)")
     from egoscale_ros.remote import scenario
 
     scenario.add_arguments(parser)
@@ -98,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_graph(robot=args.robot, hardware="mock", policy=manifest, camera=args.camera,
                       backend=args.backend, urdf=args.urdf, record=args.record,
                       native_domain=native_domain, native_loopback=True, native_tag=private_tag(),
-                      viz=args.viz, viz_port=args.viz_port, container=args.container)
+                      viz=args.viz, viz_port=args.viz_port,
+                      container=args.container and not args.inject)
     try:  # faults to inject (and the soak's memory and missed-tick figures): egoscale_ros.faults
         injection = InjectionSession.create(args.inject, args.seconds, plan)
     except FaultSpecError as exc:

@@ -58,7 +58,8 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
     "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
     "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
     "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
-    "container": ("false", "true: chunk smoother, wrist IK and hand retargeting in one process (command_container)"),
+    "container": ("true", "true: chunk smoother, wrist IK and hand retargeting in one process (command_container), "
+                          "handing targets over in process (about half the CPU); false: a process each"),
 }
 
 
@@ -100,6 +101,26 @@ class NodeSpec:
         return [python, "-m", self.module, *self.arguments, *self.ros_arguments(namespace)]
 
 
+def parse_members(text: str) -> list[NodeSpec]:
+    """The member NodeSpecs of a container's ``--members`` JSON; a clear error names what is wrong."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--members is not JSON: {exc}") from exc
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("--members must be a non-empty JSON list of nodes")
+    specs = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or "name" not in item or "executable" not in item:
+            raise ValueError(f"--members[{i}] needs 'name' and 'executable'")
+        if item["executable"] not in CONTAINABLE:
+            raise ValueError(f"--members[{i}]: '{item['executable']}' cannot run in the container "
+                             f"(one of {', '.join(CONTAINABLE)})")
+        specs.append(NodeSpec(str(item["name"]), str(item["executable"]), dict(item.get("parameters", {})),
+                              tuple(tuple(r) for r in item.get("remappings", ()))))
+    return specs
+
+
 def _flag(value: bool | str, name: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -125,9 +146,15 @@ class GraphPlan:
     nodes: tuple[NodeSpec, ...]
 
     def node(self, executable: str) -> NodeSpec:
+        """The node running ``executable``, a process of its own or a member of a container."""
         for spec in self.nodes:
             if spec.executable == executable:
                 return spec
+        for spec in self.nodes:
+            if spec.executable == "command_container":
+                for member in parse_members(spec.arguments[spec.arguments.index("--members") + 1]):
+                    if member.executable == executable:
+                        return member
         raise KeyError(executable)
 
     def with_command_container(self, name: str = "command_container") -> GraphPlan:
@@ -193,7 +220,7 @@ def plan_graph(
     native_loopback: str | bool = "",
     native_tag: str = "",
     speed_scale: str | float = 1.0,
-    container: bool | str = False,
+    container: bool | str = True,
 ) -> GraphPlan:
     """Plan the graph of ``robot``.
 

@@ -1,11 +1,13 @@
 """``egoscale-ros bench chunking``: the execution modes on a simulated policy stream.
 
 A known smooth trajectory (both wrists moving and turning, 22 hand joints) is "predicted" by a
-simulated policy: chunks at ``--chunk-hz`` from observations stamped at their capture time,
-each arriving after ``--latency-ms`` ± ``--jitter-ms``, each off the truth by a per-chunk bias
-and per-step noise, as real predictions are. The smoother runs at ``--rate-hz`` in simulated
-time. Per mode it reports the cost of one ``sample()`` (wall time), the tracking error against
-the truth, and smoothness (per-tick steps and second differences of the wrist position).
+simulated policy: chunks of the reference policy's horizon and step (30 steps of 1/30 s) at
+``--chunk-hz`` from observations stamped at their capture time, each arriving after
+``--latency-ms`` ± ``--jitter-ms``, each off the truth by a per-chunk bias and per-step noise, as
+real predictions are. The smoother runs at ``--rate-hz`` (default: the G1's control rate) in
+simulated time. Per mode it reports the cost of one ``sample()`` (wall time), the
+tracking error against the truth, and smoothness (per-tick steps and second differences of the
+wrist position).
 """
 
 from __future__ import annotations
@@ -22,15 +24,22 @@ from egoscale_ros.chunking.smoother import MODES, ChunkSmoother
 from egoscale_ros.kinematics import se3
 
 HAND_DOF = 22
+# What the smoother meets on the robot (a test holds these to their sources, which sit in layers
+# above this one): the reference policy's chunks, 30 steps of 1/30 s, and the G1's 50 Hz control
+# rate (config/robots/g1_dex3.yaml).
+HORIZON = 30
+DT = 1.0 / 30.0
+CONTROL_RATE_HZ = 50.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated execution modes")
     parser.add_argument("--seconds", type=float, default=10.0, help="simulated duration")
-    parser.add_argument("--rate-hz", type=float, default=100.0, help="control (sampling) rate")
+    parser.add_argument("--rate-hz", type=float, default=CONTROL_RATE_HZ,
+                        help="control (sampling) rate (default: the G1's, as the smoother runs there)")
     parser.add_argument("--chunk-hz", type=float, default=30.0, help="policy chunk rate")
-    parser.add_argument("--horizon", type=int, default=16, help="steps per chunk")
-    parser.add_argument("--dt", type=float, default=1 / 30, help="seconds between chunk steps")
+    parser.add_argument("--horizon", type=int, default=HORIZON, help="steps per chunk (default: the reference policy's)")
+    parser.add_argument("--dt", type=float, default=DT, help="seconds between chunk steps")
     parser.add_argument("--latency-ms", type=float, default=40.0, help="mean inference latency")
     parser.add_argument("--jitter-ms", type=float, default=10.0, help="uniform ± latency jitter")
     parser.add_argument("--noise-mm", type=float, default=3.0, help="prediction noise (position, per chunk)")

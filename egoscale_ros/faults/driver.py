@@ -37,18 +37,43 @@ def prepare_plan(plan, faults: list[Fault]):
     if not any(f.name in MESSAGE_LEVEL for f in faults):
         return plan
     relay = any(f.name in RELAYED for f in faults)
+
+    def relayed(spec: dict) -> dict:
+        if relay and "joint_state_source" in spec["parameters"]:  # the relay is now the declared source
+            return {**spec, "parameters": {**spec["parameters"], "joint_state_source": "fault_injector"}}
+        return spec
+
     nodes = []
     for spec in plan.nodes:
         if relay and spec.executable in JOINT_STATE_PUBLISHERS:
             spec = dataclasses.replace(spec, remappings=(*spec.remappings, ("joint_states", "joint_states_raw")))
-        if relay and "joint_state_source" in spec.parameters:  # the relay is now the declared source
-            spec = dataclasses.replace(spec, parameters={**spec.parameters, "joint_state_source": "fault_injector"})
+        if spec.executable == "command_container":  # its members' parameters travel as JSON
+            args = list(spec.arguments)
+            i = args.index("--members") + 1
+            args[i] = json.dumps([relayed(m) for m in json.loads(args[i])])
+            spec = dataclasses.replace(spec, arguments=tuple(args))
+        else:
+            spec = dataclasses.replace(spec, parameters=relayed({"parameters": spec.parameters})["parameters"])
         nodes.append(spec)
     schedule = [{"name": f.name, "arg": f.arg, "start_s": f.start_s, "duration_s": f.duration_s} for f in faults]
     robot = next((s.parameters["robot"] for s in plan.nodes if "robot" in s.parameters), plan.robot.name)
     nodes.append(NodeSpec("fault_injector", "fault_injector_node",
                           {"robot": robot, "faults": json.dumps(schedule), "relay_joint_states": relay}))
     return dataclasses.replace(plan, nodes=tuple(nodes))
+
+
+def contained_by(plan) -> dict[str, list[str]]:
+    """Container process name -> the names of the nodes it holds."""
+    out = {}
+    for spec in plan.nodes:
+        if spec.executable == "command_container":
+            args = list(spec.arguments)
+            out[spec.name] = [m["name"] for m in json.loads(args[args.index("--members") + 1])]
+    return out
+
+
+def contained(plan) -> list[str]:
+    return [n for members in contained_by(plan).values() for n in members]
 
 
 class FaultDriver:
@@ -101,7 +126,10 @@ class FaultDriver:
                 p.injected = True
                 _signal_group(p, signal.SIGKILL)
         elif f.name == "node_restart":
-            for p in self._procs(str(f.arg)):
+            # A node inside the command container restarts with its process (the container).
+            name = str(f.arg)
+            host = next((c for c, members in contained_by(self.graph.plan).items() if name in members), name)
+            for p in self._procs(host):
                 p.injected = True
                 _signal_group(p, signal.SIGKILL)
                 p.process.wait()
@@ -208,23 +236,27 @@ class InjectionSession:
         self.driver: FaultDriver | None = None
         self.memory_start: dict[str, float] = {}
         self.memory_end: dict[str, float] = {}
+        self.window_wall: tuple[float, float] | None = None  # wall time of the window's start and end
 
     @classmethod
     def create(cls, text: str, window_s: float, plan) -> InjectionSession:
         """Raises :class:`~egoscale_ros.faults.spec.FaultSpecError` for a bad ``--inject``."""
         from egoscale_ros.faults.spec import parse_faults
 
-        return cls(parse_faults(text, window_s, [s.name for s in plan.nodes]), plan)
+        return cls(parse_faults(text, window_s, [*(s.name for s in plan.nodes), *contained(plan)]), plan)
 
     def window_started(self, graph, monitor, stop_request) -> None:
         self.memory_start = _memory(graph)
         wall = time.time()
+        self.window_wall = (wall, wall)
         if self.faults:
             monitor.announce_window_start(wall)
             self.driver = FaultDriver(self.faults, graph, stop_request)
             self.driver.start(wall)
 
     def window_ended(self, graph) -> None:
+        if self.window_wall is not None:
+            self.window_wall = (self.window_wall[0], time.time())
         self.memory_end = _memory(graph)
 
     def close(self) -> None:
@@ -241,17 +273,47 @@ class InjectionSession:
         out["rss_mib_start"] = self.memory_start
         out["rss_mib_end"] = self.memory_end
         out["rss_growth_percent"] = growth(self.memory_start, self.memory_end)
-        # Per command topic the command nodes publish (one per control tick) and, where the robot
-        # speaks its own interface, per native output (at the output's own rate).
-        missed = {}
-        for c in self.plan.robot.controllers:
-            for topic, rate in {c.ros_topic: self.plan.robot.control_rate_hz,
-                                c.topic: getattr(c, "rate_hz", None) or self.plan.robot.control_rate_hz}.items():
-                expected = window_s * rate
-                got = counts.get(topic, published.get(topic, 0))
-                missed[topic] = round(100.0 * max(0.0, expected - got) / expected, 3) if expected > 0 else None
-        out["missed_ticks_percent"] = missed
+        out.update(missed_ticks(self.plan, monitor, self.window_wall, window_s, counts, published))
         return out
+
+
+COMMAND_NODES = ("wrist_ik_node", "hand_retarget_node")
+
+
+def missed_ticks(plan, monitor, window_wall: tuple[float, float] | None, window_s: float,
+                 counts: dict[str, int], published: dict[str, int]) -> dict[str, Any]:
+    """Per command output, the share of its ticks that never went out, and the share that went
+    out but did not reach this process.
+
+    ``missed_ticks_percent`` is counted where the commands are made: the command node's count of
+    what it published on each ``command/joints/*`` topic (one per control tick), and the interface
+    node's count of what it sent on each maker's topic (at the output's rate), both between two of
+    their own diagnostics reports and over the time their own stamps say lies between them.
+    ``missed_ticks_received_percent`` counts what this process received over its window: it adds
+    the transport's losses and the monitor's own (a busy computer starves it first).
+    """
+    robot = plan.robot
+    missed: dict[str, float | None] = {}
+    received: dict[str, float | None] = {}
+
+    def share(n: int, expected: float) -> float | None:
+        return round(100.0 * max(0.0, expected - n) / expected, 3) if expected > 0 else None
+
+    for c in robot.controllers:
+        outputs = {c.ros_topic: (COMMAND_NODES, f"published {c.ros_topic}", robot.control_rate_hz)}
+        if c.topic != c.ros_topic:
+            outputs[c.topic] = (("robot_interface_node",), f"sent {c.topic}",
+                                getattr(c, "rate_hz", None) or robot.control_rate_hz)
+        for topic, (nodes, key, rate) in outputs.items():
+            best = (0, 0.0)
+            if window_wall is not None:
+                for node in nodes:
+                    n, span = monitor.counter_between(node, key, *window_wall)
+                    if span > best[1]:
+                        best = (n, span)
+            missed[topic] = share(best[0], best[1] * rate) if best[1] > 0 else None
+            received[topic] = share(counts.get(topic, published.get(topic, 0)), window_s * rate)
+    return {"missed_ticks_percent": missed, "missed_ticks_received_percent": received}
 
 
 def _memory(graph) -> dict[str, float]:

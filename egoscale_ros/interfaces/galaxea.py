@@ -21,16 +21,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from egoscale_ros.interfaces.base import ROS, OutputAdapter, Packet, RosJointState
+from egoscale_ros.interfaces.base import Packet, RosJointState
 from egoscale_ros.interfaces.feedback import JointStateFeedback
-from egoscale_ros.interfaces.joint_targets import Options, Ramp
+from egoscale_ros.interfaces.joint_targets import Options, Ramp, RampedOutput
 
 
-class GalaxeaJointTargetOutput(OutputAdapter):
+class GalaxeaJointTargetOutput(RampedOutput):
     """Targets of one Galaxea joint group (an arm or the torso) on its ``/motion_target`` topic."""
 
     kind = "galaxea_joint_target"
-    transport = ROS
 
     def __init__(self, output, config) -> None:
         super().__init__(output, config)
@@ -39,21 +38,10 @@ class GalaxeaJointTargetOutput(OutputAdapter):
         self.ramp = Ramp(output.joints, o.number("max_velocity", 3.0, 1e-3, 50.0))
         self.send_names = o.flag("names", True)
         o.done()
-        self.measured: dict[str, float] = {}
 
-    def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
-        self.measured = position
-
-    def set_target(self, position: dict[str, float], now: float) -> None:
-        if not self.ramp.set_target(position):
-            self.count_error("non_finite_target")
-
-    def tick(self, now: float) -> list[Packet]:
-        q = self.ramp.step(self.measured, now)
-        if q is None:
-            return []
+    def packet(self, q: list[float]) -> Packet:
         names = self.output.joints if self.send_names else ()
-        return [Packet(self.output.topic, RosJointState(tuple(names), tuple(q), self.speed_cap or ()))]
+        return Packet(self.output.topic, RosJointState(tuple(names), tuple(q), self.speed_cap or ()))
 
     def diagnostics(self) -> dict[str, Any]:
         return {"velocity": "speed cap" if self.speed_cap else "positions only", **self.errors}

@@ -27,11 +27,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from egoscale_ros.hardware.mock import MockJoints
 from egoscale_ros.interfaces import registry
 from egoscale_ros.interfaces.base import RosJointState
+from egoscale_ros.interfaces.mock_body import MockBody
 from egoscale_ros.interfaces.sharpa import SHARPA_WAVE_ORDER
 
 OUTPUT_KINDS = ("galaxea_joint_target", "sharpa_joint_commands")
@@ -114,25 +112,14 @@ class _SharpaCheck(_TargetCheck):
 _CHECKS = {"galaxea_joint_target": _GalaxeaCheck, "sharpa_joint_commands": _SharpaCheck}
 
 
-class MockRosRobot:
+class MockRosRobot(MockBody):
     """The simulated robot behind one config's Galaxea / Sharpa outputs and feedback sources."""
 
     def __init__(self, config, lag_s: float | None = None, max_velocity: float | None = None):
         self.config = config
         self.sources = [s for s in config.feedback if s.type in FEEDBACK_KINDS]
         names = list(dict.fromkeys(j for s in self.sources for j in s.joints))
-        infos = {n: config.joint_info(n) for n in names}
-        self.limits = {n: (i.lower, i.upper) for n, i in infos.items()}
-        speed = max_velocity if max_velocity is not None else config.mock.max_velocity
-        self.velocity_limit = {n: i.velocity for n, i in infos.items()}  # what the joints physically can
-        lag = lag_s if lag_s is not None else config.mock.lag_s
-        mimic = []
-        for name in config.movable_joints():
-            info = config.joint_info(name)
-            if info.mimic_joint and info.mimic_joint in infos:
-                mimic.append(info.mimic)
-        self.joints = MockJoints(names, config.home, np.array([self.limits[n][0] for n in names]),
-                                 np.array([self.limits[n][1] for n in names]), lag, speed, mimic)
+        super().__init__(config, names, lag_s, max_velocity)
         self.checks: dict[str, _TargetCheck] = {}
         for out in config.adapter_outputs:
             if out.type in _CHECKS:
@@ -145,15 +132,9 @@ class MockRosRobot:
         self.refused = {t: 0 for t in self.checks}
         self.errors: dict[str, int] = {}
         self.last_error = ""
-        self.placed: dict[str, float] = {}
         self._next_due = {s.name: 0.0 for s in self.sources}
 
     # -- commands -------------------------------------------------------------------------------
-    def position(self, joint: str) -> float:
-        if joint in self.placed:
-            return self.placed[joint]
-        return float(self.joints.position[self.joints.index[joint]])
-
     def on_message(self, topic: str, msg: RosJointState, now: float) -> bool:
         """Check one command; True when accepted (joints move), False when refused (joints hold)."""
         check = self.checks[topic]
@@ -167,14 +148,6 @@ class MockRosRobot:
             return False
         self.joints.set_command(dict(zip(check.joints, (float(v) for v in msg.position))))
         return True
-
-    def step(self, dt: float) -> None:
-        self.joints.step(dt)
-
-    def place(self, joint: str, value: float) -> None:
-        if joint not in self.joints.index:
-            raise ValueError(f"place: '{joint}' is not a joint of the mock ({', '.join(self.joints.names)})")
-        self.placed[joint] = float(value)
 
     # -- feedback -------------------------------------------------------------------------------
     def states(self, now: float) -> list[tuple[str, RosJointState]]:

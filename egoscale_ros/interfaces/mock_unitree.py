@@ -17,14 +17,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from egoscale_ros.hardware.mock import MockJoints
 from egoscale_ros.interfaces import registry
 from egoscale_ros.interfaces import unitree as u
 from egoscale_ros.interfaces import unitree_idl as idl
 from egoscale_ros.interfaces.crc import unitree_crc
 from egoscale_ros.interfaces.fixed_cdr import pack
+from egoscale_ros.interfaces.mock_body import MockBody
 
 GAIN_TOL = 1e-4  # float32 round trip
 LIMIT_TOL = 1e-3
@@ -81,6 +79,15 @@ class _Check:
     def crc_ok(self, msg, errors: list[str]) -> None:
         if msg.crc != unitree_crc(pack(msg)[:-4]):
             errors.append("bad_crc")
+
+    def judge(self, q: list[float], now: float, errors: list[str]) -> list[str]:
+        """Add the limit and step checks of ``q`` to ``errors``; with none, take ``q`` as the command."""
+        self.limits_ok(q, errors)
+        self.step_ok(q, now, errors)
+        if not errors:
+            self.accept(q, now)
+            self.mock.command(self.out.joints, q, 1.0)
+        return errors
 
     def accept(self, q: list[float], now: float) -> None:
         self.prev_q, self.prev_t = q, now
@@ -140,12 +147,7 @@ class _GoLowCmdCheck(_Check):
         self.gains_ok(msg.motor_cmd, a.motor_index, a.kp, a.kd, a.mode, errors)
         self.gains_ok(msg.motor_cmd, a.hold_index, a.hold_kp, a.hold_kd, a.mode, errors)
         q = [float(msg.motor_cmd[i].q) for i in a.motor_index]
-        self.limits_ok(q, errors)
-        self.step_ok(q, now, errors)
-        if not errors:
-            self.accept(q, now)
-            self.mock.command(self.out.joints, q, 1.0)
-        return errors
+        return self.judge(q, now, errors)
 
 
 class _Dex3Check(_Check):
@@ -163,12 +165,7 @@ class _Dex3Check(_Check):
                 errors.append("gains")
                 break
         q = [float(c.q) for c in msg.motor_cmd]
-        self.limits_ok(q, errors)
-        self.step_ok(q, now, errors)
-        if not errors:
-            self.accept(q, now)
-            self.mock.command(self.out.joints, q, 1.0)
-        return errors
+        return self.judge(q, now, errors)
 
 
 class _InspireCheck(_Check):
@@ -193,7 +190,7 @@ _CHECKS = {"unitree_hg_arm_sdk": _HgArmSdkCheck, "unitree_go_lowcmd": _GoLowCmdC
            "unitree_dex3": _Dex3Check, "unitree_inspire": _InspireCheck}
 
 
-class MockUnitree:
+class MockUnitree(MockBody):
     """The simulated robot behind one robot config's Unitree outputs and feedback sources."""
 
     def __init__(self, config, lag_s: float | None = None, max_velocity: float | None = None,
@@ -202,17 +199,7 @@ class MockUnitree:
         self.mode_machine = mode_machine
         unitree_sources = [s for s in config.feedback if s.type.startswith("unitree_")]
         names = list(dict.fromkeys(j for s in unitree_sources for j in s.joints))
-        infos = {n: config.joint_info(n) for n in names}
-        self.limits = {n: (i.lower, i.upper) for n, i in infos.items()}
-        mimic = []
-        for name in config.movable_joints():
-            info = config.joint_info(name)
-            if info.mimic_joint and info.mimic_joint in infos:
-                mimic.append(info.mimic)
-        self.joints = MockJoints(names, config.home, np.array([self.limits[n][0] for n in names]),
-                                 np.array([self.limits[n][1] for n in names]),
-                                 lag_s if lag_s is not None else config.mock.lag_s,
-                                 max_velocity if max_velocity is not None else config.mock.max_velocity, mimic)
+        super().__init__(config, names, lag_s, max_velocity)
         self.own_pose = self.joints.positions()  # what the robot's own controller holds
         self.checks: dict[str, _Check] = {}
         self.types: dict[str, type] = {}
@@ -226,17 +213,11 @@ class MockUnitree:
         self.refused: dict[str, int] = {t: 0 for t in self.checks}
         self.errors: dict[str, int] = {}
         self.last_error = ""
-        self.placed: dict[str, float] = {}
         self.corrupt_crc_every = 0
         self._published = 0
         self._tick = 0
 
     # -- commands -------------------------------------------------------------------------------
-    def position(self, joint: str) -> float:
-        if joint in self.placed:
-            return self.placed[joint]
-        return float(self.joints.position[self.joints.index[joint]])
-
     def command(self, joints, q, weight: float) -> None:
         targets = {j: weight * v + (1.0 - weight) * self.own_pose[j] for j, v in zip(joints, q)}
         self.joints.set_command(targets)
@@ -252,14 +233,6 @@ class MockUnitree:
             self.refused[topic] += 1
             self.last_error = f"{topic}: {', '.join(dict.fromkeys(errors))}"
         return not errors
-
-    def step(self, dt: float) -> None:
-        self.joints.step(dt)
-
-    def place(self, joint: str, value: float) -> None:
-        if joint not in self.joints.index:
-            raise ValueError(f"place: '{joint}' is not a joint of the mock ({', '.join(self.joints.names)})")
-        self.placed[joint] = float(value)
 
     # -- states ---------------------------------------------------------------------------------
     def states(self) -> list[tuple[str, Any]]:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from egoscale_ros.interfaces.base import ROS, OutputAdapter, Packet, RosJointState
+from egoscale_ros.interfaces.base import Packet, RosJointState
 from egoscale_ros.interfaces.feedback import JointStateFeedback
-from egoscale_ros.interfaces.joint_targets import Options, Ramp
+from egoscale_ros.interfaces.joint_targets import Options, Ramp, RampedOutput
 
 # The maker's index order of the 22 joints (the server reads positions by this index).
 SHARPA_WAVE_ORDER: tuple[str, ...] = (
@@ -40,11 +40,10 @@ def side_prefix(joints: tuple[str, ...]) -> str | None:
     return None
 
 
-class SharpaCommandOutput(OutputAdapter):
+class SharpaCommandOutput(RampedOutput):
     """One hand's 22 positions, in the maker's index order, on ``wave/{side}/joint_commands``."""
 
     kind = "sharpa_joint_commands"
-    transport = ROS
 
     def __init__(self, output, config) -> None:
         super().__init__(output, config)
@@ -56,20 +55,9 @@ class SharpaCommandOutput(OutputAdapter):
         self.ramp = Ramp(output.joints, o.number("max_velocity", 10.0, 1e-3, 100.0))
         self.names = SHARPA_WAVE_ORDER if o.flag("names", True) else ()
         o.done()
-        self.measured: dict[str, float] = {}
 
-    def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
-        self.measured = position
-
-    def set_target(self, position: dict[str, float], now: float) -> None:
-        if not self.ramp.set_target(position):
-            self.count_error("non_finite_target")
-
-    def tick(self, now: float) -> list[Packet]:
-        q = self.ramp.step(self.measured, now)
-        if q is None:
-            return []
-        return [Packet(self.output.topic, RosJointState(self.names, tuple(q)))]
+    def packet(self, q: list[float]) -> Packet:
+        return Packet(self.output.topic, RosJointState(self.names, tuple(q)))
 
     def diagnostics(self) -> dict[str, Any]:
         return dict(self.errors)

@@ -30,6 +30,7 @@ from egoscale_ros.interfaces.base import DDS, FeedbackDecoder, JointSample, Outp
 from egoscale_ros.interfaces.blend import BlendRamp
 from egoscale_ros.interfaces.crc import unitree_crc
 from egoscale_ros.interfaces.fixed_cdr import pack
+from egoscale_ros.interfaces.joint_targets import MAX_DT, Stepper
 
 HG_MOTORS = 35
 GO_MOTORS = 20
@@ -39,7 +40,6 @@ GO_HEAD = (0xFE, 0xEF)
 GO_LEVEL_LOW = 0xFF
 DEX3_MOTORS = 7
 INSPIRE_SLOTS = 12
-MAX_DT = 0.05  # a late tick moves at most this much time's worth
 
 
 # --- options ------------------------------------------------------------------------------------
@@ -119,15 +119,8 @@ def _finite(values: Sequence[float]) -> bool:
     return all(math.isfinite(v) for v in values)
 
 
-class _Stepper:
+class _Stepper(Stepper):
     """The joint positions an output sends: start at the measured pose, then step toward targets."""
-
-    def __init__(self, joints: Sequence[str], max_velocity: float):
-        self.joints = tuple(joints)
-        self.max_velocity = max_velocity
-        self.sent: list[float] | None = None
-        self.target: list[float] | None = None
-        self.last_t: float | None = None
 
     def start(self, measured: dict[str, float]) -> bool:
         if self.sent is None and all(j in measured for j in self.joints):
@@ -140,15 +133,11 @@ class _Stepper:
             self.sent = [measured[j] for j in self.joints]
 
     def dt(self, now: float) -> float:
-        dt = 0.0 if self.last_t is None else min(max(now - self.last_t, 0.0), MAX_DT)
-        self.last_t = now
-        return dt
+        return self.elapsed(now)
 
     def step(self, dt: float) -> list[float]:
         assert self.sent is not None
-        if self.target is not None:
-            limit = self.max_velocity * dt
-            self.sent = [s + min(max(t - s, -limit), limit) for s, t in zip(self.sent, self.target)]
+        self.advance(dt)
         return self.sent
 
 
@@ -334,24 +323,22 @@ def dex3_mode(motor_id: int, status: int = 0x01, timeout: bool = False) -> int:
     return (motor_id & 0x0F) | ((status & 0x07) << 4) | (0x80 if timeout else 0)
 
 
-class Dex3Output(_UnitreeOutput):
-    """Options: ``kp`` (1.5), ``kd`` (0.2), ``max_velocity`` (rad/s, 6.0). Joints in motor order."""
+class _HandOutput(_UnitreeOutput):
+    """A hand's command, its motors stepped from where the hand is toward the targets
+    (``max_velocity``, rad/s, 6.0); a subclass reads its own options, then calls ``options.done()``."""
 
-    kind = "unitree_dex3"
+    message_type: type
 
-    def __init__(self, output, config) -> None:
+    def __init__(self, output, config, slots: int, what: str) -> None:
         super().__init__(output, config)
-        o = _Options(output, config, "controller")
-        if len(output.joints) != DEX3_MOTORS:
-            raise o.fail("joints", f"Dex3 has {DEX3_MOTORS} motors, got {len(output.joints)} joints")
-        self.kp = o.numbers("kp", default=[1.5] * DEX3_MOTORS, lo=0.0, hi=10.0)
-        self.kd = o.numbers("kd", default=[0.2] * DEX3_MOTORS, lo=0.0, hi=5.0)
-        self.stepper = _Stepper(output.joints, o.number("max_velocity", 6.0, 1e-3, 50.0))
-        o.done()
+        self.options = _Options(output, config, "controller")
+        if len(output.joints) != slots:
+            raise self.options.fail("joints", f"{what}, got {len(output.joints)} joints")
+        self.stepper = _Stepper(output.joints, self.options.number("max_velocity", 6.0, 1e-3, 50.0))
         self.measured: dict[str, float] = {}
 
     def topics(self) -> dict[str, type | None]:
-        return {self.output.topic: idl.HgHandCmd}
+        return {self.output.topic: self.message_type}
 
     def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
         self.measured = position
@@ -359,10 +346,28 @@ class Dex3Output(_UnitreeOutput):
     def tick(self, now: float) -> list[Packet]:
         if self.stepper.sent is None and not self.stepper.start(self.measured):
             return []
-        q = self.stepper.step(self.stepper.dt(now))
-        cmds = [idl.HgMotorCmd(mode=dex3_mode(i), q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
-                for i, (qi, kp, kd) in enumerate(zip(q, self.kp, self.kd))]
-        return [Packet(self.output.topic, idl.HgHandCmd(motor_cmd=cmds))]
+        return [Packet(self.output.topic, self.message(self.stepper.step(self.stepper.dt(now))))]
+
+    def message(self, q: list[float]) -> Any:
+        raise NotImplementedError
+
+
+class Dex3Output(_HandOutput):
+    """Options: ``kp`` (1.5), ``kd`` (0.2), ``max_velocity`` (rad/s, 6.0). Joints in motor order."""
+
+    kind = "unitree_dex3"
+    message_type = idl.HgHandCmd
+
+    def __init__(self, output, config) -> None:
+        super().__init__(output, config, DEX3_MOTORS, f"Dex3 has {DEX3_MOTORS} motors")
+        o = self.options
+        self.kp = o.numbers("kp", default=[1.5] * DEX3_MOTORS, lo=0.0, hi=10.0)
+        self.kd = o.numbers("kd", default=[0.2] * DEX3_MOTORS, lo=0.0, hi=5.0)
+        o.done()
+
+    def message(self, q: list[float]) -> idl.HgHandCmd:
+        return idl.HgHandCmd(motor_cmd=[idl.HgMotorCmd(mode=dex3_mode(i), q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
+                                        for i, (qi, kp, kd) in enumerate(zip(q, self.kp, self.kd))])
 
 
 # --- Inspire MotorCmds_ on rt/inspire/cmd --------------------------------------------------------
@@ -388,37 +393,23 @@ def denormalise(v: float, lower: float, upper: float) -> float:
     return upper - min(max(v, 0.0), 1.0) * (upper - lower)
 
 
-class InspireOutput(_UnitreeOutput):
+class InspireOutput(_HandOutput):
     """Joints: the 12 slots in order (right hand first; per hand pinky, ring, middle, index, thumb
     bend, thumb rotation). Options: ``ranges`` ([lower, upper] per slot; default the URDF limits),
     ``max_velocity`` (rad/s, 6.0).
     """
 
     kind = "unitree_inspire"
+    message_type = idl.GoMotorCmds
 
     def __init__(self, output, config) -> None:
-        super().__init__(output, config)
-        o = _Options(output, config, "controller")
-        if len(output.joints) != INSPIRE_SLOTS:
-            raise o.fail("joints", f"the Inspire command has {INSPIRE_SLOTS} slots (right hand first), "
-                                   f"got {len(output.joints)} joints")
-        self.ranges = inspire_ranges(output, config, o)
-        self.stepper = _Stepper(output.joints, o.number("max_velocity", 6.0, 1e-3, 50.0))
-        o.done()
-        self.measured: dict[str, float] = {}
+        super().__init__(output, config, INSPIRE_SLOTS,
+                         f"the Inspire command has {INSPIRE_SLOTS} slots (right hand first)")
+        self.ranges = inspire_ranges(output, config, self.options)
+        self.options.done()
 
-    def topics(self) -> dict[str, type | None]:
-        return {self.output.topic: idl.GoMotorCmds}
-
-    def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
-        self.measured = position
-
-    def tick(self, now: float) -> list[Packet]:
-        if self.stepper.sent is None and not self.stepper.start(self.measured):
-            return []
-        q = self.stepper.step(self.stepper.dt(now))
-        cmds = [idl.GoMotorCmd(q=normalise(qi, lo, hi)) for qi, (lo, hi) in zip(q, self.ranges)]
-        return [Packet(self.output.topic, idl.GoMotorCmds(cmds=cmds))]
+    def message(self, q: list[float]) -> idl.GoMotorCmds:
+        return idl.GoMotorCmds(cmds=[idl.GoMotorCmd(q=normalise(qi, lo, hi)) for qi, (lo, hi) in zip(q, self.ranges)])
 
 
 # --- feedback ------------------------------------------------------------------------------------

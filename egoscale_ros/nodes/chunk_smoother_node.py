@@ -32,13 +32,16 @@ from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory, MultiD
 from egoscale_ros.chunking.chunk import STEP_TOLERANCE_NS, ChunkError, step_spacing
 from egoscale_ros.chunking.hand_names import order_hand_columns
 from egoscale_ros.chunking.smoother import STARVED, ChunkSmoother
+from egoscale_ros.chunking.wire import WireChunk, decode_hand_chunk, decode_wrist_chunk
+from egoscale_ros.kinematics import se3
 from egoscale_ros.nodes import liveness
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.links import TargetLinks
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, required
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
-from egoscale_ros.nodes.wiring.stamps import duration_to_ns, now_sec, stamp_to_ns
-from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform, transforms_to_matrices
+from egoscale_ros.nodes.wiring.stamps import now_sec, sec_to_stamp
+from egoscale_ros.nodes.wiring.transforms import SIDE_OF_WRIST, matrix_to_transform
 from egoscale_ros.safety.watchdog import silence_timeout
 from egoscale_ros.schema import SIDES
 
@@ -91,33 +94,42 @@ class ChunkSmootherNode(Node):
         self.rejected_messages = 0
         self.last_status = "waiting"
 
-        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist, COMMAND_QOS)
-        self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand, COMMAND_QOS)
+        # Raw: the chunks are read from their bytes (egoscale_ros.chunking.wire), not as message objects.
+        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist, COMMAND_QOS, raw=True)
+        self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand, COMMAND_QOS, raw=True)
         self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", COMMAND_QOS)
         self.pub_hand = self.create_publisher(JointState, "command/hand_targets", COMMAND_QOS)
-        self.create_timer(1.0 / rate, self._tick)
+        self.rate_hz = rate
+        self.tick_timer = self.create_timer(1.0 / rate, self._tick)
+        # Stages of the same process take the targets straight from the tick (command_container).
+        self.links = TargetLinks()
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(f"chunk smoother: mode {mode}, {rate:g} Hz")
 
     # -- input ----------------------------------------------------------------------------------
-    def _on_wrist(self, msg: MultiDOFJointTrajectory) -> None:
+    def _on_wrist(self, data: bytes) -> None:
         try:
+            msg = decode_wrist_chunk(data)
             # Targets are passed on in the frame they came in; a chunk in any other frame than
             # the robot's base is refused here, never relabelled (the IK node checks it too).
-            if msg.header.frame_id != self.base_frame:
-                raise ValueError(f"frame_id '{msg.header.frame_id}' is not the base frame '{self.base_frame}'")
+            if msg.frame_id != self.base_frame:
+                raise ValueError(f"frame_id '{msg.frame_id}' is not the base frame '{self.base_frame}'")
             sides = [SIDE_OF_WRIST[n] for n in msg.joint_names]
-            poses = transforms_to_matrices(msg.points, len(sides))
+            values = msg.values
+            poses = np.zeros(values.shape[:2] + (4, 4))
+            poses[..., :3, :3] = se3.quat_to_matrix(values[..., 3:])
+            poses[..., :3, 3] = values[..., :3]
+            poses[..., 3, 3] = 1.0
         except (KeyError, ValueError) as exc:
             self._reject(f"policy/wrist_chunk: {exc}")
             return
         wrist = {s: poses[:, i] for i, s in enumerate(sides)}
         self._merge(msg, "wrist", wrist)
 
-    def _on_hand(self, msg: JointTrajectory) -> None:
+    def _on_hand(self, data: bytes) -> None:
         try:
-            values = np.array([list(p.positions) for p in msg.points], dtype=float)
-            hand = order_hand_columns(list(msg.joint_names), values, self.hand_names)
+            msg = decode_hand_chunk(data)
+            hand = order_hand_columns(list(msg.joint_names), msg.values, self.hand_names)
             if not hand:
                 raise ChunkError("no joint of any hand")
         except (ValueError, ChunkError) as exc:
@@ -129,15 +141,15 @@ class ChunkSmootherNode(Node):
             self._note("reordered", "hand chunk joint names reordered (mapped by name)")
         self._merge(msg, "hand", hand)
 
-    def _merge(self, msg, part: str, arrays: dict) -> None:
+    def _merge(self, msg: WireChunk, part: str, arrays: dict) -> None:
         topic = f"policy/{part}_chunk"
         try:
-            dt = step_spacing([duration_to_ns(p.time_from_start) for p in msg.points])
+            dt = step_spacing(msg.steps_ns)
         except ChunkError as exc:
             self._reject(f"{topic}: {exc}")
             return
-        key = stamp_to_ns(msg.header.stamp)
-        entry = self._pending.setdefault(key, {"dt": dt})
+        key = msg.stamp_ns
+        entry = self._pending.setdefault(key, {"stamp": msg.stamp_s, "dt": dt})
         if abs(entry["dt"] - dt) * 1e9 > STEP_TOLERANCE_NS:
             del self._pending[key]
             self._reject(f"{topic}: step {dt:.6g} s but its other half's is {entry['dt']:.6g} s")
@@ -183,8 +195,15 @@ class ChunkSmootherNode(Node):
         if targets is None or sample.status == STARVED:
             return
         self.published_ticks += 1
-        stamp = self.get_clock().now().to_msg()
+        t = now_sec(self)
         if targets.wrist:
+            for sink in self.links.wrist:
+                sink(targets.wrist, t)
+        if targets.hand:
+            for sink in self.links.hand:
+                sink(targets.hand, t)
+        stamp = sec_to_stamp(t)
+        if targets.wrist and self.links.observed(self.pub_wrist, "wrist"):
             msg = MultiDOFJointTrajectory()
             msg.header.stamp = stamp
             msg.header.frame_id = self.base_frame
@@ -193,7 +212,7 @@ class ChunkSmootherNode(Node):
             msg.points = [MultiDOFJointTrajectoryPoint(
                 transforms=[matrix_to_transform(targets.wrist[s]) for s in sides])]
             self.pub_wrist.publish(msg)
-        if targets.hand:
+        if targets.hand and self.links.observed(self.pub_hand, "hand"):
             hand = JointState()
             hand.header.stamp = stamp
             for side, values in targets.hand.items():

@@ -3,8 +3,9 @@
 The chunk smoother, wrist IK and hand retargeting stay separate node classes with their own
 names, parameters and topics (each can still be started alone); here they share one Python
 process and one executor, so the command path pays for one interpreter, one wait loop and one
-joint-state subscription instead of three. Which nodes it holds, with what parameters, comes
-from the graph plan (``egoscale_ros.graph``) as JSON:
+joint-state subscription instead of three. The smoother hands its per-tick targets to the IK and
+retargeting directly and one timer ticks the three (``egoscale_ros.nodes.wiring.links``). Which
+nodes it holds, with what parameters, comes from the graph plan (``egoscale_ros.graph``) as JSON:
 
     python -m egoscale_ros.nodes.command_container --members '[{"name": ..., "executable": ...,
         "parameters": {...}, "remappings": [...]}, ...]' --namespace /robot1
@@ -16,13 +17,14 @@ Each member node reads only its own arguments (``use_global_arguments=False``), 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 
 from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
 
+from egoscale_ros.graph import CONTAINABLE, parse_members  # noqa: F401 - CONTAINABLE: what it can hold
+from egoscale_ros.nodes.wiring.links import link_command_stages
 from egoscale_ros.nodes.wiring.main import run
 
 
@@ -33,32 +35,6 @@ def _node_classes() -> dict[str, Callable[..., Node]]:
 
     return {"chunk_smoother_node": ChunkSmootherNode, "wrist_ik_node": WristIkNode,
             "hand_retarget_node": HandRetargetNode}
-
-
-#: executables a container can hold
-CONTAINABLE = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node")
-
-
-def parse_members(text: str):
-    """The member NodeSpecs from ``--members`` JSON; a clear error names what is wrong."""
-    from egoscale_ros.graph import NodeSpec
-
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--members is not JSON: {exc}") from exc
-    if not isinstance(raw, list) or not raw:
-        raise ValueError("--members must be a non-empty JSON list of nodes")
-    specs = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict) or "name" not in item or "executable" not in item:
-            raise ValueError(f"--members[{i}] needs 'name' and 'executable'")
-        if item["executable"] not in CONTAINABLE:
-            raise ValueError(f"--members[{i}]: '{item['executable']}' cannot run in the container "
-                             f"(one of {', '.join(CONTAINABLE)})")
-        specs.append(NodeSpec(str(item["name"]), str(item["executable"]), dict(item.get("parameters", {})),
-                              tuple(tuple(r) for r in item.get("remappings", ()))))
-    return specs
 
 
 def main(args: list[str] | None = None) -> int:
@@ -84,6 +60,10 @@ def main(args: list[str] | None = None) -> int:
             for node in nodes:  # the ones built before the failure
                 node.destroy_node()
             raise
+        by_executable = {m.executable: node for m, node in zip(members, nodes)}
+        for line in link_command_stages(by_executable.get("chunk_smoother_node"), by_executable.get("wrist_ik_node"),
+                                        by_executable.get("hand_retarget_node")):
+            nodes[0].get_logger().info(f"in process: {line}")
         return nodes
 
     return run(build, argv)

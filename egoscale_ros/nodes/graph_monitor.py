@@ -52,6 +52,8 @@ class GraphMonitor(Node):
         self.commands: dict[str, list[tuple[float, tuple[str, ...], np.ndarray]]] = defaultdict(list)
         self.stamped_topics: set[str] = set()  # command topics whose times are the sender's stamps
         self._diag_history: dict[str, list[tuple[float, dict[str, str]]]] = defaultdict(list)
+        # The same reports by their own stamps (the publishing node's clock): counts per time there.
+        self._diag_stamped: dict[str, list[tuple[float, dict[str, str]]]] = defaultdict(list)
         # Opt-in traces (fault scenarios): (monotonic time, values) per controller topic and per-tick
         # wrist targets; off by default so the monitor stays cheap beside the graph it measures.
         self.tracing = False
@@ -144,6 +146,18 @@ class GraphMonitor(Node):
         delta = int(end[1] - start[1])
         return delta, delta / (end[0] - start[0])
 
+    def counter_between(self, node_name: str, key: str, start_s: float, end_s: float) -> tuple[int, float]:
+        """Increase of a node's diagnostics counter between the first report stamped at or after
+        ``start_s`` and the last stamped at or before ``end_s`` (wall time), and the time between
+        those two stamps, as the node's own clock tells it (not when the reports arrived here)."""
+        with self._lock:
+            history = next((h for n, h in self._diag_stamped.items() if n.rstrip("/").endswith(node_name)), [])
+            samples = [(t, float(v[key])) for t, v in history if key in v and start_s <= t <= end_s]
+        if len(samples) < 2:
+            return 0, 0.0
+        (t0, n0), (t1, n1) = samples[0], samples[-1]
+        return int(n1 - n0), t1 - t0
+
     # -- callbacks ------------------------------------------------------------------------------
     def _count(self, key: str, values: Any = ()) -> None:
         bad = int(np.count_nonzero(~np.isfinite(np.asarray(values, dtype=float)))) if len(values) else 0
@@ -226,6 +240,7 @@ class GraphMonitor(Node):
                 self.diag_events.append((stamp, status.name, diagnostic_level(status), status.message))
                 self.diagnostics[status.name] = {kv.key: kv.value for kv in status.values}
                 self._diag_history[status.name].append((now, self.diagnostics[status.name]))
+                self._diag_stamped[status.name].append((stamp, self.diagnostics[status.name]))
                 self.diagnostic_levels[status.name] = diagnostic_level(status)
 
     # -- results --------------------------------------------------------------------------------

@@ -93,8 +93,10 @@ class HandRetargetNode(Node):
         self.guard = GuardedCommands(self, self.config, self.joint_names, self.joint_states)
         self.rejected_messages = 0
         self._target_time: float | None = None
+        self._linked_stamp = -1.0  # stamp of the last targets handed over in process
         self.create_subscription(JointState, "command/hand_targets", self._on_targets, COMMAND_QOS)
-        self.create_timer(self.dt, self._tick)
+        self.rate_hz = rate
+        self.tick_timer = self.create_timer(self.dt, self._tick)
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         modes = ", ".join(
             f"{s}: {'pass-through' if x.retargeter.passthrough else x.retargeter.solver_name} "
@@ -118,25 +120,41 @@ class HandRetargetNode(Node):
             bad = [n for n, p in zip(names, positions) if not math.isfinite(p)]
             if bad:
                 raise ValueError(f"non-finite position for {bad[:5]}")
-            values = dict(zip(names, (float(p) for p in positions)))
-            updates = {}
-            for side, s in self.sides.items():
-                present = s.source_names.intersection(values)
-                if not present:
-                    continue
-                if present != s.source_names:
-                    raise ValueError(f"{side} hand: {len(s.source_names - present)} of its joints missing")
-                updates[side] = {n: values[n] for n in s.source_names}
-            if not updates:
-                raise ValueError("no joint of any hand")
             stamp = stamp_to_sec(msg.header.stamp)
-            ahead = stamp - now_sec(self)
-            if ahead > FUTURE_TOLERANCE_S:
-                raise ValueError(f"stamped {ahead:.3f} s in the future")
+            if abs(stamp - self._linked_stamp) < 1e-6:
+                return  # the tick's targets, already handed over in this process
+            self._take(dict(zip(names, (float(p) for p in positions))), stamp)
         except ValueError as exc:
             self.rejected_messages += 1
             self.get_logger().warn(f"rejected command/hand_targets: {exc}", throttle_duration_sec=2.0)
-            return
+
+    def take_targets(self, values: dict[str, float], stamp_s: float) -> None:
+        """This tick's hand targets (policy hand joint name -> position), handed over by a chunk
+        smoother of the same process (command_container) instead of over the topic."""
+        self._linked_stamp = stamp_s
+        try:
+            if not all(math.isfinite(v) for v in values.values()):
+                raise ValueError("non-finite position")
+            self._take(values, stamp_s)
+        except ValueError as exc:
+            self.rejected_messages += 1
+            self.get_logger().warn(f"rejected in-process hand targets: {exc}", throttle_duration_sec=2.0)
+
+    def _take(self, values: dict[str, float], stamp: float) -> None:
+        """Checks and keeps one message's targets; raises ValueError naming what is wrong."""
+        updates = {}
+        for side, s in self.sides.items():
+            present = s.source_names.intersection(values)
+            if not present:
+                continue
+            if present != s.source_names:
+                raise ValueError(f"{side} hand: {len(s.source_names - present)} of its joints missing")
+            updates[side] = {n: values[n] for n in s.source_names}
+        if not updates:
+            raise ValueError("no joint of any hand")
+        ahead = stamp - now_sec(self)
+        if ahead > FUTURE_TOLERANCE_S:
+            raise ValueError(f"stamped {ahead:.3f} s in the future")
         for side, target in updates.items():
             self.sides[side].target = target
             self.sides[side].fresh = True

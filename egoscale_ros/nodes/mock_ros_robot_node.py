@@ -16,31 +16,19 @@ Parameters: ``robot``, ``urdf``, ``rate_hz`` (simulation and Galaxea feedback), 
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
-from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
 from egoscale_ros.interfaces.base import RosJointState
-from egoscale_ros.interfaces.figures import REPORT_PREFIX
 from egoscale_ros.interfaces.mock_ros_robot import MockRosRobot
+from egoscale_ros.nodes.wiring import mock_status
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
 from egoscale_ros.nodes.wiring.qos import SENSOR_QOS
 from egoscale_ros.nodes.wiring.stamps import stamp_to_sec
-
-
-def parse_place(text: str) -> tuple[str, float] | None:
-    if not text:
-        return None
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise ValueError(f"parameter place: expected 'joint=value', got '{text}'")
-    return name.strip(), float(value)
 
 
 def to_plain(msg: JointState) -> RosJointState:
@@ -56,7 +44,7 @@ class MockRosRobotNode(Node):
         if not rate > 0:
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         self.mock = MockRosRobot(self.config)
-        placed = parse_place(str(declare(self, "place", "")))
+        placed = mock_status.parse_place(str(declare(self, "place", "")))
         if placed:
             self.mock.place(*placed)
         self.report_path = str(declare(self, "report_path", ""))
@@ -65,7 +53,7 @@ class MockRosRobotNode(Node):
         self.pubs = {t: self.create_publisher(JointState, t, SENSOR_QOS) for t in self.mock.state_topics()}
         self._last = time.monotonic()
         self.create_timer(1.0 / rate, self._tick)
-        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, lambda: mock_status.level(self.mock))
         self.get_logger().info(
             f"mock Galaxea/Sharpa side of {self.config.name}: takes {', '.join(self.mock.checks)}; publishes "
             f"{', '.join(self.mock.state_topics())}"
@@ -92,22 +80,10 @@ class MockRosRobotNode(Node):
 
     def close(self) -> None:
         report = self.mock.report()
-        if self.report_path:
-            Path(self.report_path).write_text(json.dumps(report, indent=2))
-        print(REPORT_PREFIX + json.dumps(report), flush=True)  # the demo reads this last line
+        mock_status.hand_in(report, self.report_path)
 
     def _diag_values(self) -> dict:
-        rep = self.mock.report()
-        values = {"native_errors": rep["native_errors"], "last_error": rep["last_error"] or "none"}
-        values.update({f"received {t}": n for t, n in rep["received"].items()})
-        values.update({f"refused {t}": n for t, n in rep["refused"].items()})
-        values.update({f"error {k}": n for k, n in rep["errors"].items()})
-        return values
-
-    def _diag_level(self) -> tuple[int, str]:
-        if self.mock.native_errors():
-            return DiagnosticStatus.WARN, f"refused commands: {self.mock.last_error}"
-        return DiagnosticStatus.OK, "ok"
+        return mock_status.report_values(self.mock.report())
 
 
 def main(args: list[str] | None = None) -> int:

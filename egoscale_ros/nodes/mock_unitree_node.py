@@ -17,30 +17,18 @@ CRC), ``report_path``, ``linger_s``.
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
-from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 
 from egoscale_ros.interfaces import settings
 from egoscale_ros.interfaces.dds import NativeBus
-from egoscale_ros.interfaces.figures import REPORT_PREFIX
 from egoscale_ros.interfaces.mock_unitree import MockUnitree
 from egoscale_ros.nodes.robot_interface_node import native_settings_from_parameters
+from egoscale_ros.nodes.wiring import mock_status
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
-
-
-def parse_place(text: str) -> tuple[str, float] | None:
-    if not text:
-        return None
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise ValueError(f"parameter place: expected 'joint=value', got '{text}'")
-    return name.strip(), float(value)
 
 
 class MockUnitreeNode(Node):
@@ -50,7 +38,7 @@ class MockUnitreeNode(Node):
         rate = float(declare(self, "rate_hz", min(self.config.mock.rate_hz, 100.0)))
         self.native = native_settings_from_parameters(self, self.config)
         self.mock = MockUnitree(self.config, mode_machine=int(declare(self, "mode_machine", 5)))
-        placed = parse_place(str(declare(self, "place", "")))
+        placed = mock_status.parse_place(str(declare(self, "place", "")))
         if placed:
             self.mock.place(*placed)
         self.mock.corrupt_crc_every = int(declare(self, "corrupt_crc_every", 0))
@@ -64,7 +52,7 @@ class MockUnitreeNode(Node):
         self._last = time.monotonic()
         self._last_command = -1.0
         self.create_timer(1.0 / rate, self._tick)
-        self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
+        self.diagnostics = Diagnostics(self, self._diag_values, lambda: mock_status.level(self.mock))
         self.get_logger().info(
             f"mock Unitree robot for {self.config.name} on {settings.describe(self.native)}: takes "
             f"{', '.join(self.mock.types)}; publishes {', '.join(self.mock.state_types())} at {rate:g} Hz"
@@ -96,27 +84,16 @@ class MockUnitreeNode(Node):
                 break
             time.sleep(0.01)
         report = self.mock.report()
-        if self.report_path:
-            Path(self.report_path).write_text(json.dumps(report, indent=2))
-        print(REPORT_PREFIX + json.dumps(report), flush=True)  # the demo reads this last line
+        mock_status.hand_in(report, self.report_path)
         self.bus.close()
 
     def _diag_values(self) -> dict:
         rep = self.mock.report()
-        values = {"native": settings.describe(self.native), "native_errors": rep["native_errors"],
-                  "last_error": rep["last_error"] or "none"}
-        values.update({f"received {t}": n for t, n in rep["received"].items()})
-        values.update({f"refused {t}": n for t, n in rep["refused"].items()})
-        values.update({f"error {k}": n for k, n in rep["errors"].items()})
+        values = {"native": settings.describe(self.native), **mock_status.report_values(rep)}
         for key, blend in rep.items():
             if key.startswith("blend "):
                 values[f"{key} weight"] = blend["blend_weight_last"] if blend["blend_weight_last"] is not None else 0.0
         return values
-
-    def _diag_level(self) -> tuple[int, str]:
-        if self.mock.native_errors():
-            return DiagnosticStatus.WARN, f"refused commands: {self.mock.last_error}"
-        return DiagnosticStatus.OK, "ok"
 
 
 def main(args: list[str] | None = None) -> int:

@@ -58,12 +58,14 @@ class WristIkNode(Node):
         self._targets: dict[str, np.ndarray] = {}
         self._target_time: float | None = None
         self._fresh = False
+        self._linked_stamp = -1.0  # stamp of the last targets handed over in process
         self.rejected_messages = 0
         self.invalid_solves = 0
         self.create_subscription(
             MultiDOFJointTrajectory, "command/wrist_targets", self._on_targets, COMMAND_QOS
         )
-        self.create_timer(1.0 / rate, self._tick)
+        self.rate_hz = rate
+        self.tick_timer = self.create_timer(1.0 / rate, self._tick)
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         outputs = ", ".join(p.output.ros_topic for p in self.guard.publishers) or "none"
         self.get_logger().info(
@@ -84,6 +86,8 @@ class WristIkNode(Node):
                     f"header.frame_id '{msg.header.frame_id}' is not the base frame '{self.config.base_frame}'"
                 )
             stamp = stamp_to_sec(msg.header.stamp)
+            if abs(stamp - self._linked_stamp) < 1e-6:
+                return  # the tick's targets, already handed over in this process
             ahead = stamp - now_sec(self)
             if ahead > FUTURE_TOLERANCE_S:
                 raise ValueError(f"stamped {ahead:.3f} s in the future")
@@ -102,6 +106,21 @@ class WristIkNode(Node):
             self.rejected_messages += 1
             self.get_logger().warn(f"rejected command/wrist_targets: {exc}", throttle_duration_sec=2.0)
             return
+        self._take(targets, stamp)
+
+    def take_targets(self, wrist: dict[str, np.ndarray], stamp_s: float) -> None:
+        """This tick's wrist targets (side -> 4x4 in the base frame), handed over by a chunk
+        smoother of the same process (command_container) instead of over the topic."""
+        targets = {side: pose for side, pose in wrist.items() if side in self.ik.chains}
+        if not all(np.isfinite(pose).all() for pose in targets.values()):
+            self.rejected_messages += 1
+            self.get_logger().warn("rejected in-process wrist targets: non-finite transform",
+                                   throttle_duration_sec=2.0)
+            return
+        self._linked_stamp = stamp_s
+        self._take(targets, stamp_s)
+
+    def _take(self, targets: dict[str, np.ndarray], stamp: float) -> None:
         self._targets.update(targets)
         self._target_time = stamp  # judged by its own stamp: a republished old target stays old
         self._fresh = True

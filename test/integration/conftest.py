@@ -94,8 +94,10 @@ def g1_ros2_control(tmp_path_factory) -> str:
     import yaml
 
     from egoscale_ros import resources
+    from egoscale_ros.robot.config import load_robot_config
 
     src = resources.robot_config_path("g1_dex3")
+    hands = load_robot_config("g1_dex3").hands  # the hand joints live in the hand configs
     data = yaml.safe_load(src.read_text())
     data["urdf"] = str(resources.resolve(data["urdf"], src.parent))
     data["extra_urdfs"] = [str(resources.resolve(p, src.parent)) for p in data["extra_urdfs"]]
@@ -105,7 +107,7 @@ def g1_ros2_control(tmp_path_factory) -> str:
     data["controllers"] = [
         {"name": "arms", "topic": "upper_body_controller/commands", "type": "Float64MultiArray", "joints": G1_ARMS},
         *({"name": f"{side}_hand", "topic": f"dex3/{side}/cmd", "type": "JointState",
-           "joints": data["hands"][side]["joints"]} for side in ("left", "right")),
+           "joints": list(hands[side].joints)} for side in ("left", "right")),
     ]
     path = tmp_path_factory.mktemp("robots") / "g1_dex3_ros2_control.yaml"
     path.write_text(yaml.safe_dump(data))

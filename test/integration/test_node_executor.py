@@ -8,6 +8,7 @@ import threading
 import pytest
 import rclpy
 from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Int32
 
@@ -33,7 +34,8 @@ def _spin_until(node: Node, executor, context: Context, done: threading.Event) -
 
     stopper = threading.Thread(target=stop_when_done, daemon=True)
     stopper.start()
-    executors.spin(executor, context)  # returns once the context is shut down
+    with pytest.raises(ExternalShutdownException):  # as SingleThreadedExecutor.spin does
+        executors.spin(executor, context)
     return stopper
 
 

@@ -27,3 +27,15 @@ def test_bench_refuses_an_unknown_mode(capsys):
     bench.add_arguments(parser)
     assert bench.run(parser.parse_args(["--modes", "fastest"])) == 2
     assert "fastest" in capsys.readouterr().err
+
+
+def test_the_bench_defaults_are_what_the_smoother_meets_on_the_robot():
+    from egoscale_ros.policy.layout import ActionLayout
+    from egoscale_ros.robot.config import load_robot_config
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args([])
+    assert args.horizon == ActionLayout.horizon == 30
+    assert args.dt == ActionLayout.dt
+    assert args.rate_hz == load_robot_config("g1_dex3").control_rate_hz

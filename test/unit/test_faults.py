@@ -76,7 +76,7 @@ def test_relayed_joint_state_faults_route_the_feedback_through_the_injector():
     from egoscale_ros.faults.driver import prepare_plan
     from egoscale_ros.graph import plan_graph
 
-    plan = plan_graph("g1_dex3", hardware="mock")
+    plan = plan_graph("g1_dex3", hardware="mock", container=False)  # the injector reroutes per node
     assert prepare_plan(plan, parse_faults("policy_kill", 9.0)) is plan  # nothing to add
     routed = prepare_plan(plan, parse_faults("joint_states_delay:300", 9.0))
     by_name = {s.name: s for s in routed.nodes}
@@ -84,3 +84,58 @@ def test_relayed_joint_state_faults_route_the_feedback_through_the_injector():
     assert by_name["fault_injector"].parameters["relay_joint_states"] is True
     # The relay is the one declared source now; anything else on joint_states is foreign.
     assert by_name["wrist_ik_node"].parameters["joint_state_source"] == "fault_injector"
+    assert by_name["policy_node"].parameters["joint_state_source"] == "fault_injector"
+
+
+def test_faults_reach_the_nodes_inside_the_command_container():
+    import json
+
+    from egoscale_ros.faults.driver import InjectionSession, contained_by
+    from egoscale_ros.graph import plan_graph
+
+    plan = plan_graph("g1_dex3", hardware="mock", container=True)
+    session = InjectionSession.create("joint_states_delay:300,node_restart:wrist_ik_node", 9.0, plan)
+    container = next(s for s in session.plan.nodes if s.executable == "command_container")
+    args = list(container.arguments)
+    members = {m["name"]: m for m in json.loads(args[args.index("--members") + 1])}
+    for name in ("wrist_ik_node", "hand_retarget_node"):
+        assert members[name]["parameters"]["joint_state_source"] == "fault_injector"
+    # A contained node is a valid restart target: its process is the container's.
+    assert "wrist_ik_node" in contained_by(session.plan)[container.name]
+
+
+class _Reports:
+    """Counters as the nodes report them: per (node, key), (own stamp, value) pairs."""
+
+    def __init__(self, series: dict[tuple[str, str], list[tuple[float, float]]]):
+        self.series = series
+
+    def counter_between(self, node, key, start_s, end_s):
+        samples = [(t, v) for t, v in self.series.get((node, key), []) if start_s <= t <= end_s]
+        if len(samples) < 2:
+            return 0, 0.0
+        return int(samples[-1][1] - samples[0][1]), samples[-1][0] - samples[0][0]
+
+
+def test_missed_ticks_are_counted_by_the_publishing_node_apart_from_what_reached_the_monitor():
+    from egoscale_ros.faults.driver import missed_ticks
+    from egoscale_ros.graph import plan_graph
+
+    plan = plan_graph("g1_dex3", hardware="mock")
+    rate = plan.robot.control_rate_hz
+    series = {}
+    for c in plan.robot.controllers:
+        node = "wrist_ik_node" if c.name == "arms" else "hand_retarget_node"
+        # 10 s between two reports: the arms' node published every tick, the hands' node missed 1 %.
+        per_s = rate if c.name == "arms" else 0.99 * rate
+        series[(node, f"published {c.ros_topic}")] = [(100.0 + t, per_s * t) for t in range(11)]
+        series[("robot_interface_node", f"sent {c.topic}")] = [(100.0 + t, c.rate_hz * t) for t in range(11)]
+    # The monitor heard only half of every topic (its own losses): not the nodes' misses.
+    counts = {c.ros_topic: int(5 * rate) for c in plan.robot.controllers}
+    out = missed_ticks(plan, _Reports(series), (99.5, 110.5), 10.0, counts, {})
+    arms = next(c for c in plan.robot.controllers if c.name == "arms")
+    hand = next(c for c in plan.robot.controllers if c.name != "arms")
+    assert out["missed_ticks_percent"][arms.ros_topic] == 0.0
+    assert out["missed_ticks_percent"][hand.ros_topic] == pytest.approx(1.0)
+    assert out["missed_ticks_percent"][arms.topic] == 0.0
+    assert out["missed_ticks_received_percent"][arms.ros_topic] == pytest.approx(50.0)

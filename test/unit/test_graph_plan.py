@@ -16,7 +16,7 @@ ROBOT_SIDE = {"g1_dex3": ["robot_interface_node", "mock_unitree_node"],
 
 @pytest.mark.parametrize("robot", ["g1_dex3", "h1_inspire", "r1pro_sharpa"])
 def test_mock_plan_runs_every_stage_with_the_robot_config(robot):
-    plan = plan_graph(robot=robot, hardware="mock")
+    plan = plan_graph(robot=robot, hardware="mock", container=False)
     robot_side = [s.executable for s in plan.nodes if s.executable not in STAGES]
     assert sorted(s.executable for s in plan.nodes if s.executable in STAGES) == sorted(STAGES)
     if robot in ROBOT_SIDE:
@@ -86,8 +86,8 @@ def test_record_adds_the_recorder_and_makes_the_policy_publish_its_observations(
 
 
 def test_the_container_holds_the_command_path_with_each_nodes_own_arguments():
-    separate = plan_graph(robot="g1_dex3", hardware="mock", namespace="/robot1", ik_solver="casadi")
-    together = plan_graph(robot="g1_dex3", hardware="mock", namespace="/robot1", ik_solver="casadi", container=True)
+    separate = plan_graph(robot="g1_dex3", hardware="mock", namespace="/robot1", ik_solver="casadi", container=False)
+    together = plan_graph(robot="g1_dex3", hardware="mock", namespace="/robot1", ik_solver="casadi")  # the default
     contained = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node")
     assert [s.executable for s in together.nodes if s.executable in contained] == []
     container = together.node("command_container")
@@ -103,6 +103,8 @@ def test_the_container_holds_the_command_path_with_each_nodes_own_arguments():
     assert [s for s in together.nodes if s is not container] == [s for s in separate.nodes
                                                                 if s.executable not in contained]
     assert container.command("/robot1")[3:5] == ["--members", container.arguments[1]]
+    # A member is still found by its executable, with its own parameters.
+    assert together.node("wrist_ik_node").parameters["solver"] == "casadi"
 
 
 def test_a_container_refuses_what_it_cannot_hold_by_name():
@@ -115,7 +117,7 @@ def test_a_container_refuses_what_it_cannot_hold_by_name():
 
 
 def test_the_command_path_comes_first_then_the_policy_then_stand_ins():
-    plan = plan_graph(robot="g1_dex3", hardware="mock")
+    plan = plan_graph(robot="g1_dex3", hardware="mock", container=False)
     nice = {s.executable: s.niceness for s in plan.nodes}
     command_path = max(nice[e] for e in ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node"))
     assert command_path == 0
@@ -133,7 +135,7 @@ def test_viz_adds_the_live_view_on_its_port_and_reads_launch_text():
 
 
 def test_every_node_has_an_exit_policy_and_the_command_path_shuts_the_graph_down():
-    plan = plan_graph("g1_dex3", hardware="mock")
+    plan = plan_graph("g1_dex3", hardware="mock", container=False)
     policies = {s.executable: s.exit_policy for s in plan.nodes}
     assert set(policies.values()) <= {"respawn", "shutdown"}
     # Upstream stages come back by themselves; the command nodes hold meanwhile.
@@ -200,5 +202,5 @@ def test_a_missing_manifest_is_refused_when_the_graph_is_planned():
 
 def test_the_smoother_judges_the_policy_against_the_rate_the_policy_is_asked_for():
     plan = plan_graph("g1_dex3", hardware="mock")
-    by = {s.executable: s.parameters for s in plan.nodes}
-    assert by["chunk_smoother_node"]["policy_rate_hz"] == by["policy_node"]["rate_hz"] > 0
+    smoother, policy = plan.node("chunk_smoother_node"), plan.node("policy_node")  # a container's member too
+    assert smoother.parameters["policy_rate_hz"] == policy.parameters["rate_hz"] > 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import array
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -47,6 +49,44 @@ class ControllerPublisher:
         self._pub = node.create_publisher(msg_type, output.ros_topic, controller_qos(output))
         self._type = output.ros_type
         self.published = 0
+        # Column of each output joint in a caller's joint order, per order seen (usually one).
+        self._columns: dict[tuple[str, ...], np.ndarray] = {}
+        # One JointState reused for every publish (the names never change): publish serialises
+        # it at once, and float arrays go into it as array('d') without a per-element check.
+        self._joint_state: JointState | None = None
+        if self._type == "JointState":
+            self._joint_state = JointState()
+            self._joint_state.name = list(output.joints)
+
+    def publish_arrays(self, joints: Sequence[str], positions: np.ndarray, velocities: np.ndarray | None = None,
+                       stamp_s: float | None = None) -> None:
+        """Publish from arrays in the order ``joints`` (which must hold every joint of this output).
+
+        The per-tick path of the command nodes: no dicts, and a JointState output fills its one
+        message from the arrays directly.
+        """
+        key = tuple(joints)
+        columns = self._columns.get(key)
+        if columns is None:
+            index = {j: i for i, j in enumerate(key)}
+            missing = [j for j in self.output.joints if j not in index]
+            if missing:
+                raise KeyError(f"{self.output.ros_topic}: joints {missing} missing from the command")
+            columns = self._columns[key] = np.array([index[j] for j in self.output.joints], dtype=np.intp)
+        if self._joint_state is None:
+            names = self.output.joints
+            q = np.asarray(positions, dtype=np.float64)[columns]
+            dq = np.asarray(velocities, dtype=np.float64)[columns] if velocities is not None else None
+            self.publish(dict(zip(names, q.tolist())), dict(zip(names, dq.tolist())) if dq is not None else None,
+                         stamp_s=stamp_s)
+            return
+        msg = self._joint_state
+        msg.header.stamp = sec_to_stamp(stamp_s) if stamp_s is not None else self._node.get_clock().now().to_msg()
+        msg.position = _doubles(np.asarray(positions, dtype=np.float64)[columns])
+        msg.velocity = (_doubles(np.asarray(velocities, dtype=np.float64)[columns]) if velocities is not None
+                        else array.array("d"))
+        self._pub.publish(msg)
+        self.published += 1
 
     def publish(self, positions: dict[str, float], velocities: dict[str, float] | None = None,
                 stamp_s: float | None = None) -> None:
@@ -74,6 +114,13 @@ class ControllerPublisher:
                                                time_from_start=sec_to_duration(self._horizon_s))]
         self._pub.publish(msg)
         self.published += 1
+
+
+def _doubles(values: np.ndarray) -> array.array:
+    """A float64 numpy vector as array('d') (what a message's float64 sequence holds), by its bytes."""
+    out = array.array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return out
 
 
 def controller_publishers(node: Node, config: RobotConfig, joints: Iterable[str]) -> list[ControllerPublisher]:

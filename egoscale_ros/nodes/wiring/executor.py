@@ -65,14 +65,13 @@ def kind(executor: Any) -> str:
 
 
 def spin(executor: Any, context: Context) -> None:
-    """Spin until the context shuts down (or a KeyboardInterrupt leaves the call)."""
+    """Spin until the context shuts down, then raise rclpy's ExternalShutdownException (as
+    ``SingleThreadedExecutor.spin`` does), or until a KeyboardInterrupt leaves the call."""
     from rclpy.executors import ExternalShutdownException
 
-    try:
-        if kind(executor) != "events":
-            executor.spin()
-            return
-        while context.ok():
-            executor.spin_once(timeout_sec=SLICE_S)
-    except ExternalShutdownException:
-        pass
+    if kind(executor) != "events":
+        executor.spin()
+        return
+    while context.ok():
+        executor.spin_once(timeout_sec=SLICE_S)
+    raise ExternalShutdownException()

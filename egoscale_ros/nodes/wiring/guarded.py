@@ -57,6 +57,7 @@ class GuardedCommands:
         self._last_sent: tuple[float, np.ndarray] | None = None
         self.max_step_ratio = 0.0
         self.estop_moving_ticks = 0
+        self.ticks = 0  # control ticks this node ran (its timer's callbacks)
         # Two subscriptions: a transient-local one receives the latched value a late-joining node
         # missed; a volatile one matches every publisher, `ros2 topic pub` defaults included.
         node.create_subscription(Bool, "safety/estop", self._on_estop, LATCHED_QOS)
@@ -95,6 +96,7 @@ class GuardedCommands:
 
     def tick(self, t: float, target: np.ndarray | None, target_time: float | None = None) -> np.ndarray | None:
         """Pass ``target`` (this group's joint order, or None) through the gate and publish the result."""
+        self.ticks += 1
         measured = None
         measured_time = None
         js = self.joint_states
@@ -109,10 +111,9 @@ class GuardedCommands:
         )
         if command is not None:
             self._measure_step(t, command)
-            positions = dict(zip(self.joints, command.tolist()))
-            velocities = dict(zip(self.joints, self.gate.limiter.velocity.tolist()))
+            velocities = self.gate.limiter.velocity
             for pub in self.publishers:
-                pub.publish(positions, velocities, stamp_s=t)
+                pub.publish_arrays(self.joints, command, velocities, stamp_s=t)
         return command
 
     def _measure_step(self, t: float, command: np.ndarray) -> None:
@@ -150,5 +151,9 @@ class GuardedCommands:
         values["holding"] = ",".join(self.last_status.reasons) or "no"
         values["max_step_ratio"] = self.max_step_ratio
         values["estop_moving_ticks"] = self.estop_moving_ticks
+        # Counted where they happen, so a missed tick is told apart from a message lost on the way.
+        values["control_ticks"] = self.ticks
+        for pub in self.publishers:
+            values[f"published {pub.output.ros_topic}"] = pub.published
         values.update(self.joint_states.diagnostics())
         return values

@@ -23,6 +23,8 @@ from egoscale_ros.nodes.wiring.stamps import (
 )
 from egoscale_ros.robot.spec import RobotConfig
 
+PERIOD_REFRESH_S = 1.0
+
 
 class JointStateListener:
     """The node's view of the measured joints: whole, fresh, consistent messages from one source.
@@ -52,6 +54,7 @@ class JointStateListener:
         self._received_s = -math.inf  # local monotonic arrival time of the last accepted message
         self.source_problem = ""
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=400)  # (node clock, stamp) accepted
+        self._period_at = (-math.inf, 0.0)  # (node clock, usual period) of the last estimate
         self._on_update = on_update
         # Taken when a tick asks, from the process's one subscription: no callback per message.
         self._view = JointStateView.shared(node, topic) if view else None
@@ -117,13 +120,20 @@ class JointStateListener:
             delay = max(a - s for a, s in recent)
             if delay > late_s:
                 return f"{self.topic} {delay * 1e3:.0f} ms old on arrival (late)"
-        stamps = np.array([s for _, s in arrivals])
-        period = float(np.percentile(np.diff(stamps), 20)) if len(stamps) > 1 else 0.0
+        period = self._usual_period(arrivals, now)
         if period > 0:
             expected = window_s / period
             if expected >= 10 and len(recent) < (1 - lost) * expected:
                 return f"{self.topic}: {100 * (1 - len(recent) / expected):.0f}% lost in the last {window_s:g} s"
         return ""
+
+    def _usual_period(self, arrivals: list[tuple[float, float]], now: float) -> float:
+        """The usual period between messages (20th percentile of the stamp gaps), estimated again
+        at most once a second: the watchdog asks many times a second and the period barely moves."""
+        if now - self._period_at[0] >= PERIOD_REFRESH_S or now < self._period_at[0]:
+            stamps = np.array([s for _, s in arrivals])
+            self._period_at = (now, float(np.percentile(np.diff(stamps), 20)) if len(stamps) > 1 else 0.0)
+        return self._period_at[1]
 
     @property
     def rejected(self) -> int:
