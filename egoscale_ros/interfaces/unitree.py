@@ -86,21 +86,23 @@ class _UnitreeOutput(OutputAdapter):
 
 
 class _LowCmdOutput(_UnitreeOutput):
-    """A body LowCmd: the output's joints on their motors (``motor_index``, ``kp``/``kd``, ``mode``),
-    stepped toward the targets at ``max_velocity`` (rad/s, 2.0), and the motors in
-    ``hold_motor_index`` (``hold_kp``/``hold_kd``) held at the pose measured when the output started."""
+    """A body LowCmd of ``motors`` MotorCmd_ structs (``motor_cmd_type``): the output's joints on
+    their motors (``motor_index``, ``kp``/``kd``, ``mode``), stepped toward the targets at
+    ``max_velocity`` (rad/s, 2.0), and the motors in ``hold_motor_index`` (``hold_kp``/``hold_kd``)
+    held at the pose measured when the output started. A subclass reads its own options, then
+    calls ``options.done()``."""
 
-    motors: int
-    motor_cmd_type: type  # the LowCmd's MotorCmd_ struct
-
-    def read_motor_options(self, o: Options, mode: int) -> None:
-        self.motor_index = o.indices("motor_index", None, self.motors)
+    def __init__(self, output, config, motors: int, motor_cmd_type: type, mode: int) -> None:
+        super().__init__(output, config)
+        self.options = o = Options(output, config)
+        self.motor_cmd_type = motor_cmd_type
+        self.motor_index = o.indices("motor_index", None, motors)
         self.kp = o.numbers("kp", lo=0.0, hi=500.0)
         self.kd = o.numbers("kd", lo=0.0, hi=50.0)
         self.mode = o.integer("mode", mode)
-        self.stepper = _Stepper(self.output.joints, o.number("max_velocity", 2.0, 1e-3, 50.0))
+        self.stepper = _Stepper(output.joints, o.number("max_velocity", 2.0, 1e-3, 50.0))
         hold = o.data.get("hold_motor_index", [])
-        self.hold_index = o.indices("hold_motor_index", len(hold) if isinstance(hold, list) else 0, self.motors, [])
+        self.hold_index = o.indices("hold_motor_index", len(hold) if isinstance(hold, list) else 0, motors, [])
         self.hold_kp = o.numbers("hold_kp", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 500.0)
         self.hold_kd = o.numbers("hold_kd", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 50.0)
         self.measured: dict[str, float] = {}
@@ -130,13 +132,10 @@ class HgArmSdkOutput(_LowCmdOutput):
     """
 
     kind = "unitree_hg_arm_sdk"
-    motors = HG_MOTORS
-    motor_cmd_type = idl.HgMotorCmd
 
     def __init__(self, output, config) -> None:
-        super().__init__(output, config)
-        o = Options(output, config)
-        self.read_motor_options(o, HG_ARM_MODE)
+        super().__init__(output, config, HG_MOTORS, idl.HgMotorCmd, HG_ARM_MODE)
+        o = self.options
         self.blend_index = o.integer("blend_index", None, 0, HG_MOTORS - 1)
         blend_rate = o.number("blend_rate_per_s", 0.5, 1e-3, 10.0)
         self.ramp = BlendRamp(blend_rate, MAX_DT, o.number("release_rate_per_s", blend_rate, 1e-3, 10.0))
@@ -212,16 +211,12 @@ class GoLowCmdOutput(_LowCmdOutput):
     """
 
     kind = "unitree_go_lowcmd"
-    motors = GO_MOTORS
-    motor_cmd_type = idl.GoMotorCmd
 
     def __init__(self, output, config) -> None:
-        super().__init__(output, config)
-        o = Options(output, config)
-        self.read_motor_options(o, GO_SERVO_MODE)
-        o.done()
+        super().__init__(output, config, GO_MOTORS, idl.GoMotorCmd, GO_SERVO_MODE)
+        self.options.done()
         if set(self.motor_index) & set(self.hold_index):
-            raise o.fail("hold_motor_index", "a commanded motor cannot also be held")
+            raise self.options.fail("hold_motor_index", "a commanded motor cannot also be held")
         self.done = False
 
     def topics(self) -> dict[str, type | None]:
