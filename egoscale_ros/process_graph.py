@@ -73,17 +73,7 @@ class GraphProcesses:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for spec in self.plan.nodes:
             log_path = self.log_dir / f"{spec.name}.log"
-            with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
-                proc = subprocess.Popen(
-                    spec.command(self.plan.namespace, self.python),
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # a Ctrl-C in the terminal reaches us; we stop them in order
-                    preexec_fn=_niceness(self.niceness.get(spec.executable, spec.niceness)),
-                )
-            self.processes.append(NodeProcess(spec, proc, log_path))
+            self.processes.append(NodeProcess(spec, self._spawn(spec, log_path, "w"), log_path))
         return self
 
     def restart(self, name: str) -> NodeProcess:
@@ -91,13 +81,22 @@ class GraphProcesses:
         old = next(p for p in reversed(self.processes) if p.spec.name == name)
         if old.process.poll() is None:
             raise RuntimeError(f"{name} is still running")
-        with open(old.log_path, "a") as log:
-            proc = subprocess.Popen(old.spec.command(self.plan.namespace, self.python), env=self.env, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                    preexec_fn=_niceness(self.niceness.get(old.spec.executable, 0)))
+        proc = self._spawn(old.spec, old.log_path, "a")  # same command, environment and priority
         new = NodeProcess(old.spec, proc, old.log_path)
         self.processes.append(new)
         return new
+
+    def _spawn(self, spec: NodeSpec, log_path: Path, mode: str) -> subprocess.Popen:
+        with open(log_path, mode) as log:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(
+                spec.command(self.plan.namespace, self.python),
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C in the terminal reaches us; we stop them in order
+                preexec_fn=_niceness(self.niceness.get(spec.executable, spec.niceness)),
+            )
 
     def dead(self) -> list[NodeProcess]:
         """Processes that exited without being asked to."""
