@@ -140,8 +140,10 @@ def _param_text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class GraphPlan:
+    """The robot's graph: every node with its parameters, started under ``namespace``. Whether the
+    hardware is the mock or the robot is already in the nodes the plan holds."""
+
     robot: RobotConfig
-    hardware: str
     namespace: str
     nodes: tuple[NodeSpec, ...]
 
@@ -315,5 +317,5 @@ def plan_graph(
     if source:
         nodes = [dataclasses.replace(n, parameters={**n.parameters, "joint_state_source": source})
                  if n.executable in ("wrist_ik_node", "hand_retarget_node", "policy_node") else n for n in nodes]
-    plan = GraphPlan(config, hardware, namespace, tuple(nodes))
+    plan = GraphPlan(config, namespace, tuple(nodes))
     return plan.with_command_container() if _flag(container, "container") else plan

@@ -2,8 +2,8 @@
 
 :class:`ReconnectPolicy` is the pure decision logic (times are passed in, no clock of its own):
 a source is *lost* after ``max_consecutive_failures`` failed reads in a row or when no frame came
-for ``stall_timeout_s``; reopen attempts then run at once, then after ``initial_backoff_s``,
-doubling up to ``max_backoff_s``. :class:`SupervisedSource` drives a :class:`FrameSource` with it
+for ``stall_timeout_s``; reopen attempts then run at once, then on the :class:`Backoff` schedule
+(after 0.5 s, doubling up to 10 s by default). :class:`SupervisedSource` drives a :class:`FrameSource` with it
 so a camera node only calls ``read()`` each tick and publishes ``status()`` on diagnostics.
 """
 
@@ -20,15 +20,32 @@ from egoscale_ros.camera.source import CameraError, FrameSource
 STREAMING, LOST, FINISHED = "streaming", "lost", "finished"
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """The waits between failed reopen attempts: ``initial_s`` after the first, then each ``factor``
+    times the one before, at most ``max_s``. Seconds."""
+
+    initial_s: float = 0.5
+    max_s: float = 10.0
+    factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.initial_s <= self.max_s or self.factor < 1.0:
+            raise ValueError("reconnect backoff: need 0 <= initial_s <= max_s and factor >= 1 "
+                             f"(got {self.initial_s}, {self.max_s}, {self.factor})")
+
+    def after(self, wait_s: float) -> float:
+        """The wait that follows one of ``wait_s`` (never 0, so a zero start still grows)."""
+        return min(self.max_s, max(wait_s * self.factor, 1e-3))
+
+
 @dataclass
 class ReconnectPolicy:
     """When is a source lost, and when to try reopening it. All times in seconds, any clock."""
 
     stall_timeout_s: float = 2.0
     max_consecutive_failures: int = 10
-    initial_backoff_s: float = 0.5
-    max_backoff_s: float = 10.0
-    backoff_factor: float = 2.0
+    backoff: Backoff = field(default_factory=Backoff)
 
     state: str = field(default=STREAMING, init=False)
     consecutive_failures: int = field(default=0, init=False)
@@ -42,13 +59,9 @@ class ReconnectPolicy:
     last_error: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
-        if self.stall_timeout_s <= 0 or self.initial_backoff_s < 0 or self.max_backoff_s < self.initial_backoff_s:
-            raise ValueError(
-                "reconnect policy: need stall_timeout_s > 0 and 0 <= initial_backoff_s <= max_backoff_s "
-                f"(got {self.stall_timeout_s}, {self.initial_backoff_s}, {self.max_backoff_s})"
-            )
-        if self.max_consecutive_failures < 1 or self.backoff_factor < 1.0:
-            raise ValueError("reconnect policy: need max_consecutive_failures >= 1 and backoff_factor >= 1")
+        if self.stall_timeout_s <= 0 or self.max_consecutive_failures < 1:
+            raise ValueError("reconnect policy: need stall_timeout_s > 0 and max_consecutive_failures >= 1 "
+                             f"(got {self.stall_timeout_s}, {self.max_consecutive_failures})")
 
     def started(self, now: float) -> None:
         """The source was opened at ``now``: the stall timer starts here."""
@@ -80,18 +93,18 @@ class ReconnectPolicy:
         self.losses += 1
         self.lost_at = now
         self.last_error = reason
-        self.backoff_s = self.initial_backoff_s
+        self.backoff_s = self.backoff.initial_s
         self.next_attempt_at = now
 
     def attempt_due(self, now: float) -> bool:
         return self.state == LOST and self.next_attempt_at is not None and now >= self.next_attempt_at
 
     def reopen_failed(self, now: float, error: str) -> None:
-        """A reopen attempt failed: wait ``backoff_s``, then grow it (capped)."""
+        """A reopen attempt failed: wait ``backoff_s``, then the next wait of the schedule."""
         self.attempts += 1
         self.last_error = error
         self.next_attempt_at = now + self.backoff_s
-        self.backoff_s = min(self.max_backoff_s, max(self.backoff_s * self.backoff_factor, 1e-3))
+        self.backoff_s = self.backoff.after(self.backoff_s)
 
     def reopened(self, now: float) -> None:
         self.attempts += 1

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from egoscale_ros.chunking.step_tables import StepTables, build_step_tables
 from egoscale_ros.kinematics import se3
 
 ROTATION_TOLERANCE = 1e-3  # |RᵀR − I| and |det R − 1| allowed (float32 decoding noise passes)
@@ -41,19 +42,16 @@ class ActionChunk:
     wrist: Mapping[str, np.ndarray]  # side -> (H, 4, 4), in ``frame``
     hand: Mapping[str, np.ndarray]  # side -> (H, n)
     horizon: int = field(default=0)
-    #: side -> (H−1, 3): rotation vector from step k to k+1 in step k's frame, computed once so
-    #: that reading the chunk at any time costs one exponential map per side, not a log and an exp
+    #: side -> (H−1, 3): rotation vector from step k to k+1 in step k's frame, from which the
+    #: per-step tables are built (computed here when not given)
     wrist_step_rotvecs: Mapping[str, np.ndarray] = field(default_factory=dict)
     #: side -> names of the hand's columns (empty where the consumer orders them by side alone)
     hand_joint_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     frame: str = ""  #: the frame the wrist poses are expressed in
     #: ``stamp_ns`` in seconds, derived once: the control loop's clock arithmetic is in seconds
     stamp: float = field(init=False, repr=False, compare=False)
-    #: (H+1, 20·W + D), derived: per step, the parts named by :func:`packed_columns` — the W
-    #: wrists' rotations, the step to the next step, and the linear parts (translations, hand
-    #: joints), in :meth:`layout` order; the last row repeats step H−1. Steps k and k+1 of every
-    #: part are one slice, so a control tick reads many chunks with one gather.
-    packed: np.ndarray = field(init=False, repr=False, compare=False)
+    #: derived: the per-step tables that make a reading at any time a lookup (:mod:`.step_tables`)
+    tables: StepTables = field(init=False, repr=False, compare=False)
     #: due time of the last step (an attribute, not a property: read many times per tick)
     end_time: float = field(init=False, repr=False, compare=False)
     _layout: tuple = field(init=False, repr=False, compare=False)
@@ -71,21 +69,15 @@ class ActionChunk:
                 if len(a) != h:
                     raise ChunkError(f"{name}[{side!r}] has {len(a)} steps but the horizon is {h}")
         rots = np.zeros((h, n_wrist, 3, 3))
-        rotvecs = np.zeros((h, n_wrist, 3))  # zero after the last step
+        trans = np.zeros((h, n_wrist, 3))
+        rotvecs = np.zeros((max(h - 1, 0), n_wrist, 3))
         for i, side in enumerate(wrist_sides):
             rots[:, i] = self.wrist[side][:, :3, :3]
+            trans[:, i] = self.wrist[side][:, :3, 3]
             step_rotvecs = self.wrist_step_rotvecs.get(side)
-            rotvecs[: h - 1, i] = _step_rotvecs(self.wrist[side]) if step_rotvecs is None else step_rotvecs
-        angles = np.linalg.norm(rotvecs, axis=-1)
-        axes = np.divide(rotvecs, angles[..., None], out=np.zeros_like(rotvecs), where=angles[..., None] > 0)
-        parts = [
-            rots.reshape(h, -1), rotvecs.reshape(h, -1), se3.matrix_to_quat_batch(rots).reshape(h, -1),
-            0.5 * angles, axes.reshape(h, -1),
-            *(self.wrist[s][:, :3, 3] for s in wrist_sides),
-            *(self.hand[s] for s in hand_sides),
-        ]
-        packed = np.concatenate(parts, axis=1)
-        object.__setattr__(self, "packed", _freeze(np.concatenate([packed, packed[-1:]], axis=0)))
+            rotvecs[:, i] = _step_rotvecs(self.wrist[side]) if step_rotvecs is None else step_rotvecs
+        tables = build_step_tables(rots, trans, rotvecs, [self.hand[s] for s in hand_sides])
+        object.__setattr__(self, "tables", tables)
 
     def due_time(self, k: int | float) -> float:
         """Time at which step ``k`` is due."""
@@ -98,25 +90,6 @@ class ActionChunk:
     def layout(self) -> tuple[tuple[str, ...], tuple[tuple[str, int], ...]]:
         """(wrist sides, (hand side, joint count)…) sorted — two chunks mix only if these agree."""
         return self._layout
-
-
-@dataclass(frozen=True)
-class PackedColumns:
-    """Where each part of a step lies in :attr:`ActionChunk.packed`, for W wrists."""
-
-    rot: slice  #: W rotation matrices, 9 each, row-major
-    step_rotvec: slice  #: W rotation vectors from this step to the next, in this step's frame
-    quat: slice  #: W rotations as unit quaternions (x, y, z, w), w >= 0
-    step_half_angle: slice  #: W halves of those steps' angles
-    step_axis: slice  #: W unit axes of those steps (zero for no rotation)
-    linear: slice  #: W translations (3 each), then the hand joints
-
-
-def packed_columns(n_wrist: int) -> PackedColumns:
-    """Column slices of :attr:`ActionChunk.packed` for a chunk with ``n_wrist`` wrists."""
-    w = n_wrist
-    return PackedColumns(slice(0, 9 * w), slice(9 * w, 12 * w), slice(12 * w, 16 * w), slice(16 * w, 17 * w),
-                         slice(17 * w, 20 * w), slice(20 * w, None))
 
 
 # Points of one chunk may differ from k·dt by this much (each time_from_start is rounded to 1 ns).

@@ -16,7 +16,8 @@ import math
 
 import numpy as np
 
-from egoscale_ros.chunking.chunk import ActionChunk, packed_columns
+from egoscale_ros.chunking.chunk import ActionChunk
+from egoscale_ros.chunking.interpolation import quaternion_readings, steps_at
 from egoscale_ros.kinematics import se3
 
 
@@ -36,24 +37,9 @@ def read_at_times(chunk: ActionChunk, times: np.ndarray) -> tuple[np.ndarray, np
     """``chunk`` at each of ``times`` (clamped to its span): wrist rotations as unit quaternions
     (T, W, 4), linear parts (T, D) in layout order, and whether the chunk covers each time (T,)."""
     times = np.asarray(times, dtype=float)
-    columns = packed_columns(len(chunk.layout()[0]))
-    last = chunk.horizon - 1
-    u = np.clip((times - chunk.stamp) / chunk.dt, 0.0, float(last))
-    k = np.minimum(np.floor(u).astype(int), max(last - 1, 0))
-    s = u - k
-    s[s <= 1e-12] = 0.0  # on a step the step comes out exactly
-    if last == 0:
-        s[:] = 0.0
-    row0, row1 = chunk.packed[k], chunk.packed[k + 1]
-    count, n_wrist = len(times), len(chunk.layout()[0])
-    quats = row0[:, columns.quat].reshape(count, n_wrist, 4)
-    if n_wrist:
-        half = s[:, None] * row0[:, columns.step_half_angle]
-        step = np.empty((count, n_wrist, 4))
-        step[..., :3] = np.sin(half)[..., None] * row0[:, columns.step_axis].reshape(count, n_wrist, 3)
-        step[..., 3] = np.cos(half)
-        quats = se3.quat_multiply_batch(quats, step)
-    linear = (1.0 - s)[:, None] * row0[:, columns.linear] + s[:, None] * row1[:, columns.linear]
+    table, columns = chunk.tables.quat, chunk.tables.columns
+    k, s = steps_at((times - chunk.stamp) / chunk.dt, chunk.horizon - 1)
+    quats, linear = quaternion_readings(table[k], s, columns, len(chunk.layout()[0]))
     covered = (times >= chunk.stamp - 1e-9) & (times <= chunk.end_time + 1e-9)
     return quats, linear, covered
 
@@ -78,9 +64,9 @@ def fold(previous: ActionChunk | None, new: ActionChunk, start: float, overlap_e
     kept[~covered] = 0.0
     if not kept.any():
         return new
-    columns = packed_columns(len(new.layout()[0]))
-    new_quats = new.packed[:h, columns.quat].reshape(prev_quats.shape)
-    new_linear = new.packed[:h, columns.linear]
+    columns = new.tables.columns
+    new_quats = new.tables.quat[:, columns.quat].reshape(prev_quats.shape)
+    new_linear = new.tables.quat[:, columns.linear]
     taken = 1.0 - kept
     quats = se3.quat_slerp_batch(prev_quats, new_quats, taken[:, None])
     linear = kept[:, None] * prev_linear + taken[:, None] * new_linear

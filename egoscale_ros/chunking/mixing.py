@@ -1,22 +1,24 @@
-"""Mix chunks read at one time, the way the execution modes do: a chain of blends, a weighted mean.
+"""Mix chunks read at one time along a chain of blends, the way the ``latest`` mode crossfades.
 
-When every chunk has one layout (always, behind the smoother, which refuses others) the chunks
-are read and mixed as stacked arrays: a handful of vectorised calls per tick. Otherwise each
-chunk is read and mixed as :class:`~egoscale_ros.chunking.targets.Targets`, side by side, with
-the same results.
+When every item has one layout (always, behind the smoother, which refuses others) the chain
+runs on Python floats — a few readings of two wrists are a few dozen scalar operations, where
+numpy's per-call cost would dominate — and the linear parts in one small matrix product.
+Otherwise each item is read and mixed as :class:`~egoscale_ros.chunking.targets.Targets`, side
+by side, with the same results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from egoscale_ros.chunking.chunk import ActionChunk
-from egoscale_ros.chunking.interpolation import sample_chunk, sample_chunks, sample_chunks_as_quaternions
-from egoscale_ros.chunking.stack import Layout, TargetStack, stack_to_targets, weighted_mean_of_stack
-from egoscale_ros.chunking.targets import Targets, blend, weighted_mean
+from egoscale_ros.chunking.interpolation import sample_chunk, step_at
+from egoscale_ros.chunking.stack import Layout, targets_from_poses, targets_to_arrays
+from egoscale_ros.chunking.targets import Targets, blend
 from egoscale_ros.kinematics import se3
 
 
@@ -29,35 +31,19 @@ def blend_readings(items: Sequence[ActionChunk | Targets], alphas: Sequence[floa
     chain = _plan(alphas)
     if not chain.steps:
         return _read(items[chain.start], t, copy=True)
-    read = _read_as_quaternions([items[chain.start], *(items[i] for i in chain.steps)], t)
+    read = _read_as_floats([items[chain.start], *(items[i] for i in chain.steps)], t)
     if read is None:
         plan = _read(items[0], t)
         for item, alpha in zip(items[1:], alphas[1:]):
             plan = blend(plan, _read(item, t), alpha)
         return plan
-    layout, quats, vec = read
-    rot = se3.quat_to_matrix(se3.quat_slerp_chain(quats, chain.fractions)) if layout[0] else np.zeros((0, 3, 3))
-    return stack_to_targets(layout, rot, np.array(chain.weights) @ vec)
-
-
-def weighted_mean_of_readings(chunks: Sequence[ActionChunk], t: float, weights_for: Callable[[int], np.ndarray],
-                              newest: int | None = None, rotation_iterations: int = 3) -> Targets | None:
-    """Weighted mean of the readings at ``t`` of the chunks that cover it (of the ``newest`` such
-    when given), weights ``weights_for(count)`` oldest first; None when no chunk covers ``t``."""
-    if _one_layout(chunks):
-        read = sample_chunks(chunks, t)
-        if read is None:
-            return None
-        stack = read[1]
-        if newest is not None:
-            stack = stack.select(slice(-newest, None))
-        return weighted_mean_of_stack(stack, weights_for(len(stack)), rotation_iterations)
-    samples = [s for s in (sample_chunk(c, t) for c in chunks) if s is not None]
-    if not samples:
-        return None
-    if newest is not None:
-        samples = samples[-newest:]
-    return weighted_mean(samples, weights_for(len(samples)), rotation_iterations)
+    layout, rotations, linear, fractions = read
+    quats = [se3.slerp_chain_of_floats(per_item, chain.fractions) for per_item in rotations]
+    coefficients = []
+    for weight, s in zip(chain.weights, fractions):  # item i's linear part is L_i + s_i·ΔL_i
+        coefficients += (weight, weight * s)
+    vec = np.array(coefficients) @ linear
+    return targets_from_poses(layout, se3.poses_from_quats(quats, vec[: 3 * len(layout[0])]), vec)
 
 
 @dataclass(frozen=True)
@@ -86,13 +72,6 @@ def _plan(alphas: Sequence[float]) -> _Chain:
     return _Chain(start, steps, fractions, weights[::-1])
 
 
-def _one_layout(chunks: Sequence[ActionChunk]) -> bool:
-    if not chunks:
-        return True
-    first = chunks[0].layout()
-    return all(c.layout() is first or c.layout() == first for c in chunks)
-
-
 def _read(item: ActionChunk | Targets, t: float, copy: bool = False) -> Targets:
     if isinstance(item, Targets):
         if copy:
@@ -104,29 +83,41 @@ def _read(item: ActionChunk | Targets, t: float, copy: bool = False) -> Targets:
     return out
 
 
-def _read_as_quaternions(items: Sequence[ActionChunk | Targets], t: float
-                         ) -> tuple[Layout, np.ndarray, np.ndarray] | None:
-    """(layout, wrist quaternions (n, W, 4), linear parts (n, D)) of the items at ``t``, or None
-    when they do not share one layout."""
-    at = [i for i, x in enumerate(items) if isinstance(x, ActionChunk)]
-    chunks = [items[i] for i in at]
-    if not chunks or not _one_layout(chunks):
+def _read_as_floats(items: Sequence[ActionChunk | Targets], t: float
+                    ) -> tuple[Layout, list[list[tuple[float, ...]]], np.ndarray, list[float]] | None:
+    """The items at ``t``: (layout, per wrist the items' rotations as unit quaternions (x, y, z, w)
+    on floats, the items' linear parts and their changes to the next step as rows (2n, D), the
+    items' fractions of a step); None when they do not share one layout or a chunk does not
+    cover ``t`` (the side-by-side path then names it)."""
+    chunk = next((x for x in items if isinstance(x, ActionChunk)), None)
+    if chunk is None:
         return None
-    read = sample_chunks_as_quaternions(chunks, t)
-    if read is None or len(read[0]) != len(chunks):
-        return None  # the slow path names the chunk that does not cover t
-    _, layout, quats, vec = read
-    if len(at) == len(items):
-        return layout, quats, vec
-    all_quats = np.empty((len(items),) + quats.shape[1:])
-    all_vec = np.empty((len(items),) + vec.shape[1:])
-    all_quats[at], all_vec[at] = quats, vec
-    chunk_at = set(at)
-    for i, item in enumerate(items):
-        if i in chunk_at:
+    layout = chunk.layout()
+    n_wrist = len(layout[0])
+    rotations: list[list[tuple[float, ...]]] = [[] for _ in range(n_wrist)]
+    blocks, fractions = [], []
+    for item in items:
+        if isinstance(item, Targets):
+            arrays = targets_to_arrays(item, layout)
+            if arrays is None:
+                return None
+            for per_wrist, q in zip(rotations, se3.matrix_to_quat_batch(arrays[0]).tolist()):
+                per_wrist.append(tuple(q))
+            blocks.append(np.concatenate([arrays[1], np.zeros_like(arrays[1])]))
+            fractions.append(0.0)
             continue
-        one = TargetStack.from_targets(item, layout)
-        if one is None:
+        step = step_at(item, t) if item.layout() is layout else None
+        if step is None:
             return None
-        all_quats[i], all_vec[i] = se3.matrix_to_quat_batch(one.rot[0]), one.vec[0]
-    return layout, all_quats, all_vec
+        k, s = step
+        tables = item.tables
+        for per_wrist, (half, qx, qy, qz, qw, px, py, pz, pw) in zip(rotations, tables.rotation_floats[k]):
+            if s:  # q_k ⊗ (sin(sθ/2)·a, cos(sθ/2)) = cos(sθ/2)·q_k + sin(sθ/2)·p_k
+                c, n = math.cos(s * half), math.sin(s * half)
+                per_wrist.append((c * qx + n * px, c * qy + n * py, c * qz + n * pz, c * qw + n * pw))
+            else:
+                per_wrist.append((qx, qy, qz, qw))
+        blocks.append(tables.quat[k, tables.columns.linear.start :])
+        fractions.append(s)
+    linear = np.array(blocks).reshape(2 * len(items), -1)
+    return layout, rotations, linear, fractions

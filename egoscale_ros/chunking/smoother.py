@@ -118,6 +118,10 @@ class ChunkSmoother:
         self.layout: tuple | None = None
         self.frame: str | None = None  # the first accepted chunk's frame; later ones must match
         self._buffer: list[BufferedChunk] = []
+        # Earliest and latest end of the buffered chunks, kept with the buffer: a tick needs them
+        # (what to expire, how far the chunks reach) and they change only when the buffer does.
+        self._first_end = math.inf
+        self._last_end = -math.inf
         self._newest_stamp_ns: float = -math.inf
         self._last_output: Targets | None = None
         self._starved = False
@@ -165,6 +169,10 @@ class ChunkSmoother:
         if len(self._buffer) > self.max_chunks:
             c.dropped_overflow += len(self._buffer) - self.max_chunks
             del self._buffer[: len(self._buffer) - self.max_chunks]
+            self._ends_changed()
+        else:
+            self._first_end = min(self._first_end, chunk.end_time)
+            self._last_end = max(self._last_end, chunk.end_time)
         self.mode.on_chunk(entry, self._buffer)
         c.chunks_accepted += 1
         return AddResult(True, "accepted")
@@ -176,7 +184,7 @@ class ChunkSmoother:
         c.ticks += 1
         self._expire(t)
         out = self.mode.sample(self._buffer, t)
-        remaining = max((e.chunk.end_time for e in self._buffer), default=t) - t
+        remaining = self._last_end - t if self._buffer else 0.0
         if out is None:
             if self._last_output is None:
                 return Sample(None, WAITING, 0.0, len(self._buffer))
@@ -198,12 +206,19 @@ class ChunkSmoother:
         return Sample(out, TRACKING, max(0.0, remaining), len(self._buffer))
 
     def _expire(self, t: float) -> None:
-        past = [e for e in self._buffer if e.chunk.end_time < t - 1e-9]
         obsolete = self.mode.obsolete(self._buffer, t)
+        if not obsolete and self._first_end >= t - 1e-9:
+            return  # the usual tick: nothing ended
+        past = [e for e in self._buffer if e.chunk.end_time < t - 1e-9]
         drop = {id(e) for e in (*past, *obsolete)}
         if drop:
             self.counters.chunks_expired += len(drop)
             self._buffer = [e for e in self._buffer if id(e) not in drop]
+            self._ends_changed()
+
+    def _ends_changed(self) -> None:
+        ends = [e.chunk.end_time for e in self._buffer]
+        self._first_end, self._last_end = (min(ends), max(ends)) if ends else (math.inf, -math.inf)
 
     @property
     def last_output(self) -> Targets | None:
@@ -212,6 +227,7 @@ class ChunkSmoother:
     def reset(self) -> None:
         """Forget chunks and outputs (counters and layout are kept)."""
         self._buffer.clear()
+        self._ends_changed()
         self._newest_stamp_ns = -math.inf
         self._last_output = None
         self._starved = False

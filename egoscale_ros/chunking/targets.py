@@ -44,9 +44,9 @@ def blend(a: Targets, b: Targets, alpha: float) -> Targets:
     return Targets(wrist, hand)
 
 
-def weighted_mean(samples: Sequence[Targets], weights: Sequence[float], rotation_iterations: int = 3) -> Targets:
+def weighted_mean(samples: Sequence[Targets], weights: Sequence[float]) -> Targets:
     """Weighted mean per side over the samples that have that side (weights renormalised);
-    rotations by the weighted Karcher mean with ``rotation_iterations`` Gauss–Newton steps."""
+    rotations by the weighted quaternion mean (:func:`~egoscale_ros.kinematics.se3.quat_weighted_mean`)."""
     if len(samples) == 1:
         return samples[0]
     w_all = np.asarray(weights, dtype=float)
@@ -55,7 +55,7 @@ def weighted_mean(samples: Sequence[Targets], weights: Sequence[float], rotation
         idx = [i for i, sample in enumerate(samples) if side in sample.wrist]
         poses = np.stack([samples[i].wrist[side] for i in idx])
         w = w_all[idx] / w_all[idx].sum()
-        rot = se3.weighted_mean_rotation_batch(poses[:, :3, :3], w, rotation_iterations)
+        rot = se3.quat_to_matrix(se3.quat_weighted_mean(se3.matrix_to_quat_batch(poses[:, :3, :3]), w))
         wrist[side] = se3.make_transform(rot, np.einsum("i,ij->j", w, poses[:, :3, 3]))
     hand: dict[str, np.ndarray] = {}
     for side in {s for sample in samples for s in sample.hand}:

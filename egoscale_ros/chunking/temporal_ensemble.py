@@ -4,7 +4,13 @@ Every buffered chunk that covers ``t`` predicted an action for ``t``; the output
 weighted mean with weights ``exp(−m·i)``, ``i = 0`` for the oldest chunk. With ``m > 0`` older
 predictions weigh more, which damps jitter from chunk to chunk; ``m = 0`` is a plain mean and
 ``m < 0`` favours new chunks. ACT uses ``m = 0.01``. Rotations are averaged with the weighted
-Karcher mean of :mod:`egoscale_ros.kinematics.se3`.
+quaternion mean of :mod:`egoscale_ros.kinematics.se3` (signs aligned, normalised weighted sum),
+which agrees with the weighted Karcher (geodesic) mean to third order in the spread of the
+predictions (1e-7 rad for predictions spread by 0.01 rad).
+
+All buffered chunks are read at once from their stacked tables
+(:mod:`egoscale_ros.chunking.stacked`), so a tick costs a fixed number of vectorised calls
+whatever the number of chunks.
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from egoscale_ros.chunking.execution import BufferedChunk, ExecutionMode
-from egoscale_ros.chunking.mixing import weighted_mean_of_readings
-from egoscale_ros.chunking.targets import Targets
+from egoscale_ros.chunking.interpolation import sample_chunk
+from egoscale_ros.chunking.stack import targets_from_poses
+from egoscale_ros.chunking.stacked import StackedChunks
+from egoscale_ros.chunking.targets import Targets, weighted_mean
+from egoscale_ros.kinematics import se3
 
 
 class TemporalEnsembleMode(ExecutionMode):
@@ -24,22 +33,46 @@ class TemporalEnsembleMode(ExecutionMode):
 
     name = "temporal_ensemble"
 
-    def __init__(self, m: float = 0.01, max_chunks: int | None = None, mean_iterations: int = 2) -> None:
+    def __init__(self, m: float = 0.01, max_chunks: int | None = None) -> None:
         if not math.isfinite(m):
             raise ValueError(f"temporal_ensemble: m must be finite (got {m})")
         if max_chunks is not None and max_chunks < 1:
             raise ValueError(f"temporal_ensemble: max_chunks must be >= 1 (got {max_chunks})")
-        if mean_iterations < 1:
-            raise ValueError(f"temporal_ensemble: mean_iterations must be >= 1 (got {mean_iterations})")
         self.m = float(m)
         self.max_chunks = max_chunks
-        # Gauss–Newton steps of the rotation mean: 2 is within 1e-4 rad of converged for
-        # predictions spread by 0.2 rad, at two thirds of the cost of se3's default 3.
-        self.mean_iterations = int(mean_iterations)
+        self._weights_by_count: dict[int, np.ndarray] = {}
+        self._stacked = StackedChunks()
 
     def sample(self, buffer: Sequence[BufferedChunk], t: float) -> Targets | None:
-        return weighted_mean_of_readings([e.chunk for e in buffer], t, self._weights, self.max_chunks,
-                                         self.mean_iterations)
+        if not self._stacked.sync(buffer):
+            return self._sample_one_by_one(buffer, t)
+        read = self._stacked.read(t, self.max_chunks)
+        if read is None:
+            return None
+        quats, linear = read
+        w = self._weights(len(linear))
+        layout = self._stacked.layout
+        vec = w @ linear
+        poses = se3.poses_from_quats(se3.quat_weighted_mean(quats, w, normalise=False), vec[: 3 * len(layout[0])])
+        return targets_from_poses(layout, poses, vec)
+
+    def reset(self) -> None:
+        self._stacked.clear()
+
+    def _sample_one_by_one(self, buffer: Sequence[BufferedChunk], t: float) -> Targets | None:
+        """Chunks of several layouts (a mode used without the smoother, which refuses them): each
+        read and the readings mixed side by side, with the same rule."""
+        samples = [s for s in (sample_chunk(e.chunk, t) for e in buffer) if s is not None]
+        if not samples:
+            return None
+        if self.max_chunks is not None:
+            samples = samples[-self.max_chunks:]
+        return weighted_mean(samples, self._weights(len(samples)))
 
     def _weights(self, count: int) -> np.ndarray:
-        return np.exp(-self.m * np.arange(count))
+        """``exp(−m·i)`` for ``i = 0 .. count−1``, normalised."""
+        weights = self._weights_by_count.get(count)
+        if weights is None:  # the same few counts every tick: computed once each
+            weights = np.exp(-self.m * np.arange(count))
+            weights = self._weights_by_count[count] = weights / weights.sum()
+        return weights

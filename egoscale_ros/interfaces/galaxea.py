@@ -23,7 +23,8 @@ from typing import Any
 
 from egoscale_ros.interfaces.base import Packet, RosJointState
 from egoscale_ros.interfaces.feedback import JointStateFeedback
-from egoscale_ros.interfaces.joint_targets import Options, Ramp, RampedOutput
+from egoscale_ros.interfaces.joint_targets import Ramp, RampedOutput
+from egoscale_ros.interfaces.options import Options
 
 
 class GalaxeaJointTargetOutput(RampedOutput):

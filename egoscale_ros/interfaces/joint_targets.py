@@ -1,8 +1,7 @@
 """Shared pieces of the adapters that send joint-position targets on a maker's ROS topic.
 
 Galaxea's motion targets and Sharpa's joint commands are both sensor_msgs/JointState positions.
-What they share: typed reading of an output's ``options`` (errors name the field), and the
-:class:`Ramp` that starts at the measured pose and steps toward the latest target no faster
+What they share: the :class:`Ramp` that starts at the measured pose and steps toward the latest target no faster
 than ``max_velocity``, so the first message never jumps, whatever the first target is
 (:class:`RampedOutput`, the adapter both are). The Unitree adapters step their motors with the same
 :class:`Stepper`.
@@ -17,58 +16,6 @@ from typing import Any
 from egoscale_ros.interfaces.base import ROS, OutputAdapter, Packet
 
 MAX_DT = 0.05  # a late tick moves at most this much time's worth
-
-
-class Options:
-    """Typed reading of one output's or source's ``options``; unknown fields are refused."""
-
-    def __init__(self, owner, config, what: str = "controller"):
-        from egoscale_ros.schema import ConfigError
-
-        self._error = ConfigError
-        self.data = dict(owner.options)
-        self.where = f"{config.path.name}: {what} '{owner.name}'.options"
-        self.n = len(owner.joints)
-        self.seen: set[str] = set()
-
-    def fail(self, key: str, text: str) -> Exception:
-        return self._error(f"{self.where}.{key}: {text}")
-
-    def flag(self, key: str, default: bool) -> bool:
-        self.seen.add(key)
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {value!r}")
-        return value
-
-    def number(self, key: str, default: float, lo: float, hi: float) -> float:
-        self.seen.add(key)
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(key, f"expected a number, got {value!r}")
-        if not lo <= value <= hi:
-            raise self.fail(key, f"must be in [{lo}, {hi}], got {value}")
-        return float(value)
-
-    def positive_per_joint(self, key: str) -> tuple[float, ...] | None:
-        """None when absent; else one value per joint (a single number is repeated), each > 0."""
-        self.seen.add(key)
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = [value] * self.n
-        if not isinstance(value, list) or len(value) != self.n:
-            raise self.fail(key, f"expected a number or {self.n} numbers, got {value!r}")
-        for v in value:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise self.fail(key, f"every value must be a positive number (a speed, never signed), got {value!r}")
-        return tuple(float(v) for v in value)
-
-    def done(self) -> None:
-        extra = sorted(set(self.data) - self.seen)
-        if extra:
-            raise self._error(f"{self.where}: unknown field(s) {', '.join(extra)}")
 
 
 class Stepper:

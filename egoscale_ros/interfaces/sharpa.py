@@ -20,7 +20,8 @@ from typing import Any
 
 from egoscale_ros.interfaces.base import Packet, RosJointState
 from egoscale_ros.interfaces.feedback import JointStateFeedback
-from egoscale_ros.interfaces.joint_targets import Options, Ramp, RampedOutput
+from egoscale_ros.interfaces.joint_targets import Ramp, RampedOutput
+from egoscale_ros.interfaces.options import Options
 
 # The maker's index order of the 22 joints (the server reads positions by this index).
 SHARPA_WAVE_ORDER: tuple[str, ...] = (

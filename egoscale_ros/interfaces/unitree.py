@@ -31,6 +31,7 @@ from egoscale_ros.interfaces.blend import BlendRamp
 from egoscale_ros.interfaces.crc import unitree_crc
 from egoscale_ros.interfaces.fixed_cdr import pack
 from egoscale_ros.interfaces.joint_targets import MAX_DT, Stepper
+from egoscale_ros.interfaces.options import Options
 
 HG_MOTORS = 35
 GO_MOTORS = 20
@@ -40,79 +41,6 @@ GO_HEAD = (0xFE, 0xEF)
 GO_LEVEL_LOW = 0xFF
 DEX3_MOTORS = 7
 INSPIRE_SLOTS = 12
-
-
-# --- options ------------------------------------------------------------------------------------
-
-class _Options:
-    """Typed reading of an output's or source's ``options``; errors name the field."""
-
-    def __init__(self, owner, config, what: str):
-        from egoscale_ros.schema import ConfigError
-
-        self._error = ConfigError
-        self.data = dict(owner.options)
-        self.where = f"{config.path.name}: {what} '{owner.name}'.options"
-        self.n = len(owner.joints)
-        self.seen: set[str] = set()
-
-    def fail(self, key: str, text: str):
-        return self._error(f"{self.where}.{key}: {text}")
-
-    def number(self, key: str, default: float | None = None, lo: float = -math.inf, hi: float = math.inf) -> float:
-        self.seen.add(key)
-        value = self.data.get(key, default)
-        if value is None:
-            raise self.fail(key, "missing (required)")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(key, f"expected a number, got {value!r}")
-        if not lo <= value <= hi:
-            raise self.fail(key, f"must be in [{lo}, {hi}], got {value}")
-        return float(value)
-
-    def integer(self, key: str, default: int | None = None, lo: int = 0, hi: int = 255) -> int:
-        value = self.number(key, default, lo, hi)
-        if value != int(value):
-            raise self.fail(key, f"expected an integer, got {value}")
-        return int(value)
-
-    def flag(self, key: str, default: bool) -> bool:
-        self.seen.add(key)
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {value!r}")
-        return value
-
-    def numbers(self, key: str, n: int | None = None, default: Sequence[float] | None = None,
-                lo: float = -math.inf, hi: float = math.inf) -> list[float]:
-        """A list of ``n`` numbers (default: one per joint); a single number is repeated."""
-        self.seen.add(key)
-        n = self.n if n is None else n
-        value = self.data.get(key, default)
-        if value is None:
-            raise self.fail(key, "missing (required)")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = [value] * n
-        if not isinstance(value, list) or len(value) != n:
-            raise self.fail(key, f"expected {n} numbers, got {value!r}")
-        for v in value:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
-                raise self.fail(key, f"every value must be a number in [{lo}, {hi}], got {value!r}")
-        return [float(v) for v in value]
-
-    def indices(self, key: str, n: int | None, limit: int, default: Sequence[int] | None = None) -> list[int]:
-        values = self.numbers(key, n, default, 0, limit - 1)
-        if any(v != int(v) for v in values):
-            raise self.fail(key, f"expected motor indices, got {values}")
-        ints = [int(v) for v in values]
-        if len(set(ints)) != len(ints):
-            raise self.fail(key, f"duplicate motor indices {ints}")
-        return ints
-
-    def done(self) -> None:
-        extra = sorted(set(self.data) - self.seen)
-        if extra:
-            raise self._error(f"{self.where}: unknown field(s) {', '.join(extra)}")
 
 
 def _finite(values: Sequence[float]) -> bool:
@@ -157,9 +85,46 @@ class _UnitreeOutput(OutputAdapter):
         return values
 
 
+class _LowCmdOutput(_UnitreeOutput):
+    """A body LowCmd of ``motors`` MotorCmd_ structs (``motor_cmd_type``): the output's joints on
+    their motors (``motor_index``, ``kp``/``kd``, ``mode``), stepped toward the targets at
+    ``max_velocity`` (rad/s, 2.0), and the motors in ``hold_motor_index`` (``hold_kp``/``hold_kd``)
+    held at the pose measured when the output started. A subclass reads its own options, then
+    calls ``options.done()``."""
+
+    def __init__(self, output, config, motors: int, motor_cmd_type: type, mode: int) -> None:
+        super().__init__(output, config)
+        self.options = o = Options(output, config)
+        self.motor_cmd_type = motor_cmd_type
+        self.motor_index = o.indices("motor_index", None, motors)
+        self.kp = o.numbers("kp", lo=0.0, hi=500.0)
+        self.kd = o.numbers("kd", lo=0.0, hi=50.0)
+        self.mode = o.integer("mode", mode)
+        self.stepper = _Stepper(output.joints, o.number("max_velocity", 2.0, 1e-3, 50.0))
+        hold = o.data.get("hold_motor_index", [])
+        self.hold_index = o.indices("hold_motor_index", len(hold) if isinstance(hold, list) else 0, motors, [])
+        self.hold_kp = o.numbers("hold_kp", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 500.0)
+        self.hold_kd = o.numbers("hold_kd", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 50.0)
+        self.measured: dict[str, float] = {}
+        self.motor_q: Sequence[float] | None = None  # every motor's measured q (rt/lowstate)
+        self.hold_q: list[float] | None = None
+
+    def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
+        self.measured = position
+        if "motor_q" in extra:
+            self.motor_q = extra["motor_q"]
+
+    def fill(self, motor_cmd: list, q: Sequence[float]) -> None:
+        """The commanded motors at ``q``, the held ones at their held pose."""
+        for i, qi, kp, kd in zip(self.motor_index, q, self.kp, self.kd):
+            motor_cmd[i] = self.motor_cmd_type(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
+        for i, qi, kp, kd in zip(self.hold_index, self.hold_q or [], self.hold_kp, self.hold_kd):
+            motor_cmd[i] = self.motor_cmd_type(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
+
+
 # --- unitree_hg LowCmd on rt/arm_sdk (G1, H1-2) --------------------------------------------------
 
-class HgArmSdkOutput(_UnitreeOutput):
+class HgArmSdkOutput(_LowCmdOutput):
     """Options: ``motor_index`` (per joint), ``blend_index``, ``kp``/``kd`` (per joint or one value),
     ``mode`` (1), ``blend_rate_per_s`` (0.5: a 2 s hand-over), ``release_rate_per_s`` (the hand-back
     at a clean stop; default the hand-over's), ``max_velocity`` (rad/s, 2.0),
@@ -169,28 +134,16 @@ class HgArmSdkOutput(_UnitreeOutput):
     kind = "unitree_hg_arm_sdk"
 
     def __init__(self, output, config) -> None:
-        super().__init__(output, config)
-        o = _Options(output, config, "controller")
-        self.motor_index = o.indices("motor_index", None, HG_MOTORS)
+        super().__init__(output, config, HG_MOTORS, idl.HgMotorCmd, HG_ARM_MODE)
+        o = self.options
         self.blend_index = o.integer("blend_index", None, 0, HG_MOTORS - 1)
-        self.kp = o.numbers("kp", lo=0.0, hi=500.0)
-        self.kd = o.numbers("kd", lo=0.0, hi=50.0)
-        self.mode = o.integer("mode", HG_ARM_MODE)
         blend_rate = o.number("blend_rate_per_s", 0.5, 1e-3, 10.0)
         self.ramp = BlendRamp(blend_rate, MAX_DT, o.number("release_rate_per_s", blend_rate, 1e-3, 10.0))
-        self.stepper = _Stepper(output.joints, o.number("max_velocity", 2.0, 1e-3, 50.0))
-        hold = o.data.get("hold_motor_index", [])
-        self.hold_index = o.indices("hold_motor_index", len(hold) if isinstance(hold, list) else 0, HG_MOTORS, [])
-        self.hold_kp = o.numbers("hold_kp", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 500.0)
-        self.hold_kd = o.numbers("hold_kd", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 50.0)
         o.done()
         clash = set(self.motor_index) & ({self.blend_index} | set(self.hold_index))
         if clash or set(self.hold_index) & {self.blend_index}:
             raise o.fail("motor_index", f"motor(s) {sorted(clash) or [self.blend_index]} used twice")
         self.mode_machine: int | None = None
-        self.motor_q: Sequence[float] | None = None
-        self.hold_q: list[float] | None = None
-        self.measured: dict[str, float] = {}
         self.releasing = False
         self.done = False
         self.sent_messages = 0
@@ -199,11 +152,9 @@ class HgArmSdkOutput(_UnitreeOutput):
         return {self.output.topic: idl.HgLowCmd}
 
     def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
-        self.measured = position
+        super().on_feedback(position, extra)
         if "mode_machine" in extra:
             self.mode_machine = int(extra["mode_machine"])
-        if "motor_q" in extra:
-            self.motor_q = extra["motor_q"]
 
     def tick(self, now: float) -> list[Packet]:
         if self.done or self.mode_machine is None:
@@ -230,10 +181,7 @@ class HgArmSdkOutput(_UnitreeOutput):
 
     def encode(self, q: Sequence[float], weight: float) -> idl.HgLowCmd:
         msg = idl.HgLowCmd(mode_pr=0, mode_machine=self.mode_machine or 0)
-        for i, qi, kp, kd in zip(self.motor_index, q, self.kp, self.kd):
-            msg.motor_cmd[i] = idl.HgMotorCmd(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
-        for i, qi, kp, kd in zip(self.hold_index, self.hold_q or [], self.hold_kp, self.hold_kd):
-            msg.motor_cmd[i] = idl.HgMotorCmd(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
+        self.fill(msg.motor_cmd, q)
         msg.motor_cmd[self.blend_index].q = weight
         msg.crc = unitree_crc(pack(msg)[:-4])
         return msg
@@ -257,7 +205,7 @@ class HgArmSdkOutput(_UnitreeOutput):
 
 # --- unitree_go LowCmd on rt/lowcmd (H1) ---------------------------------------------------------
 
-class GoLowCmdOutput(_UnitreeOutput):
+class GoLowCmdOutput(_LowCmdOutput):
     """Options: ``motor_index`` (per joint: H1 arms 12-15 right, 16-19 left), ``kp``/``kd``,
     ``mode`` (0x0A servo), ``max_velocity`` (rad/s, 2.0), ``hold_motor_index``/``hold_kp``/``hold_kd``.
     """
@@ -265,32 +213,14 @@ class GoLowCmdOutput(_UnitreeOutput):
     kind = "unitree_go_lowcmd"
 
     def __init__(self, output, config) -> None:
-        super().__init__(output, config)
-        o = _Options(output, config, "controller")
-        self.motor_index = o.indices("motor_index", None, GO_MOTORS)
-        self.kp = o.numbers("kp", lo=0.0, hi=500.0)
-        self.kd = o.numbers("kd", lo=0.0, hi=50.0)
-        self.mode = o.integer("mode", GO_SERVO_MODE)
-        self.stepper = _Stepper(output.joints, o.number("max_velocity", 2.0, 1e-3, 50.0))
-        hold = o.data.get("hold_motor_index", [])
-        self.hold_index = o.indices("hold_motor_index", len(hold) if isinstance(hold, list) else 0, GO_MOTORS, [])
-        self.hold_kp = o.numbers("hold_kp", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 500.0)
-        self.hold_kd = o.numbers("hold_kd", len(self.hold_index), [0.0] * len(self.hold_index), 0.0, 50.0)
-        o.done()
+        super().__init__(output, config, GO_MOTORS, idl.GoMotorCmd, GO_SERVO_MODE)
+        self.options.done()
         if set(self.motor_index) & set(self.hold_index):
-            raise o.fail("hold_motor_index", "a commanded motor cannot also be held")
-        self.measured: dict[str, float] = {}
-        self.motor_q: Sequence[float] | None = None
-        self.hold_q: list[float] | None = None
+            raise self.options.fail("hold_motor_index", "a commanded motor cannot also be held")
         self.done = False
 
     def topics(self) -> dict[str, type | None]:
         return {self.output.topic: idl.GoLowCmd}
-
-    def on_feedback(self, position: dict[str, float], extra: dict[str, Any]) -> None:
-        self.measured = position
-        if "motor_q" in extra:
-            self.motor_q = extra["motor_q"]
 
     def tick(self, now: float) -> list[Packet]:
         if self.done:
@@ -304,10 +234,7 @@ class GoLowCmdOutput(_UnitreeOutput):
 
     def encode(self, q: Sequence[float]) -> idl.GoLowCmd:
         msg = idl.GoLowCmd(head=list(GO_HEAD), level_flag=GO_LEVEL_LOW)
-        for i, qi, kp, kd in zip(self.motor_index, q, self.kp, self.kd):
-            msg.motor_cmd[i] = idl.GoMotorCmd(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
-        for i, qi, kp, kd in zip(self.hold_index, self.hold_q or [], self.hold_kp, self.hold_kd):
-            msg.motor_cmd[i] = idl.GoMotorCmd(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
+        self.fill(msg.motor_cmd, q)
         msg.crc = unitree_crc(pack(msg)[:-4])
         return msg
 
@@ -317,6 +244,15 @@ class GoLowCmdOutput(_UnitreeOutput):
 
 
 # --- Dex3 HandCmd on rt/dex3/{side}/cmd ----------------------------------------------------------
+
+def _hand_options(owner, config, role: str, slots: int, what: str) -> Options:
+    """The options of a hand's output or state source (``role``), its joints checked first: one per
+    motor slot of the message, in the slots' order."""
+    options = Options(owner, config, role)
+    if len(owner.joints) != slots:
+        raise options.fail("joints", f"{what}, got {len(owner.joints)} joints")
+    return options
+
 
 def dex3_mode(motor_id: int, status: int = 0x01, timeout: bool = False) -> int:
     """The Dex3 ``mode`` byte: motor id (bits 0-3), status (bits 4-6), timeout (bit 7)."""
@@ -331,9 +267,7 @@ class _HandOutput(_UnitreeOutput):
 
     def __init__(self, output, config, slots: int, what: str) -> None:
         super().__init__(output, config)
-        self.options = _Options(output, config, "controller")
-        if len(output.joints) != slots:
-            raise self.options.fail("joints", f"{what}, got {len(output.joints)} joints")
+        self.options = _hand_options(output, config, "controller", slots, what)
         self.stepper = _Stepper(output.joints, self.options.number("max_velocity", 6.0, 1e-3, 50.0))
         self.measured: dict[str, float] = {}
 
@@ -372,7 +306,7 @@ class Dex3Output(_HandOutput):
 
 # --- Inspire MotorCmds_ on rt/inspire/cmd --------------------------------------------------------
 
-def inspire_ranges(owner, config, o: _Options) -> list[tuple[float, float]]:
+def inspire_ranges(owner, config, o: Options) -> list[tuple[float, float]]:
     """Per slot (lower, upper) of the normalisation: config ``ranges`` or the URDF limits."""
     if "ranges" in o.data:
         o.seen.add("ranges")
@@ -421,7 +355,7 @@ class _LowStateFeedback(FeedbackDecoder):
 
     def __init__(self, source, config) -> None:
         super().__init__(source, config)
-        o = _Options(source, config, "feedback")
+        o = Options(source, config, "feedback")
         self.motor_index = o.indices("motor_index", None, self.motors)
         self.verify_crc = o.flag("verify_crc", True)
         o.done()
@@ -470,6 +404,16 @@ class GoLowStateFeedback(_LowStateFeedback):
     type_ = idl.GoLowState
 
 
+def _hand_q(states: Sequence[Any], slots: int) -> list[float]:
+    """``q`` of a hand's motor states; the message is refused unless there is one per slot, all finite."""
+    if len(states) != slots:
+        raise Rejected("wrong_length", f"{len(states)} motor states, expected {slots}")
+    q = [float(s.q) for s in states]
+    if not _finite(q):
+        raise Rejected("non_finite", "a measured motor q is NaN or inf")
+    return q
+
+
 class Dex3StateFeedback(FeedbackDecoder):
     """Dex3 HandState on ``rt/dex3/{side}/state``: 7 motor states in the joints' order."""
 
@@ -478,23 +422,16 @@ class Dex3StateFeedback(FeedbackDecoder):
 
     def __init__(self, source, config) -> None:
         super().__init__(source, config)
-        o = _Options(source, config, "feedback")
-        o.done()
-        if len(source.joints) != DEX3_MOTORS:
-            raise o.fail("joints", f"Dex3 reports {DEX3_MOTORS} motors, got {len(source.joints)} joints")
+        _hand_options(source, config, "feedback", DEX3_MOTORS, f"Dex3 reports {DEX3_MOTORS} motors").done()
 
     def message_type(self) -> type:
         return idl.HgHandState
 
     def decode(self, message: Any) -> JointSample:
         states = message.motor_state
-        if len(states) != DEX3_MOTORS:
-            raise Rejected("wrong_length", f"{len(states)} motor states, expected {DEX3_MOTORS}")
-        q = [float(s.q) for s in states]
-        if not _finite(q):
-            raise Rejected("non_finite", "a measured motor position is NaN or inf")
-        return JointSample(dict(zip(self.source.joints, q)),
-                           dict(zip(self.source.joints, (float(s.dq) for s in states))))
+        joints = self.source.joints
+        q = _hand_q(states, DEX3_MOTORS)
+        return JointSample(dict(zip(joints, q)), dict(zip(joints, (float(s.dq) for s in states))))
 
 
 class InspireStateFeedback(FeedbackDecoder):
@@ -508,9 +445,7 @@ class InspireStateFeedback(FeedbackDecoder):
 
     def __init__(self, source, config) -> None:
         super().__init__(source, config)
-        o = _Options(source, config, "feedback")
-        if len(source.joints) != INSPIRE_SLOTS:
-            raise o.fail("joints", f"the Inspire state has {INSPIRE_SLOTS} slots, got {len(source.joints)} joints")
+        o = _hand_options(source, config, "feedback", INSPIRE_SLOTS, f"the Inspire state has {INSPIRE_SLOTS} slots")
         self.ranges = inspire_ranges(source, config, o)
         o.done()
 
@@ -518,12 +453,7 @@ class InspireStateFeedback(FeedbackDecoder):
         return idl.GoMotorStates
 
     def decode(self, message: Any) -> JointSample:
-        states = message.states
-        if len(states) != INSPIRE_SLOTS:
-            raise Rejected("wrong_length", f"{len(states)} slots, expected {INSPIRE_SLOTS}")
-        v = [float(s.q) for s in states]
-        if not _finite(v):
-            raise Rejected("non_finite", "a slot value is NaN or inf")
+        v = _hand_q(message.states, INSPIRE_SLOTS)
         if any(x < -0.05 or x > 1.05 for x in v):
             raise Rejected("out_of_range", f"normalised values outside [0, 1]: {v}")
         return JointSample({j: denormalise(x, lo, hi) for j, x, (lo, hi) in zip(self.source.joints, v, self.ranges)})

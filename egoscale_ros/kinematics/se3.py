@@ -12,6 +12,7 @@ one numpy call over N rotations costs about what one single-rotation call costs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -346,6 +347,46 @@ def quat_slerp_batch(q0: np.ndarray, q1: np.ndarray, s) -> np.ndarray:
     return (np.sin((1.0 - s) * angle) / sin_angle) * q0 + (np.sin(s * angle) / sin_angle) * q1
 
 
+def quat_weighted_mean(quats: np.ndarray, weights, normalise: bool = True) -> np.ndarray:
+    """Weighted mean of unit quaternions ``(N, ..., 4)`` → ``(..., 4)``, weights ``(N,)`` (> 0).
+
+    Each quaternion takes the sign that puts it in the heaviest one's hemisphere (``q`` and
+    ``−q`` are one rotation), then the weighted sum is normalised: the unit quaternion closest
+    to all of them, ``argmin Σ wᵢ‖q − qᵢ‖²`` (the weighted chordal mean on quaternions). It
+    agrees with the weighted Karcher (geodesic) mean to third order in the spread of the
+    rotations, about ``0.1·σ³`` rad for rotations spread by ``σ`` rad about each axis (1e-7 rad
+    at σ = 0.01, 6e-4 rad at σ = 0.2), in one pass where the Karcher mean needs Gauss–Newton steps.
+    ``normalise=False`` returns the sum itself (a positive multiple of the mean) for a caller
+    that normalises on the way, as :func:`poses_from_quats` does.
+    """
+    q = np.asarray(quats, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    ref = q[int(w.argmax())]
+    signed = np.copysign(w.reshape((-1,) + (1,) * (q.ndim - 2)), (q * ref) @ _ONES4)
+    total = (signed[..., None] * q).sum(axis=0)
+    return total / np.sqrt(np.square(total) @ _ONES4)[..., None] if normalise else total
+
+
+def poses_from_quats(quats, translations) -> np.ndarray:
+    """Poses ``(W, 4, 4)`` from quaternions ``(W, 4)`` ``(x, y, z, w)`` (an array, or sequences of
+    four floats) — of any non-zero norm, normalised here — and translations ``(W, 3)``.
+
+    Computed on Python floats and made an array in one call: for the few poses of a control
+    tick (two wrists) that costs a fraction of the dozen numpy calls of :func:`quat_to_matrix`
+    and an assembly.
+    """
+    if isinstance(quats, np.ndarray):
+        quats = quats.reshape(-1, 4).tolist()
+    flat: list[float] = []
+    for (x, y, z, w), (tx, ty, tz) in zip(quats, np.asarray(translations, dtype=float).reshape(-1, 3).tolist()):
+        s = 2.0 / (x * x + y * y + z * z + w * w)
+        xx, yy, zz, xy, xz, yz, wx, wy, wz = s * x * x, s * y * y, s * z * z, s * x * y, s * x * z, s * y * z, \
+            s * w * x, s * w * y, s * w * z
+        flat += (1.0 - yy - zz, xy - wz, xz + wy, tx, xy + wz, 1.0 - xx - zz, yz - wx, ty,
+                 xz - wy, yz + wx, 1.0 - xx - yy, tz, 0.0, 0.0, 0.0, 1.0)
+    return np.array(flat, dtype=float).reshape(-1, 4, 4)
+
+
 def quat_slerp_chain(quats: np.ndarray, fractions) -> np.ndarray:
     """Sequential blend of unit quaternions ``(N, ..., 4)`` → ``(..., 4)``: start from ``quats[0]``,
     then ``q = slerp(q, quats[i], fractions[i - 1])`` for ``i = 1 .. N−1``.
@@ -368,21 +409,25 @@ def quat_slerp_chain(quats: np.ndarray, fractions) -> np.ndarray:
             q = quat_slerp_batch(q, qi, f)
         return q.reshape(batch + (4,))
     steps = flat.tolist()
-    out = []
-    for b in range(flat.shape[1]):  # the steps of one rotation in a tight scalar loop
-        px, py, pz, pw = steps[0][b]
-        for step, s in zip(steps[1:], fractions):
-            qx, qy, qz, qw = step[b]
-            if px * qx + py * qy + pz * qz + pw * qw < 0.0:  # shortest arc
-                qx, qy, qz, qw = -qx, -qy, -qz, -qw
-            dx, dy, dz, dw = qx - px, qy - py, qz - pz, qw - pw
-            # The chord is 2 sin(Ω/2) with Ω <= pi/2 on the shortest arc: asin is exact at both ends.
-            angle = 2.0 * math.asin(min(1.0, 0.5 * math.sqrt(dx * dx + dy * dy + dz * dz + dw * dw)))
-            if angle < 1e-12:  # sin((1−s)Ω)/sin Ω = (1−s)(1 + O(Ω²)): the linear weights are exact here
-                w0, w1 = 1.0 - s, s
-            else:
-                sin_angle = math.sin(angle)
-                w0, w1 = math.sin((1.0 - s) * angle) / sin_angle, math.sin(s * angle) / sin_angle
-            px, py, pz, pw = w0 * px + w1 * qx, w0 * py + w1 * qy, w0 * pz + w1 * qz, w0 * pw + w1 * qw
-        out.append((px, py, pz, pw))
+    out = [slerp_chain_of_floats([step[b] for step in steps], fractions) for b in range(flat.shape[1])]
     return np.array(out, dtype=float).reshape(batch + (4,))
+
+
+def slerp_chain_of_floats(quats: Sequence[Sequence[float]], fractions: Sequence[float]
+                          ) -> tuple[float, float, float, float]:
+    """:func:`quat_slerp_chain` of one rotation on Python floats: N unit quaternions ``(x, y, z, w)``
+    and N−1 fractions (not checked: the caller's)."""
+    px, py, pz, pw = quats[0]
+    for (qx, qy, qz, qw), s in zip(quats[1:], fractions):
+        if px * qx + py * qy + pz * qz + pw * qw < 0.0:  # shortest arc
+            qx, qy, qz, qw = -qx, -qy, -qz, -qw
+        dx, dy, dz, dw = qx - px, qy - py, qz - pz, qw - pw
+        # The chord is 2 sin(Ω/2) with Ω <= pi/2 on the shortest arc: asin is exact at both ends.
+        angle = 2.0 * math.asin(min(1.0, 0.5 * math.sqrt(dx * dx + dy * dy + dz * dz + dw * dw)))
+        if angle < 1e-12:  # sin((1−s)Ω)/sin Ω = (1−s)(1 + O(Ω²)): the linear weights are exact here
+            w0, w1 = 1.0 - s, s
+        else:
+            sin_angle = math.sin(angle)
+            w0, w1 = math.sin((1.0 - s) * angle) / sin_angle, math.sin(s * angle) / sin_angle
+        px, py, pz, pw = w0 * px + w1 * qx, w0 * py + w1 * qy, w0 * pz + w1 * qz, w0 * pw + w1 * qw
+    return px, py, pz, pw

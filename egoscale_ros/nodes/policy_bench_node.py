@@ -66,7 +66,7 @@ def _node_measurement(env: dict, manifest_path: str, robot: str, backend: str, d
     spec = NodeSpec("policy_node", "policy_node", {
         "robot": robot, "manifest": manifest_path, "backend": backend, "device": device, "cameras": cameras,
         "rate_hz": rate_hz, "threads": threads, "inference_cpu": inference_cpu})
-    plan = GraphPlan(config, "mock", "", (spec,))
+    plan = GraphPlan(config, "", (spec,))
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
     node = rclpy.create_node("policy_bench_feeder", context=context)

@@ -22,8 +22,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 
 from egoscale_ros.interfaces import registry, settings
@@ -31,6 +33,7 @@ from egoscale_ros.interfaces.base import DDS, Rejected, RosJointState
 from egoscale_ros.interfaces.feedback import FeedbackAssembly
 from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.joint_state_cdr import JointStateEncoder, JointStateReader, stamp_parts
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, SENSOR_QOS
@@ -54,6 +57,14 @@ def mimic_links(config) -> list[tuple[str, str, float, float]]:
         if info.mimic_joint:
             links.append((name, info.mimic_joint, info.mimic_multiplier, info.mimic_offset))
     return links
+
+
+def _deserialize(data: bytes, topic: str) -> JointState:
+    """The whole JointState of raw ``data``; ValueError naming ``topic`` when it is not one."""
+    try:
+        return deserialize_message(data, JointState)
+    except Exception as exc:  # the typesupport raises its own kinds for malformed bytes
+        raise ValueError(f"{topic}: malformed JointState ({exc})") from exc
 
 
 def to_plain(msg: JointState) -> RosJointState:
@@ -92,6 +103,8 @@ class RobotInterfaceNode(Node):
         self.sent: dict[str, int] = {}
         self.rejected_commands: dict[str, int] = {}
         self.last_command: dict[str, float] = {}  # ROS command topic -> monotonic time of its last
+        self._readers: dict[str, JointStateReader] = {}
+        self._encoders: dict[tuple[str, ...], JointStateEncoder] = {}  # by joint names
         for adapter in self.adapters:
             out = adapter.output
             for topic, idl_type in adapter.topics().items():
@@ -101,8 +114,10 @@ class RobotInterfaceNode(Node):
                 else:
                     self._ros_pubs[topic] = self.create_publisher(JointState, topic, controller_qos(out))
             self.rejected_commands[out.ros_topic] = 0
+            # Raw: a command with the output's own joint names is read from its bytes.
+            self._readers[out.ros_topic] = JointStateReader(out.joints)
             self.create_subscription(JointState, out.ros_topic, lambda m, a=adapter: self._on_command(m, a),
-                                     COMMAND_QOS)
+                                     COMMAND_QOS, raw=True)
         for name, decoder in self.decoders.items():
             src = decoder.source
             if decoder.transport == DDS:
@@ -123,9 +138,14 @@ class RobotInterfaceNode(Node):
         )
 
     # -- input ----------------------------------------------------------------------------------
-    def _on_command(self, msg: JointState, adapter) -> None:
+    def _on_command(self, data: bytes, adapter) -> None:
+        out = adapter.output
         try:
-            positions = decode_controller_message(msg, adapter.output)
+            wire = self._readers[out.ros_topic].read(data)
+            if wire is not None and len(wire.position) == len(out.joints):
+                positions = dict(zip(out.joints, wire.position.tolist()))
+            else:  # other names or lengths: the whole message, through the general checks
+                positions = decode_controller_message(_deserialize(data, out.ros_topic), out)
         except ValueError as exc:
             self.rejected_commands[adapter.output.ros_topic] += 1
             self.get_logger().warn(f"rejected command: {exc}", throttle_duration_sec=2.0)
@@ -164,7 +184,8 @@ class RobotInterfaceNode(Node):
         self._tick_outputs(time.monotonic())
 
     def _tick_outputs(self, now: float, force: bool = False) -> None:
-        stamp = self.get_clock().now().to_msg()  # one stamp per tick: the time the steps were computed for
+        # One stamp per tick: the time the steps were computed for, as (sec, nanosec).
+        stamp = stamp_parts(self.get_clock().now().nanoseconds)
         for adapter in self.adapters:
             key = id(adapter)
             if not force and now < self._due[key]:
@@ -186,18 +207,24 @@ class RobotInterfaceNode(Node):
             self.bus.write(packet.topic, packet.message)
         else:
             m = packet.message
-            msg = JointState()
-            msg.header.stamp = stamp
-            msg.name, msg.position, msg.velocity = list(m.name), list(m.position), list(m.velocity)
-            self._ros_pubs[packet.topic].publish(msg)
+            self._ros_pubs[packet.topic].publish(self._encoder(m.name).encode(
+                *stamp, np.asarray(m.position, dtype=np.float64), np.asarray(m.velocity, dtype=np.float64)))
         self.sent[packet.topic] += 1
+
+    def _encoder(self, names) -> JointStateEncoder:
+        """The CDR layout of JointStates with these names (few: one per output, one joint view)."""
+        key = tuple(names)
+        encoder = self._encoders.get(key)
+        if encoder is None:
+            encoder = self._encoders[key] = JointStateEncoder(key)
+        return encoder
 
     def _publish_joint_states(self) -> None:
         names, q, dq, tau = self.assembly.view()
-        msg = JointState()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.name, msg.position, msg.velocity, msg.effort = names, q, dq, tau
-        self.joint_pub.publish(msg)
+        sec, nanosec = stamp_parts(self.get_clock().now().nanoseconds)
+        self.joint_pub.publish(self._encoder(names).encode(
+            sec, nanosec, np.array(q, dtype=np.float64), np.array(dq, dtype=np.float64),
+            np.array(tau, dtype=np.float64)))
         self.published += 1
 
     # -- stop -----------------------------------------------------------------------------------

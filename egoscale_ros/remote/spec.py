@@ -44,7 +44,9 @@ class SpecError(ValueError):
 
 
 @dataclass(frozen=True)
-class StateEntry:
+class Entry:
+    """Columns of a server key: a wrist pose in ``format`` (when ``wrist`` names a side) or joint positions."""
+
     key: str
     joints: tuple[str, ...] = ()
     wrist: str = ""
@@ -52,21 +54,21 @@ class StateEntry:
 
     @property
     def dim(self) -> int:
+        """Columns the entry takes in its key's array."""
         return WRIST_FORMATS[self.format] if self.wrist else len(self.joints)
 
 
 @dataclass(frozen=True)
-class ActionEntry:
-    key: str
-    wrist: str = ""
-    hand: str = ""
-    format: str = ""
-    rep: str = "absolute"
-    joints: tuple[str, ...] = ()
+class StateEntry(Entry):
+    """One ``state`` entry (the wrist pose at observation time, or measured joint positions)."""
 
-    @property
-    def dim(self) -> int:
-        return WRIST_FORMATS[self.format] if self.wrist else len(self.joints)
+
+@dataclass(frozen=True)
+class ActionEntry(Entry):
+    """One ``action`` entry: a wrist with its ``rep``, or a hand (``hand``: its side) with its joints."""
+
+    hand: str = ""
+    rep: str = "absolute"
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ class ResidualFunction:
 
 
 class _Problem:
-    """Shared numeric pieces of the objective."""
+    """The objective's pieces every solver shares: the residual, δ and the per-joint λ."""
 
     def __init__(self, residual: ResidualFunction, huber_delta: float, regularization: float | np.ndarray):
         self.residual = residual
@@ -112,18 +112,10 @@ class NewtonSolver:
 
     name = "newton"
 
-    def __init__(
-        self,
-        residual: ResidualFunction,
-        huber_delta: float,
-        regularization: float | np.ndarray,
-        tolerance: float = 1e-6,
-        max_step: float = 0.2,
-        hessian: str = "exact",
-    ):
+    def __init__(self, problem: _Problem, tolerance: float = 1e-6, max_step: float = 0.2, hessian: str = "exact"):
         if hessian not in HESSIANS:
             raise ValueError(f"hessian: '{hessian}' is not one of {', '.join(HESSIANS)}")
-        self.problem = _Problem(residual, huber_delta, regularization)
+        self.problem = problem
         self.hessian = hessian
         self.tolerance = float(tolerance)
         # Trust region (rad per iteration): from a cold start, full Gauss-Newton steps of ~1 rad
@@ -224,15 +216,9 @@ class IpoptSolver:
 
     name = "ipopt"
 
-    def __init__(
-        self,
-        residual: ResidualFunction,
-        huber_delta: float,
-        regularization: float | np.ndarray,
-        tolerance: float = 1e-6,
-        max_iterations: int = 50,
-    ):
-        self.problem = _Problem(residual, huber_delta, regularization)
+    def __init__(self, problem: _Problem, tolerance: float = 1e-6, max_iterations: int = 50):
+        self.problem = problem
+        residual = problem.residual
         n, m = residual.n, residual.m
         q, v = residual.q_sym, residual.v_sym
         targets = ca.SX.sym("targets", 3 * m)
@@ -240,8 +226,8 @@ class IpoptSolver:
         q_ref = ca.SX.sym("q_ref", n)
         e = ca.reshape(v - targets, 3, m)
         s2 = ca.sum1(e * e).T
-        d2 = huber_delta * huber_delta
-        reg = ca.DM(self.problem.reg)
+        d2 = problem.delta * problem.delta
+        reg = ca.DM(problem.reg)
         cost = ca.dot(weights, d2 * (ca.sqrt(1 + s2 / d2) - 1)) + ca.dot(reg, (q - q_ref) ** 2)
         nlp = {"x": q, "p": ca.vertcat(targets, weights, q_ref), "f": cost}
         self._max_iterations = max_iterations
@@ -289,8 +275,10 @@ def make_solver(
     tolerance: float,
     hessian: str = "exact",
 ) -> NewtonSolver | IpoptSolver:
+    """The solver ``name`` of the one objective (:class:`_Problem`) every solver minimises."""
+    problem = _Problem(residual, huber_delta, regularization)
     if name == "newton":
-        return NewtonSolver(residual, huber_delta, regularization, tolerance, hessian=hessian)
+        return NewtonSolver(problem, tolerance, hessian=hessian)
     if name == "ipopt":
-        return IpoptSolver(residual, huber_delta, regularization, tolerance)
+        return IpoptSolver(problem, tolerance)
     raise ValueError(f"unknown retargeting solver '{name}' (newton or ipopt)")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from egoscale_ros.camera.factory import create_source
-from egoscale_ros.camera.reconnect import ReconnectPolicy, SupervisedSource
+from egoscale_ros.camera.reconnect import Backoff, ReconnectPolicy, SupervisedSource
 from egoscale_ros.camera.source import CameraError
 
 
@@ -20,7 +20,7 @@ class FakeClock:
 
 
 def test_backoff_doubles_up_to_the_cap_and_resets_after_success():
-    policy = ReconnectPolicy(initial_backoff_s=0.5, max_backoff_s=3.0, backoff_factor=2.0)
+    policy = ReconnectPolicy(backoff=Backoff(initial_s=0.5, max_s=3.0, factor=2.0))
     policy.started(0.0)
     policy.declare_lost(10.0, "gone")
     assert policy.attempt_due(10.0)  # first try at once
@@ -61,6 +61,10 @@ def test_policy_refuses_nonsense_settings():
         ReconnectPolicy(stall_timeout_s=0.0)
     with pytest.raises(ValueError, match="max_consecutive_failures"):
         ReconnectPolicy(max_consecutive_failures=0)
+    with pytest.raises(ValueError, match="initial_s <= max_s"):
+        Backoff(initial_s=2.0, max_s=1.0)
+    with pytest.raises(ValueError, match="factor >= 1"):
+        Backoff(factor=0.5)
 
 
 @pytest.fixture()
@@ -74,7 +78,7 @@ def folder(tmp_path):
 
 def test_a_source_that_stops_delivering_is_reopened_with_backoff(folder, tmp_path):
     clock = FakeClock()
-    policy = ReconnectPolicy(stall_timeout_s=5.0, max_consecutive_failures=2, initial_backoff_s=1.0)
+    policy = ReconnectPolicy(stall_timeout_s=5.0, max_consecutive_failures=2, backoff=Backoff(initial_s=1.0))
     cam = SupervisedSource(create_source(f"folder:{folder}"), policy, clock)
     cam.open()
     assert cam.read() is not None and cam.healthy

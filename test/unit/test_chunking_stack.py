@@ -7,9 +7,10 @@ import pytest
 
 from egoscale_ros.chunking.chunk import ActionChunk, ChunkError, make_chunk, ns_from_seconds
 from egoscale_ros.chunking.execution import BufferedChunk
-from egoscale_ros.chunking.interpolation import sample_chunk, sample_chunks, sample_chunks_as_quaternions
-from egoscale_ros.chunking.mixing import blend_readings, weighted_mean_of_readings
+from egoscale_ros.chunking.interpolation import sample_chunk
+from egoscale_ros.chunking.mixing import blend_readings
 from egoscale_ros.chunking.smoother import ChunkSmoother
+from egoscale_ros.chunking.stacked import StackedChunks
 from egoscale_ros.chunking.targets import Targets, blend, weighted_mean
 from egoscale_ros.chunking.temporal_ensemble import TemporalEnsembleMode
 from egoscale_ros.kinematics import se3
@@ -38,11 +39,19 @@ def assert_same_targets(got: Targets, expected: Targets, atol: float = 1e-12) ->
 def test_reading_many_chunks_at_once_gives_each_chunks_reading():
     chunks = [random_chunk(0.1 * i) for i in range(6)]  # each covers 0.35 s: at t = 0.42, chunks 1..4
     t = 0.42
-    picked, stack = sample_chunks(chunks, t)
-    assert picked == [1, 2, 3, 4]
-    for row, i in enumerate(picked):
-        assert_same_targets(stack.targets(row), sample_chunk(chunks[i], t))
-    assert sample_chunks(chunks, 10.0) is None
+    stacked = StackedChunks()
+    assert stacked.sync([BufferedChunk(c, c.stamp) for c in chunks]) and stacked.layout == chunks[0].layout()
+    quats, vec = stacked.read(t)
+    assert len(quats) == len(vec) == 4
+    for row, chunk in enumerate(chunks[1:5]):
+        one = sample_chunk(chunk, t)
+        for w, side in enumerate(("left", "right")):
+            np.testing.assert_allclose(se3.quat_to_matrix(quats[row, w]), one.wrist[side][:3, :3], rtol=0, atol=1e-13)
+            np.testing.assert_allclose(vec[row, 3 * w : 3 * w + 3], one.wrist[side][:3, 3], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(vec[row, 6:], np.concatenate([one.hand["left"], one.hand["right"]]), rtol=0, atol=1e-13)
+    assert stacked.read(10.0) is None
+    newest = stacked.read(t, newest=2)[1]
+    np.testing.assert_array_equal(newest, vec[-2:])
 
 
 def test_on_a_step_the_step_itself_comes_out_exactly():
@@ -90,12 +99,13 @@ def test_a_chain_may_start_from_targets_rather_than_a_chunk():
 
 def test_the_stacked_weighted_mean_is_the_weighted_mean_of_the_readings():
     chunks = [random_chunk(0.01 * i, spread=0.2) for i in range(5)]
+    buffer = [BufferedChunk(c, c.stamp) for c in chunks]
     t = 0.1
     weights = np.exp(-0.3 * np.arange(5))
-    expected = weighted_mean([sample_chunk(c, t) for c in chunks], weights, 2)
-    assert_same_targets(weighted_mean_of_readings(chunks, t, lambda n: weights[:n], rotation_iterations=2), expected)
-    newest = weighted_mean([sample_chunk(c, t) for c in chunks[-2:]], weights[:2], 2)
-    assert_same_targets(weighted_mean_of_readings(chunks, t, lambda n: weights[:n], 2, 2), newest)
+    expected = weighted_mean([sample_chunk(c, t) for c in chunks], weights)
+    assert_same_targets(TemporalEnsembleMode(m=0.3).sample(buffer, t), expected)
+    newest = weighted_mean([sample_chunk(c, t) for c in chunks[-2:]], weights[:2])
+    assert_same_targets(TemporalEnsembleMode(m=0.3, max_chunks=2).sample(buffer, t), newest)
 
 
 def test_chunks_of_different_layouts_are_mixed_side_by_side():
@@ -129,16 +139,6 @@ def test_outputs_are_fresh_arrays_that_a_caller_may_modify(mode):
     again = smoother.sample(0.1).targets
     assert np.isfinite(again.wrist["left"]).all() and again.wrist["left"][3, 3] == 1.0
     assert not np.array_equal(again.hand["left"], np.zeros(5))
-
-
-def test_reading_as_quaternions_gives_the_same_rotations_and_linear_parts():
-    chunks = [random_chunk(0.02 * i, spread=1.5) for i in range(4)]
-    t = 0.13
-    picked, stack = sample_chunks(chunks, t)
-    picked_q, layout, quats, vec = sample_chunks_as_quaternions(chunks, t)
-    assert picked_q == picked and layout == stack.layout
-    np.testing.assert_allclose(se3.quat_to_matrix(quats), stack.rot, rtol=0, atol=1e-13)
-    np.testing.assert_array_equal(vec, stack.vec)
 
 
 def test_a_chunk_whose_arrays_disagree_with_its_horizon_is_refused():

@@ -33,7 +33,7 @@ def _nice(pid: int) -> int:
 def test_a_restarted_node_keeps_the_priority_the_plan_gave_it(tmp_path):
     mock = NodeSpec(name="mock_unitree_node", executable="mock_unitree_node")
     assert mock.niceness > 0  # the stand-in hardware yields the CPU to the graph under test
-    plan = GraphPlan(robot=None, hardware="mock", namespace="", nodes=(mock,))
+    plan = GraphPlan(robot=None, namespace="", nodes=(mock,))
     graph = GraphProcesses(plan, env=dict(os.environ), log_dir=tmp_path / "logs", python=_sleeper(tmp_path))
     expected = min(19, os.nice(0) + mock.niceness)  # niceness stops at 19 however nice the runner is
     with graph:

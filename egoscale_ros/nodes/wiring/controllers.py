@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -13,6 +12,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from egoscale_ros.nodes.wiring.joint_state_cdr import JointStateEncoder, stamp_parts
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS
 from egoscale_ros.nodes.wiring.stamps import (
     sec_to_duration,
@@ -51,12 +51,12 @@ class ControllerPublisher:
         self.published = 0
         # Column of each output joint in a caller's joint order, per order seen (usually one).
         self._columns: dict[tuple[str, ...], np.ndarray] = {}
-        # One JointState reused for every publish (the names never change): publish serialises
-        # it at once, and float arrays go into it as array('d') without a per-element check.
-        self._joint_state: JointState | None = None
+        # A JointState output's names never change: its messages are laid out as CDR bytes once
+        # and each publish writes only the stamp and the numbers (joint_state_cdr), which rclpy
+        # sends as they are instead of converting a message object.
+        self._encoder: JointStateEncoder | None = None
         if self._type == "JointState":
-            self._joint_state = JointState()
-            self._joint_state.name = list(output.joints)
+            self._encoder = JointStateEncoder(output.joints)
 
     def publish_arrays(self, joints: Sequence[str], positions: np.ndarray, velocities: np.ndarray | None = None,
                        stamp_s: float | None = None) -> None:
@@ -73,19 +73,20 @@ class ControllerPublisher:
             if missing:
                 raise KeyError(f"{self.output.ros_topic}: joints {missing} missing from the command")
             columns = self._columns[key] = np.array([index[j] for j in self.output.joints], dtype=np.intp)
-        if self._joint_state is None:
+        if self._encoder is None:
             names = self.output.joints
             q = np.asarray(positions, dtype=np.float64)[columns]
             dq = np.asarray(velocities, dtype=np.float64)[columns] if velocities is not None else None
             self.publish(dict(zip(names, q.tolist())), dict(zip(names, dq.tolist())) if dq is not None else None,
                          stamp_s=stamp_s)
             return
-        msg = self._joint_state
-        msg.header.stamp = sec_to_stamp(stamp_s) if stamp_s is not None else self._node.get_clock().now().to_msg()
-        msg.position = _doubles(np.asarray(positions, dtype=np.float64)[columns])
-        msg.velocity = (_doubles(np.asarray(velocities, dtype=np.float64)[columns]) if velocities is not None
-                        else array.array("d"))
-        self._pub.publish(msg)
+        # The command's own time (the tick it was computed for), else now; as sec_to_stamp splits it.
+        ns = round(stamp_s * 1e9) if stamp_s is not None else self._node.get_clock().now().nanoseconds
+        sec, nanosec = stamp_parts(ns)
+        data = self._encoder.encode(sec, nanosec, np.asarray(positions, dtype=np.float64)[columns],
+                                    np.asarray(velocities, dtype=np.float64)[columns] if velocities is not None
+                                    else None)
+        self._pub.publish(data)
         self.published += 1
 
     def publish(self, positions: dict[str, float], velocities: dict[str, float] | None = None,
@@ -114,13 +115,6 @@ class ControllerPublisher:
                                                time_from_start=sec_to_duration(self._horizon_s))]
         self._pub.publish(msg)
         self.published += 1
-
-
-def _doubles(values: np.ndarray) -> array.array:
-    """A float64 numpy vector as array('d') (what a message's float64 sequence holds), by its bytes."""
-    out = array.array("d")
-    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
-    return out
 
 
 def controller_publishers(node: Node, config: RobotConfig, joints: Iterable[str]) -> list[ControllerPublisher]:
