@@ -59,19 +59,25 @@ def read_all(proc: Path = PROC) -> dict[int, ProcStat]:
     return out
 
 
-def tree_cpu_s(stats: Mapping[int, ProcStat], root: int) -> float | None:
-    """CPU seconds of ``root`` and all its live descendants in ``stats`` (None: root not there)."""
+def tree_pids(stats: Mapping[int, ProcStat], root: int) -> list[int]:
+    """``root`` and all its live descendants in ``stats`` (empty: root not there)."""
     if root not in stats:
-        return None
+        return []
     children: dict[int, list[int]] = {}
     for s in stats.values():
         children.setdefault(s.ppid, []).append(s.pid)
-    total, todo = 0.0, [root]
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
-        total += stats[pid].cpu_s
+        found.append(pid)
         todo.extend(children.get(pid, ()))
-    return total
+    return found
+
+
+def tree_cpu_s(stats: Mapping[int, ProcStat], root: int) -> float | None:
+    """CPU seconds of ``root`` and all its live descendants in ``stats`` (None: root not there)."""
+    pids = tree_pids(stats, root)
+    return sum(stats[pid].cpu_s for pid in pids) if pids else None
 
 
 def process_tree_cpu_s(pid: int) -> float | None:

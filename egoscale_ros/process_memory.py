@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from egoscale_ros.process_cpu import PROC, read_all
+from egoscale_ros.process_cpu import PROC, read_all, tree_pids
 
 
 def rss_kib(pid: int) -> int | None:
@@ -27,18 +27,10 @@ def tree_rss_mib(pid: int, stats: Mapping | None = None) -> float | None:
     ``stats``: one :func:`read_all` scan to reuse for several trees."""
     if not PROC.is_dir():
         return None
-    stats = read_all() if stats is None else stats
-    if pid not in stats:
+    pids = tree_pids(read_all() if stats is None else stats, pid)
+    if not pids:
         return None
-    children: dict[int, list[int]] = {}
-    for s in stats.values():
-        children.setdefault(s.ppid, []).append(s.pid)
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        total += rss_kib(p) or 0
-        todo.extend(children.get(p, ()))
-    return round(total / 1024.0, 1)
+    return round(sum(rss_kib(p) or 0 for p in pids) / 1024.0, 1)
 
 
 def memory_by_node(pids: Mapping[str, int]) -> dict[str, float]:

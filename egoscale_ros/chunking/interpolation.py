@@ -83,6 +83,20 @@ def sample_chunk(chunk: ActionChunk, t: float) -> Targets | None:
     return Targets(wrist, hand)
 
 
+def quaternions_at(chunk: ActionChunk, k: int, s: float) -> list[tuple[float, float, float, float]]:
+    """The chunk's wrist rotations at fraction ``s`` of step ``k`` as unit quaternions on Python
+    floats, ``q_k ⊗ (sin(sθ/2)·a, cos(sθ/2)) = cos(sθ/2)·q_k + sin(sθ/2)·p_k``, in layout order:
+    for mixing a few readings, where numpy's per-call cost would dominate."""
+    out = []
+    for half, qx, qy, qz, qw, px, py, pz, pw in chunk.tables.rotation_floats[k]:
+        if s:
+            c, n = math.cos(s * half), math.sin(s * half)
+            out.append((c * qx + n * px, c * qy + n * py, c * qz + n * pz, c * qw + n * pw))
+        else:
+            out.append((qx, qy, qz, qw))
+    return out
+
+
 def quaternion_readings(rows: np.ndarray, s: np.ndarray, columns: QuatColumns, n_wrist: int
                         ) -> tuple[np.ndarray, np.ndarray]:
     """Readings from rows of quaternion tables (M, C) at fractions ``s`` (M,) of their steps:

@@ -9,14 +9,13 @@ by side, with the same results.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from egoscale_ros.chunking.chunk import ActionChunk
-from egoscale_ros.chunking.interpolation import sample_chunk, step_at
+from egoscale_ros.chunking.interpolation import quaternions_at, sample_chunk, step_at
 from egoscale_ros.chunking.stack import Layout, targets_from_poses, targets_to_arrays
 from egoscale_ros.chunking.targets import Targets, blend
 from egoscale_ros.kinematics import se3
@@ -110,13 +109,9 @@ def _read_as_floats(items: Sequence[ActionChunk | Targets], t: float
         if step is None:
             return None
         k, s = step
+        for per_wrist, q in zip(rotations, quaternions_at(item, k, s)):
+            per_wrist.append(q)
         tables = item.tables
-        for per_wrist, (half, qx, qy, qz, qw, px, py, pz, pw) in zip(rotations, tables.rotation_floats[k]):
-            if s:  # q_k ⊗ (sin(sθ/2)·a, cos(sθ/2)) = cos(sθ/2)·q_k + sin(sθ/2)·p_k
-                c, n = math.cos(s * half), math.sin(s * half)
-                per_wrist.append((c * qx + n * px, c * qy + n * py, c * qz + n * pz, c * qw + n * pw))
-            else:
-                per_wrist.append((qx, qy, qz, qw))
         blocks.append(tables.quat[k, tables.columns.linear.start :])
         fractions.append(s)
     linear = np.array(blocks).reshape(2 * len(items), -1)

@@ -1,48 +1,69 @@
-"""The buffered chunks' tables stacked into one array, kept in step with the buffer.
+"""The buffered chunks' steps stacked into one array, kept in step with the buffer.
 
 The temporal ensemble reads every buffered chunk at every tick — about as many as the policy
-sends per horizon (30 at 30 chunks/s and a 1 s horizon). Read one by one, that is a Python loop
-per tick whose cost grows with the chunks; stacked, a tick reads all of them with a fixed number
-of vectorised calls. Each chunk's quaternion table (:mod:`egoscale_ros.chunking.step_tables`) is
-copied into a slot once, when it first appears in the buffer; a chunk that leaves the buffer
-frees its slot. A tick compares the buffer with what was stacked by identity (no copy when
-nothing changed) and reads only the chunks that cover ``t``: a chunk that has ended, or has left
-the buffer, is never read.
+sends per horizon (30 at 30 chunks/s and a 1 s horizon) — and takes their weighted mean. Read
+one by one, that is a Python loop per tick whose cost grows with the chunks; stacked, a tick
+costs a dozen vectorised calls whatever their number.
+
+A reading of a chunk at fraction ``s`` of its step ``k`` is a coefficient row times a basis of
+that step (:mod:`egoscale_ros.chunking.step_tables`): per wrist ``cos(sθ_k/2)·q_k +
+sin(sθ_k/2)·p_k``, and ``L_k + s·ΔL_k`` for the linear parts (translations, hand joints). Each
+chunk's bases, one ``(2W + 2) × (4W + D)`` matrix per step, are stored in a slot once, when it
+first appears in the buffer, so a weighted sum of all readings is one product of the weighted
+coefficients with the gathered bases.
+
+Quaternions ``q`` and ``−q`` are one rotation; a mean needs them in one hemisphere. A chunk's
+quaternions are continuous along its steps (``step_tables``), and each chunk is stored with the
+signs that put it in the hemisphere of the newest chunk stacked before it, compared where both
+predict: all readings at a tick then share one hemisphere as long as predictions of one instant
+differ by less than half a turn, and the weighted sum needs no per-tick sign test.
+
+The buffer is compared with what was stacked by identity: nothing is done when nothing
+changed, little when the oldest chunks left and new ones came (the usual change), and
+everything is stacked again otherwise. The mode stacks a chunk when it arrives
+(``ExecutionMode.on_chunk``), so a tick at most lets the oldest go. Only chunks that cover ``t`` are read: a chunk that has
+ended, or has left the buffer, is never read.
 """
 
 from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from egoscale_ros.chunking.chunk import ActionChunk
 from egoscale_ros.chunking.execution import BufferedChunk
-from egoscale_ros.chunking.interpolation import quaternion_readings
+from egoscale_ros.chunking.interpolation import quaternions_at, step_at
 from egoscale_ros.chunking.stack import Layout
-from egoscale_ros.chunking.step_tables import QuatColumns
 
 
 class StackedChunks:
-    """The quaternion tables of a buffer's chunks, one slot each; see the module's docstring."""
+    """The bases of a buffer's chunks, one slot each; see the module's docstring."""
 
     def __init__(self) -> None:
+        self.layout: Layout | None = None
+        self._basis = np.zeros((0, 0, 0, 0))  # (slots, steps, 2W + 2, 4W + D)
+        self._half_angles = np.zeros((0, 0, 0))  # (slots, steps, W): θ_k / 2
+        self._free: list[int] = []
+        self._signs: dict[int, list[float]] = {}  # slot -> per wrist, the sign its quaternions were stored with
+        # The stacked chunks in buffer order, and their slots:
         self._entries: tuple[BufferedChunk, ...] = ()
         self._slot_of: dict[int, int] = {}  # id(entry) -> slot, for the entries in _entries only
-        self._free: list[int] = []
-        self._table = np.zeros((0, 0, 0))  # (slots, steps, columns)
-        self._slot_meta = np.zeros((0, 3))  # per slot: stamp, dt, end time
-        self._slot_last = np.zeros(0, dtype=np.intp)  # per slot: last step
-        self.layout: Layout | None = None
-        self._columns: QuatColumns | None = None
-        # In buffer order (oldest first), refreshed when the buffer changes:
-        self._slots = np.zeros(0, dtype=np.intp)
-        self._meta = np.zeros((0, 3))
-        self._last = np.zeros(0, dtype=np.intp)
-        self._low = np.zeros(0)  # first due time − 1e-9: covered from here
-        self._high = np.zeros(0)  # last due time + 1e-9: covered up to here
+        self._slots: list[int] = []
+        self._stamps: list[float] = []
+        self._dts: list[float] = []
+        self._ends: list[float] = []
+        self._arrays = (np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0))  # slots, stamps, dts
+        # Every stacked chunk covers t in [_all_from, _all_until] (empty when none is stacked).
         self._all_from, self._all_until = math.inf, -math.inf
+        self._ones = np.ones((0, 1))
+
+    @property
+    def capacity(self) -> int:
+        """Slots allocated: about the most chunks the buffer held at once, not how many passed through."""
+        return len(self._basis)
 
     def sync(self, buffer: Sequence[BufferedChunk]) -> bool:
         """Take the buffer's chunks (oldest first); False when they do not share one layout (then
@@ -50,110 +71,142 @@ class StackedChunks:
         entries, old = tuple(buffer), self._entries
         if len(entries) == len(old) and all(map(operator.is_, entries, old)):
             return self.layout is not None or not entries
-        # The usual change: the oldest chunks left, new ones came after the rest.
-        kept = self._slot_of.get(id(entries[0]), None) if entries else None
-        if kept is not None:
+        if entries and id(entries[0]) in self._slot_of:  # the usual change: oldest gone, new ones after
             start = next(i for i, e in enumerate(old) if e is entries[0])
-            count = len(old) - start
-            if (count <= len(entries) and all(map(operator.is_, entries[:count], old[start:]))
-                    and all(e.chunk.layout() is self.layout for e in entries[count:])):
-                for entry in old[:start]:
-                    self._free.append(self._slot_of.pop(id(entry)))
-                added = [self._put(e) for e in entries[count:]]
-                self._slot_of.update(zip(map(id, entries[count:]), added))
-                self._entries = entries
-                self._refresh(np.concatenate([self._slots[start:], np.array(added, dtype=np.intp)]))
-                return True
-        return self._rebuild(entries)
-
-    def read(self, t: float, newest: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """The stacked chunks that cover ``t`` (the ``newest`` such when given), read at ``t``:
-        wrist rotations as unit quaternions (M, W, 4) and linear parts (M, D), oldest first;
-        None when none covers ``t``. A reading within rounding of a step is that step to rounding."""
-        if self._all_from <= t <= self._all_until:  # the usual tick: ended chunks were expired
-            slots, meta = self._slots, self._meta
-            if newest is not None and newest < len(slots):
-                slots, meta = slots[-newest:], meta[-newest:]
-        else:
-            covering = ((self._low <= t) & (self._high >= t)).nonzero()[0]
-            if not len(covering):
-                return None
-            if newest is not None:
-                covering = covering[-newest:]
-            slots, meta = self._slots[covering], self._meta[covering]
-        u = (t - meta[:, 0]) / meta[:, 1]  # steps since each stamp, >= −1e-9/dt where covered
-        np.maximum(u, 0.0, out=u)
-        k = u.astype(np.intp)  # <= the last step where covered, whose row has no change to a next
-        return quaternion_readings(self._table[slots, k], u - k, self._columns, len(self.layout[0]))
-
-    def _rebuild(self, entries: tuple[BufferedChunk, ...]) -> bool:
-        layout = entries[0].chunk.layout() if entries else self.layout
-        if any(e.chunk.layout() is not layout for e in entries):  # layouts are interned by make_chunk
-            self.clear()
+            kept = len(old) - start
+            if kept <= len(entries) and all(map(operator.is_, entries[:kept], old[start:])):
+                added = entries[kept:]
+                if all(e.chunk.layout() is self.layout for e in added):  # layouts are interned by make_chunk
+                    for entry in old[:start]:
+                        self._free.append(self._slot_of.pop(id(entry)))
+                    del self._slots[:start], self._stamps[:start], self._dts[:start], self._ends[:start]
+                    if added:
+                        self._append(entries, added)
+                    else:  # only the oldest left, as at most ticks that change anything: no copy
+                        self._entries = entries
+                        self._arrays = tuple(a[start:] for a in self._arrays)
+                        self._refresh_span()
+                    return True
+        self.clear()
+        layout = entries[0].chunk.layout() if entries else None
+        if any(e.chunk.layout() is not layout for e in entries):
             return False
-        if layout is not self.layout:
-            self.clear()
-            self.layout = layout
-        slot_of: dict[int, int] = {}
-        for entry in entries:
-            slot = self._slot_of.pop(id(entry), None)
-            slot_of[id(entry)] = self._put(entry) if slot is None else slot
-        self._free.extend(self._slot_of.values())  # the entries that left the buffer
-        self._slot_of, self._entries = slot_of, entries
-        self._refresh(np.array([slot_of[id(e)] for e in entries], dtype=np.intp))
+        self.layout = layout
+        self._append(entries, entries)
         return True
 
-    def _refresh(self, slots: np.ndarray) -> None:
-        """The per-chunk figures in buffer order, for the chunks in ``slots``."""
-        self._slots = slots
-        self._meta = self._slot_meta[slots]
-        self._last = self._slot_last[slots]
-        self._low = self._meta[:, 0] - 1e-9
-        self._high = self._meta[:, 2] + 1e-9
-        # Every chunk covers t in [latest first due time, earliest last due time] (± 1e-9).
-        self._all_from = float(self._low.max()) if len(slots) else math.inf
-        self._all_until = float(self._high.min()) if len(slots) else -math.inf
+    def weighted_sum(self, t: float, weights_for: Callable[[int], np.ndarray], newest: int | None = None
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``Σ wᵢ·readingᵢ`` over the stacked chunks that cover ``t`` (the ``newest`` such when
+        given), weights ``weights_for(count)`` oldest first: per wrist the sum of the quaternions
+        (W, 4) — with positive weights, a positive multiple of their weighted quaternion mean —
+        and the weighted sum of the linear parts (D,); None when no chunk covers ``t``."""
+        gathered = self._gather(t, newest)
+        if gathered is None:
+            return None
+        coefficients, basis = gathered
+        coefficients *= weights_for(len(coefficients))[:, None]
+        out = coefficients.reshape(-1) @ basis.reshape(-1, basis.shape[-1])
+        n_quat = 4 * len(self.layout[0])
+        return out[:n_quat].reshape(-1, 4), out[n_quat:]
 
-    @property
-    def capacity(self) -> int:
-        """Slots allocated: about the most chunks the buffer held at once, not how many passed through."""
-        return len(self._table)
+    def read(self, t: float, newest: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each covering chunk's reading at ``t``, oldest first: wrist rotations as unit quaternions
+        (M, W, 4), in the stored hemispheres, and linear parts (M, D); None when none covers ``t``."""
+        gathered = self._gather(t, newest)
+        if gathered is None:
+            return None
+        coefficients, basis = gathered
+        out = np.einsum("mk,mkx->mx", coefficients, basis)
+        n_quat = 4 * len(self.layout[0])
+        return out[:, :n_quat].reshape(len(out), -1, 4), out[:, n_quat:]
 
     def clear(self) -> None:
         """Forget every chunk (the slots' storage is kept for the next ones)."""
-        self._entries, self._slot_of, self.layout = (), {}, None
-        self._free = list(range(len(self._table)))
-        self._slots = np.zeros(0, dtype=np.intp)
-        self._meta = np.zeros((0, 3))
-        self._last = np.zeros(0, dtype=np.intp)
-        self._low = self._high = np.zeros(0)
+        self.layout, self._entries, self._slot_of, self._signs = None, (), {}, {}
+        self._slots, self._stamps, self._dts, self._ends = [], [], [], []
+        self._free = list(range(len(self._basis) - 1, -1, -1))
+        self._arrays = (np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0))
         self._all_from, self._all_until = math.inf, -math.inf
 
-    def _put(self, entry: BufferedChunk) -> int:
-        chunk = entry.chunk
-        table = chunk.tables.quat
-        self._columns = chunk.tables.columns
-        if not self._free or table.shape[0] > self._table.shape[1] or table.shape[1] != self._table.shape[2]:
-            self._grow(table.shape)
-        slot = self._free.pop()
-        self._table[slot, : table.shape[0]] = table
-        self._slot_meta[slot] = (chunk.stamp, chunk.dt, chunk.end_time)
-        self._slot_last[slot] = chunk.horizon - 1
+    def _gather(self, t: float, newest: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Coefficient rows (M, 2W + 2) of the chunks covering ``t`` and their steps' bases."""
+        slots, stamps, dts = self._arrays
+        if not self._all_from <= t <= self._all_until:  # not the usual tick, where all cover t
+            covering = [i for i, e in enumerate(self._entries) if e.chunk.covers(t)]
+            if not covering:
+                return None
+            slots, stamps, dts = slots[covering], stamps[covering], dts[covering]
+        if newest is not None and newest < len(slots):
+            slots, stamps, dts = slots[-newest:], stamps[-newest:], dts[-newest:]
+        # Steps since each stamp: >= −1e-9/dt where covered, so k = 0 and s is 0 to within a
+        # nanosecond's worth; at most the last step, whose basis has no change to a next step.
+        u = (t - stamps) / dts
+        k = u.astype(np.intp)
+        s = u - k
+        half = self._half_angles[slots, k] * s[:, None]
+        coefficients = np.concatenate([np.cos(half), np.sin(half), self._ones[: len(s)], s[:, None]], axis=1)
+        return coefficients, self._basis[slots, k]
+
+    def _append(self, entries: tuple[BufferedChunk, ...], added: Sequence[BufferedChunk]) -> None:
+        """Stack ``added`` (the last of ``entries``) after the chunks kept; refresh the span they all cover."""
+        previous = self._entries[-1].chunk if self._slots else None
+        for entry in added:
+            chunk = entry.chunk
+            slot = self._put(chunk, previous, self._signs.get(self._slots[-1]) if self._slots else None)
+            self._slot_of[id(entry)] = slot
+            self._slots.append(slot)
+            self._stamps.append(chunk.stamp)
+            self._dts.append(chunk.dt)
+            self._ends.append(chunk.end_time)
+            previous = chunk
+        self._entries = entries
+        self._arrays = np.array(self._slots, dtype=np.intp), np.array(self._stamps), np.array(self._dts)
+        if len(self._signs) > 2 * len(self._slots):
+            self._signs = {slot: self._signs[slot] for slot in self._slots}
+        self._refresh_span()
+
+    def _refresh_span(self) -> None:
+        if self._slots:
+            self._all_from, self._all_until = max(self._stamps) - 1e-9, min(self._ends) + 1e-9
+        else:
+            self._all_from, self._all_until = math.inf, -math.inf
+
+    def _put(self, chunk: ActionChunk, previous: ActionChunk | None, previous_signs: list[float] | None) -> int:
+        """A slot holding the chunk's bases, in the hemisphere of ``previous`` (stored with ``previous_signs``)."""
+        tables = chunk.tables
+        basis = tables.quat_basis
+        h, n_wrist = tables.half_angles.shape
+        slot = self._slot_for(h, basis.shape[1], basis.shape[2], n_wrist)
+        self._basis[slot, :h] = basis
+        self._half_angles[slot, :h] = tables.half_angles
+        signs = [1.0] * n_wrist
+        if previous is not None and previous_signs is not None and n_wrist:
+            at = min(max(chunk.stamp, previous.stamp), previous.end_time)  # where both predict, if anywhere
+            mine = quaternions_at(chunk, *(step_at(chunk, max(at, chunk.stamp)) or (0, 0.0)))
+            theirs = quaternions_at(previous, *(step_at(previous, at) or (previous.horizon - 1, 0.0)))
+            signs = [math.copysign(1.0, sign * sum(a * b for a, b in zip(q, p)))
+                     for q, p, sign in zip(mine, theirs, previous_signs)]
+            for w, sign in enumerate(signs):
+                if sign < 0.0:  # the rows of this wrist's q and p
+                    self._basis[slot, :h, [w, n_wrist + w]] *= -1.0
+        self._signs[slot] = signs
         return slot
 
-    def _grow(self, shape: tuple[int, ...]) -> None:
-        """Room for twice the slots (at least 8), for ``shape`` tables (steps, columns)."""
-        slots, steps, columns = self._table.shape
-        if columns != shape[1]:  # a new layout: nothing kept is of use
-            slots, steps = 0, 0
-            self._free = []
-        new_slots = max(8, 2 * slots) if not self._free else slots
-        table = np.zeros((new_slots, max(steps, shape[0]), shape[1]))
-        meta = np.zeros((new_slots, 3))
-        last = np.zeros(new_slots, dtype=np.intp)
-        if slots:
-            table[:slots, :steps] = self._table
-            meta[:slots] = self._slot_meta
-            last[:slots] = self._slot_last
-        self._free.extend(range(new_slots - 1, slots - 1, -1))
-        self._table, self._slot_meta, self._slot_last = table, meta, last
+    def _slot_for(self, steps: int, rows: int, width: int, n_wrist: int) -> int:
+        """A free slot for a chunk of ``steps`` steps, growing the storage when full or too small."""
+        slots, have_steps, have_rows, have_width = self._basis.shape
+        if (have_rows, have_width) != (rows, width):  # another layout: nothing stored is of use
+            slots, have_steps, self._free = 0, 0, []
+        if not self._free or steps > have_steps:
+            new_slots = slots if self._free else max(8, 2 * slots)
+            new_steps = max(have_steps, steps)
+            basis = np.zeros((new_slots, new_steps, rows, width))
+            half = np.zeros((new_slots, new_steps, n_wrist))
+            if slots:
+                basis[:slots, :have_steps] = self._basis
+                half[:slots, :have_steps] = self._half_angles
+            self._free.extend(range(new_slots - 1, slots - 1, -1))
+            self._basis, self._half_angles = basis, half
+            self._ones = np.ones((new_slots, 1))
+        return self._free.pop()

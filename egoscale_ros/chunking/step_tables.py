@@ -19,6 +19,9 @@ it is tabulated here: a reading is then a few coefficients times one row of a ta
 * :attr:`StepTables.quat` ``(H, 9W + 2D)``: per step ``θ_k/2`` (W), ``q_k`` (4W), ``p_k`` (4W),
   the linear parts (``D = 3W + Dₕ``: translations, then hand joints) and their change to the next
   step; the columns are named by :func:`quat_columns`.
+* :attr:`StepTables.quat_basis` ``(H, 2W + 2, 4W + D)``: the same as a basis, for mixing many
+  readings in one product; coefficients ``(cos(sθ_1/2), …, sin(sθ_1/2), …, 1, s)`` — per wrist
+  ``q_k`` and ``p_k`` in that wrist's four columns, then the linear parts and their change.
 
 The last step has no successor: its step rotation and changes are zero, so a reading at the last
 step's due time (``s = 0``) is that step exactly, as it is at every step.
@@ -40,7 +43,8 @@ class QuatColumns:
     """Where each part of a step lies in a row of :attr:`StepTables.quat`, for W wrists."""
 
     half_angle: slice  #: W halves of the step angles θ_k/2
-    quat: slice  #: W rotations as unit quaternions (x, y, z, w), w >= 0
+    quat: slice  #: W rotations as unit quaternions (x, y, z, w), w >= 0 at step 0, then each step's
+    #: in the hemisphere of the step before (q_k · q_{k+1} >= 0): readings of a chunk never flip sign
     quat_turned: slice  #: W quaternions p_k = q_k ⊗ (a_k, 0)
     linear: slice  #: the linear parts: W translations (3 each), then the hand joints
     linear_change: slice  #: the linear parts' change to the next step
@@ -60,6 +64,8 @@ class StepTables:
 
     pose: np.ndarray
     quat: np.ndarray
+    quat_basis: np.ndarray
+    half_angles: np.ndarray  #: (H, W): θ_k/2
     #: per step, the W step angles θ_k as Python floats (a single reading takes their sines in Python)
     angles: tuple[tuple[float, ...], ...]
     #: per step and wrist, ``(θ_k/2, q_k, p_k)`` as 9 Python floats, for mixing a few readings on floats
@@ -111,10 +117,20 @@ def build_step_tables(rotations: np.ndarray, translations: np.ndarray, step_rotv
         pose[:, 3 + 2 * i, block] = cos_part.reshape(h, 16)
 
     quats = se3.matrix_to_quat_batch(rotations) if n_wrist else np.zeros((h, 0, 4))
+    if h > 1:  # one sign along the chunk: each step's quaternion in the hemisphere of the step before
+        flips = np.where(np.einsum("hwi,hwi->hw", quats[1:], quats[:-1]) < 0.0, -1.0, 1.0)
+        quats[1:] *= np.cumprod(flips, axis=0)[..., None]
     turned = se3.quat_multiply_batch(quats, np.concatenate([axis, np.zeros((h, n_wrist, 1))], axis=-1))
     quat = np.concatenate([0.5 * theta, quats.reshape(h, -1), turned.reshape(h, -1), linear, change], axis=1)
+    quat_basis = np.zeros((h, 2 * n_wrist + 2, 4 * n_wrist + linear.shape[1]))
+    for i in range(n_wrist):
+        quat_basis[:, i, 4 * i : 4 * i + 4] = quats[:, i]
+        quat_basis[:, n_wrist + i, 4 * i : 4 * i + 4] = turned[:, i]
+    quat_basis[:, 2 * n_wrist, 4 * n_wrist :] = linear
+    quat_basis[:, 2 * n_wrist + 1, 4 * n_wrist :] = change
     floats = np.concatenate([0.5 * theta[..., None], quats, turned], axis=-1).tolist()  # (H, W, 9)
-    return StepTables(_freeze(pose), _freeze(quat), tuple(tuple(row) for row in theta.tolist()),
+    return StepTables(_freeze(pose), _freeze(quat), _freeze(quat_basis), _freeze(0.5 * theta),
+                      tuple(tuple(row) for row in theta.tolist()),
                       tuple(tuple(tuple(w) for w in step) for step in floats), quat_columns(n_wrist, linear.shape[1]))
 
 

@@ -43,25 +43,29 @@ class TemporalEnsembleMode(ExecutionMode):
         self._weights_by_count: dict[int, np.ndarray] = {}
         self._stacked = StackedChunks()
 
+    def on_chunk(self, new: BufferedChunk, buffer: Sequence[BufferedChunk]) -> None:
+        self._stacked.sync(buffer)  # stacked on arrival, not at the next tick
+
     def sample(self, buffer: Sequence[BufferedChunk], t: float) -> Targets | None:
         if not self._stacked.sync(buffer):
             return self._sample_one_by_one(buffer, t)
-        read = self._stacked.read(t, self.max_chunks)
-        if read is None:
+        summed = self._stacked.weighted_sum(t, self._weights, self.max_chunks)
+        if summed is None:
             return None
-        quats, linear = read
-        w = self._weights(len(linear))
+        quats, vec = summed
         layout = self._stacked.layout
-        vec = w @ linear
-        poses = se3.poses_from_quats(se3.quat_weighted_mean(quats, w, normalise=False), vec[: 3 * len(layout[0])])
+        try:
+            poses = se3.poses_from_quats(quats, vec[: 3 * len(layout[0])])
+        except ValueError:  # predictions half a turn apart cancelled out: align them to the heaviest
+            return self._sample_one_by_one(buffer, t)
         return targets_from_poses(layout, poses, vec)
 
     def reset(self) -> None:
         self._stacked.clear()
 
     def _sample_one_by_one(self, buffer: Sequence[BufferedChunk], t: float) -> Targets | None:
-        """Chunks of several layouts (a mode used without the smoother, which refuses them): each
-        read and the readings mixed side by side, with the same rule."""
+        """Each chunk read and the readings mixed side by side, with the same rule: for chunks of
+        several layouts (a mode used without the smoother, which refuses them)."""
         samples = [s for s in (sample_chunk(e.chunk, t) for e in buffer) if s is not None]
         if not samples:
             return None

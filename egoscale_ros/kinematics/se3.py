@@ -369,7 +369,8 @@ def quat_weighted_mean(quats: np.ndarray, weights, normalise: bool = True) -> np
 
 def poses_from_quats(quats, translations) -> np.ndarray:
     """Poses ``(W, 4, 4)`` from quaternions ``(W, 4)`` ``(x, y, z, w)`` (an array, or sequences of
-    four floats) — of any non-zero norm, normalised here — and translations ``(W, 3)``.
+    four floats) — of any non-zero norm, normalised here; ``ValueError`` for a zero or non-finite
+    one — and translations ``(W, 3)``.
 
     Computed on Python floats and made an array in one call: for the few poses of a control
     tick (two wrists) that costs a fraction of the dozen numpy calls of :func:`quat_to_matrix`
@@ -379,7 +380,10 @@ def poses_from_quats(quats, translations) -> np.ndarray:
         quats = quats.reshape(-1, 4).tolist()
     flat: list[float] = []
     for (x, y, z, w), (tx, ty, tz) in zip(quats, np.asarray(translations, dtype=float).reshape(-1, 3).tolist()):
-        s = 2.0 / (x * x + y * y + z * z + w * w)
+        norm2 = x * x + y * y + z * z + w * w
+        if not norm2 > 1e-200:  # also NaN
+            raise ValueError(f"poses_from_quats: quaternion {(x, y, z, w)} has no direction")
+        s = 2.0 / norm2
         xx, yy, zz, xy, xz, yz, wx, wy, wz = s * x * x, s * y * y, s * z * z, s * x * y, s * x * z, s * y * z, \
             s * w * x, s * w * y, s * w * z
         flat += (1.0 - yy - zz, xy - wz, xz + wy, tx, xy + wz, 1.0 - xx - zz, yz - wx, ty,
