@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import weakref
 from dataclasses import dataclass
 
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
+
+from egoscale_ros.nodes.wiring.inbox import received_monotonic
 
 # Only the newest message matters; best effort matches reliable and best-effort publishers.
 LATEST_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -80,17 +81,8 @@ class JointStateView:
                     return self._newest
                 msg, info = taken
                 self._seq += 1
-                self._newest = Taken(self._seq, msg, _arrival_monotonic(info))
-
-
-def _arrival_monotonic(info) -> float:
-    """When the middleware received the message, on the monotonic clock: the queue may have held
-    it for up to a tick, and the stale-input watchdog must see that age."""
-    now = time.monotonic()
-    received_ns = info.get("received_timestamp", 0) if isinstance(info, dict) else 0
-    if not received_ns:
-        return now
-    return now - max((time.time_ns() - int(received_ns)) * 1e-9, 0.0)
+                # The queue may have held it for up to a tick: the stale-input watchdog sees that age.
+                self._newest = Taken(self._seq, msg, received_monotonic(info))
 
 
 def _never_called(_msg) -> None:  # the helper node is never spun
