@@ -20,18 +20,17 @@ from egoscale_ros.chunking.chunk import ActionChunk
 from egoscale_ros.chunking.interpolation import quaternion_readings, steps_at
 from egoscale_ros.kinematics import se3
 
-_E_MINUS_1 = math.e - 1.0
-
 
 def previous_plan_weights(times: np.ndarray, start: float, overlap_end: float) -> np.ndarray:
-    """The decaying mask at each of ``times``: 1 up to ``start``, ``c·(e^c − 1)/(e − 1)`` with
-    ``c = (overlap_end − t)/(overlap_end − start)`` after it, 0 from ``overlap_end``."""
+    """The decaying mask at each of ``times``: 1 up to ``start``, ``c²·(3 − 2c)`` with
+    ``c = (overlap_end − t)/(overlap_end − start)`` after it, 0 from ``overlap_end`` (flat at
+    both ends, see :mod:`egoscale_ros.chunking.rtc`)."""
     times = np.asarray(times, dtype=float)
     if overlap_end <= start:
         return np.where(times <= start, 1.0, 0.0)
     c = np.clip((overlap_end - times) / (overlap_end - start), 0.0, 1.0)
     # Exactly 1 and 0 at the ends: a frozen step is the previous plan's, to the last bit.
-    return np.where(times <= start, 1.0, np.where(times >= overlap_end, 0.0, c * np.expm1(c) / _E_MINUS_1))
+    return np.where(times <= start, 1.0, np.where(times >= overlap_end, 0.0, c * c * (3.0 - 2.0 * c)))
 
 
 def read_at_times(chunk: ActionChunk, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

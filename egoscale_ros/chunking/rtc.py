@@ -3,13 +3,17 @@
 While a new chunk is being inferred the robot keeps executing the previous plan. When the chunk
 arrives, the steps that fell due during inference (``stamp .. arrival``) are frozen to the
 previous plan, and over the rest of the overlap (until the previous plan ends, or for at most
-``blend_s``) the new chunk is blended in with the paper's decaying mask
+``blend_s``) the new chunk is blended in with a decaying mask
 
-    W(c) = c · (e^c − 1) / (e − 1),  c = (end − t) / (end − arrival) ∈ [0, 1]
+    W(c) = c² · (3 − 2c),  c = (end − t) / (end − arrival) ∈ [0, 1]
 
 as the weight of the previous plan (``W = 1`` at arrival, ``0`` at the end of the overlap).
-The paper applies this mask as inpainting guidance inside the policy's denoising; here it is
-applied to the executed targets, which keeps the same continuity guarantee for any policy.
+The paper applies its mask, ``c · (e^c − 1) / (e − 1)``, as inpainting guidance inside the
+policy's denoising; here the mask weighs the executed targets themselves, so its slope is the
+change of velocity where the blend starts. The paper's mask leaves at ``c = 1`` with slope
+``(2e − 1)/(e − 1) ≈ 2.6`` per overlap: a kink in the executed path of that slope times the
+plans' disagreement, sharper the shorter the overlap (a late chunk has less of it left). This
+mask is flat at both ends, so the path's velocity stays continuous whatever the overlap.
 Each chunk's plan folds in the plan before it, so back-to-back arrivals stay continuous; it is
 folded once, on arrival, at the chunk's steps (:mod:`egoscale_ros.chunking.fold`).
 """
@@ -25,8 +29,6 @@ from egoscale_ros.chunking.fold import first_step_at_or_after, fold
 from egoscale_ros.chunking.interpolation import sample_chunk
 from egoscale_ros.chunking.targets import Targets
 
-_E_MINUS_1 = math.e - 1.0
-
 
 def previous_plan_weight(t: float, arrival: float, overlap_end: float) -> float:
     """The decaying mask: weight of the previous plan at ``t`` for a chunk that arrived at ``arrival``."""
@@ -37,7 +39,7 @@ def previous_plan_weight(t: float, arrival: float, overlap_end: float) -> float:
     if t >= overlap_end:
         return 0.0
     c = (overlap_end - t) / (overlap_end - arrival)
-    return c * (math.exp(c) - 1.0) / _E_MINUS_1
+    return c * c * (3.0 - 2.0 * c)
 
 
 class RtcMode(ExecutionMode):

@@ -130,6 +130,8 @@ class PolicyNode(Node):
                                         options={"onnxruntime": {"threads": threads}})
         self.pipeline = pipeline_for(self.manifest, self.selection.runtime)
         self.remote = self.pipeline if remote is not None else None  # a RemotePolicy: status() for diagnostics
+        if self.remote is not None:  # ages of replies on the clock that stamps the observations
+            self.remote.now_ns = lambda: self.get_clock().now().nanoseconds
         # Wrist poses at observation time: composed with relative actions here, or sent to a server.
         self._needs_wrists = self.manifest.layout.representation == "relative" or bool(
             remote and (any(e.wrist for e in remote.state) or any(e.rep != "absolute" for e in remote.action if e.wrist)))

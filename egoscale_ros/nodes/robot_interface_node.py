@@ -33,6 +33,7 @@ from egoscale_ros.interfaces.base import DDS, Rejected, RosJointState
 from egoscale_ros.interfaces.feedback import FeedbackAssembly
 from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.inbox import Inbox
 from egoscale_ros.nodes.wiring.joint_state_cdr import JointStateEncoder, JointStateReader, stamp_parts
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, robot_config_from_parameters
@@ -105,6 +106,7 @@ class RobotInterfaceNode(Node):
         self.last_command: dict[str, float] = {}  # ROS command topic -> monotonic time of its last
         self._readers: dict[str, JointStateReader] = {}
         self._encoders: dict[tuple[str, ...], JointStateEncoder] = {}  # by joint names
+        self.inbox = Inbox(self)
         for adapter in self.adapters:
             out = adapter.output
             for topic, idl_type in adapter.topics().items():
@@ -114,10 +116,10 @@ class RobotInterfaceNode(Node):
                 else:
                     self._ros_pubs[topic] = self.create_publisher(JointState, topic, controller_qos(out))
             self.rejected_commands[out.ros_topic] = 0
-            # Raw: a command with the output's own joint names is read from its bytes.
+            # Taken at the tick, as bytes (no wake-up per command); a command with the output's own
+            # joint names is read from its bytes.
             self._readers[out.ros_topic] = JointStateReader(out.joints)
-            self.create_subscription(JointState, out.ros_topic, lambda m, a=adapter: self._on_command(m, a),
-                                     COMMAND_QOS, raw=True)
+            self.inbox.subscribe(JointState, out.ros_topic, COMMAND_QOS)
         for name, decoder in self.decoders.items():
             src = decoder.source
             if decoder.transport == DDS:
@@ -138,7 +140,13 @@ class RobotInterfaceNode(Node):
         )
 
     # -- input ----------------------------------------------------------------------------------
-    def _on_command(self, data: bytes, adapter) -> None:
+    def _take_commands(self) -> None:
+        """Every command that arrived since the last tick, in order, each checked and counted."""
+        for adapter in self.adapters:
+            for data, received in self.inbox.take(adapter.output.ros_topic):
+                self._on_command(data, adapter, received)
+
+    def _on_command(self, data: bytes, adapter, received: float) -> None:
         out = adapter.output
         try:
             wire = self._readers[out.ros_topic].read(data)
@@ -150,8 +158,8 @@ class RobotInterfaceNode(Node):
             self.rejected_commands[adapter.output.ros_topic] += 1
             self.get_logger().warn(f"rejected command: {exc}", throttle_duration_sec=2.0)
             return
-        adapter.set_target(positions, time.monotonic())
-        self.last_command[adapter.output.ros_topic] = time.monotonic()
+        adapter.set_target(positions, received)
+        self.last_command[adapter.output.ros_topic] = received
 
     def _on_ros_feedback(self, msg: JointState, name: str) -> None:
         self._offer(name, to_plain(msg))
@@ -175,6 +183,7 @@ class RobotInterfaceNode(Node):
 
     # -- tick -----------------------------------------------------------------------------------
     def _tick(self) -> None:
+        self._take_commands()
         self._poll_native()
         if self._fresh and self.assembly.complete():
             self._fresh = False
@@ -245,6 +254,7 @@ class RobotInterfaceNode(Node):
                   flush=True)
         if self.bus is not None:
             self.bus.close()
+        self.inbox.destroy()
 
     # -- diagnostics ----------------------------------------------------------------------------
     def _diag_values(self) -> dict:

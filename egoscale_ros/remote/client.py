@@ -86,9 +86,11 @@ def build_observation(spec: RemoteSpec, obs: Observation, cameras: list[str], re
     return out
 
 
-def decode_actions(spec: RemoteSpec, actions: Mapping[str, Any], obs: Observation) -> tuple[ActionChunk, int]:
-    """Reply action arrays -> absolute :class:`ActionChunk` (first ``execute_steps`` steps), and the
-    number of values outside the checkpoint's action range. Raises :class:`RemoteError`."""
+def decode_actions(spec: RemoteSpec, actions: Mapping[str, Any], obs: Observation,
+                   steps: int | None = None) -> tuple[ActionChunk, int]:
+    """Reply action arrays -> absolute :class:`ActionChunk` of its first ``steps`` steps (default
+    ``execute_steps``; see :meth:`RemoteSpec.steps_to_publish`), and the number of values outside
+    the checkpoint's action range. Raises :class:`RemoteError`."""
     dims = spec.key_dims(spec.action)
     arrays: dict[str, np.ndarray] = {}
     for key, dim in dims.items():
@@ -112,7 +114,7 @@ def decode_actions(spec: RemoteSpec, actions: Mapping[str, Any], obs: Observatio
     for key, stats in spec.statistics.items():
         if key in arrays:
             outside += int(np.count_nonzero(stats.outside(arrays[key])))
-    n = spec.execute_steps
+    n = spec.execute_steps if steps is None else max(1, min(spec.horizon, int(steps)))
     wrists, hands, names, column = {}, {}, {}, {k: 0 for k in dims}
     for e in spec.action:
         start = column[e.key]
@@ -168,8 +170,10 @@ class RemotePolicy:
     """
 
     def __init__(self, spec: RemoteSpec, backend: str, options: Mapping[str, Any], cameras: list[str],
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, now_ns: Callable[[], int] = time.time_ns):
         self.spec = spec
+        #: the clock observations are stamped with (the node sets its ROS clock): ages on arrival
+        self.now_ns = now_ns
         self.backend = backend
         self.options = server_options(backend, options)
         self.cameras = list(cameras)
@@ -310,7 +314,8 @@ class RemotePolicy:
         t2 = time.perf_counter()
         actions = self._actions(conn, raw, request_id)
         try:
-            chunk, outside = decode_actions(self.spec, actions, obs)
+            age_s = (self.now_ns() - obs.stamp_ns) * 1e-9  # the observation's age on arrival
+            chunk, outside = decode_actions(self.spec, actions, obs, self.spec.steps_to_publish(age_s))
         except RemoteError as exc:
             raise self._fail(conn, exc.kind, str(exc)) from exc
         t3 = time.perf_counter()

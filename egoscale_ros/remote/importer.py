@@ -324,5 +324,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"import-policy: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {path}: {len(spec.video)} camera(s), {len(spec.state)} state key(s), {len(spec.action)} action "
-          f"key(s), horizon {spec.horizon} x {spec.dt:.4g} s, publishing {spec.execute_steps} steps per chunk")
+          f"key(s), horizon {spec.horizon} x {spec.dt:.4g} s, publishing {spec.execute_steps} steps past each reply's arrival")
     return 0

@@ -22,6 +22,7 @@ hand space. :func:`parse_remote` refuses an unknown field or value with a messag
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,21 @@ class RemoteSpec:
     @property
     def hand_joints(self) -> dict[str, tuple[str, ...]]:
         return {e.hand: e.joints for e in self.action if e.hand}
+
+    def steps_to_publish(self, age_s: float) -> int:
+        """How many steps of a reply to publish when it arrives ``age_s`` after its observation:
+        ``execute_steps`` from the arrival on, as far as the horizon reaches.
+
+        Step ``k`` is due at capture + ``k·dt``, so the steps due while the request was out are
+        behind the robot already. Counted from the capture, a slow server's chunk would leave
+        the smoother less to blend over (the blend is shorter and sharper, the path rougher)
+        and a dead server would stop the arms sooner than ``execute_steps`` says; counted from
+        the arrival, both are what they are with a fast server. A clock that gives no sensible
+        age (negative, not finite) falls back to ``execute_steps``.
+        """
+        if not (age_s > 0 and math.isfinite(age_s)):
+            return self.execute_steps
+        return min(self.horizon, self.execute_steps + math.ceil(age_s / self.dt - 1e-9))
 
     def key_dims(self, entries) -> dict[str, int]:
         dims: dict[str, int] = {}

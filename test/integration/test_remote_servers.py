@@ -72,9 +72,11 @@ def test_chunks_come_back_stamped_with_the_observation(protocol, tmp_path, refer
     try:
         client = _client(manifest)
         obs = _observation(g1)
+        client.now_ns = lambda: obs.stamp_ns + 100_000_000  # the reply is 0.1 s old on arrival
         prediction = client.predict(obs)
         chunk = prediction.chunk
-        assert chunk.stamp_ns == obs.stamp_ns and chunk.horizon == client.spec.execute_steps
+        # execute_steps from the arrival on: 0.1 s of steps (three) fell due while it was out
+        assert chunk.stamp_ns == obs.stamp_ns and chunk.horizon == client.spec.execute_steps + 3
         assert set(chunk.wrist) == {"left", "right"} and chunk.hand["left"].shape[1] == 22
         # The first absolute target lies near the wrist the observation was taken at.
         assert np.linalg.norm(chunk.wrist["left"][0, :3, 3] - obs.wrist_poses["left"][:3, 3]) < 0.2

@@ -212,21 +212,29 @@ def test_temporal_ensemble_averages_wrist_rotations_on_the_geodesic():
 
 # -- real-time chunking --------------------------------------------------------------------------------
 
-# W(c) = c (e^c - 1) / (e - 1) of the real-time chunking paper, evaluated by hand (not by the code
-# under test) at c = 0.75, 0.5, 0.25 of the overlap left.
-PAPER_MASK = {1.25: 0.4875509934, 1.5: 0.1887703344, 1.75: 0.0413240442}
+# W(c) = c² (3 − 2c), evaluated by hand (not by the code under test) at c = 0.75, 0.5, 0.25 of
+# the overlap left.
+MASK = {1.25: 0.84375, 1.5: 0.5, 1.75: 0.15625}
 
 
-def test_rtc_mask_decays_from_one_to_zero_with_the_papers_shape():
+def test_rtc_mask_decays_from_one_to_zero():
     assert previous_plan_weight(0.9, arrival=1.0, overlap_end=2.0) == 1.0
     assert previous_plan_weight(1.0, arrival=1.0, overlap_end=2.0) == 1.0
-    for t, expected in PAPER_MASK.items():
-        assert previous_plan_weight(t, arrival=1.0, overlap_end=2.0) == pytest.approx(expected, abs=1e-9)
-        # the shape stays below the linear ramp: the new plan takes over early
-        assert previous_plan_weight(t, arrival=1.0, overlap_end=2.0) < 2.0 - t
+    for t, expected in MASK.items():
+        assert previous_plan_weight(t, arrival=1.0, overlap_end=2.0) == pytest.approx(expected, abs=1e-12)
     assert previous_plan_weight(2.0, arrival=1.0, overlap_end=2.0) == 0.0
     ws = [previous_plan_weight(t, 1.0, 2.0) for t in np.linspace(1.0, 2.0, 50)]
     assert np.all(np.diff(ws) <= 0)
+
+
+def test_rtc_mask_is_flat_where_the_blend_starts_and_ends():
+    # The mask weighs executed targets: a slope where the blend starts would be a step in the
+    # path's velocity, sharper the shorter the overlap a late chunk leaves.
+    for overlap in (0.1, 0.3, 1.0):
+        eps = 1e-4 * overlap
+        start_slope = (1.0 - previous_plan_weight(1.0 + eps, 1.0, 1.0 + overlap)) / eps
+        end_slope = previous_plan_weight(1.0 + overlap - eps, 1.0, 1.0 + overlap) / eps
+        assert start_slope * overlap < 1e-3 and end_slope * overlap < 1e-3
 
 
 def test_rtc_freezes_steps_due_during_inference_then_blends_to_the_new_chunk():
@@ -238,7 +246,7 @@ def test_rtc_freezes_steps_due_during_inference_then_blends_to_the_new_chunk():
     assert joint(smoother.sample(0.12)) == 0.0
     assert joint(smoother.sample(0.15)) == 0.0
     # Then the new chunk's weight is 1 − W(c), c = (0.45 − t) / 0.3 = 0.5 at t = 0.3.
-    assert joint(smoother.sample(0.3)) == pytest.approx(1 - PAPER_MASK[1.5], abs=1e-9)
+    assert joint(smoother.sample(0.3)) == pytest.approx(1 - MASK[1.5], abs=1e-9)
     assert joint(smoother.sample(0.45)) == pytest.approx(1.0)
     assert joint(smoother.sample(0.5)) == pytest.approx(1.0)
 

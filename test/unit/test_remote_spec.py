@@ -204,3 +204,24 @@ def test_entries_sharing_a_key_take_consecutive_columns():
     row = np.r_[0.1, 0.2, 0.3, 0, 0, 0, 7.0, 8.0]
     chunk, _ = decode_actions(spec, {"actions": np.tile(row, (2, 1))}, _obs())
     assert np.allclose(chunk.wrist["left"][0, :3, 3], [0.1, 0.2, 0.3]) and chunk.hand["left"][0].tolist() == [7, 8]
+
+
+def test_a_late_reply_still_covers_execute_steps_from_its_arrival():
+    spec = RemoteSpec("openpi", {"img": "head"}, (StateEntry("s", joints=("a",)),),
+                      (ActionEntry("actions", hand="left", joints=("h1",)),), "prompt", 30, 1.0 / 30.0, 12)
+    assert spec.steps_to_publish(0.0) == 12
+    assert spec.steps_to_publish(0.1) == 15  # three steps fell due while the request was out
+    assert spec.steps_to_publish(0.15) == 17
+    assert spec.steps_to_publish(5.0) == 30  # no further than the server predicted
+    for age in np.random.default_rng(3).uniform(0.0, 0.5, 200):
+        last_due = (spec.steps_to_publish(age) - 1) * spec.dt
+        assert last_due >= age + (spec.execute_steps - 1) * spec.dt - 1e-9
+    for nonsense in (-0.2, float("nan"), float("inf")):  # a clock that gives no sensible age
+        assert spec.steps_to_publish(nonsense) == 12
+
+
+def test_decoding_publishes_the_steps_asked_for():
+    reply = {"left_eef": np.tile(encode_wrist(np.eye(4), "xyz+quat"), (1, 4, 1)).astype(np.float32),
+             "left_hand": np.ones((1, 4, 3), np.float32)}
+    assert decode_actions(_spec(), reply, _obs())[0].horizon == 3  # execute_steps
+    assert decode_actions(_spec(), reply, _obs(), steps=4)[0].horizon == 4
