@@ -71,12 +71,12 @@ class TemporalEnsembleMode(ExecutionMode):
             return None
         if self.max_chunks is not None:
             samples = samples[-self.max_chunks:]
-        return weighted_mean(samples, self._weights(len(samples)))
+        return weighted_mean(samples, self._weights(len(samples))[:, 0])
 
     def _weights(self, count: int) -> np.ndarray:
-        """``exp(−m·i)`` for ``i = 0 .. count−1``, normalised."""
+        """``exp(−m·i)`` for ``i = 0 .. count−1``, normalised, as a column (count, 1)."""
         weights = self._weights_by_count.get(count)
         if weights is None:  # the same few counts every tick: computed once each
             weights = np.exp(-self.m * np.arange(count))
-            weights = self._weights_by_count[count] = weights / weights.sum()
+            weights = self._weights_by_count[count] = (weights / weights.sum())[:, None]
         return weights

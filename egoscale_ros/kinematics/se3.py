@@ -378,8 +378,10 @@ def poses_from_quats(quats, translations) -> np.ndarray:
     """
     if isinstance(quats, np.ndarray):
         quats = quats.reshape(-1, 4).tolist()
+    moves = np.asarray(translations, dtype=float).reshape(-1).tolist()
     flat: list[float] = []
-    for (x, y, z, w), (tx, ty, tz) in zip(quats, np.asarray(translations, dtype=float).reshape(-1, 3).tolist()):
+    for i, (x, y, z, w) in enumerate(quats):
+        tx, ty, tz = moves[3 * i : 3 * i + 3]
         norm2 = x * x + y * y + z * z + w * w
         if not norm2 > 1e-200:  # also NaN
             raise ValueError(f"poses_from_quats: quaternion {(x, y, z, w)} has no direction")
