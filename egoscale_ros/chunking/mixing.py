@@ -41,7 +41,8 @@ def blend_readings(items: Sequence[ActionChunk | Targets], alphas: Sequence[floa
     for weight, s in zip(weights, step_fractions):  # item i's linear part is L_i + s_i·ΔL_i
         coefficients += (weight, weight * s)
     vec = np.array(coefficients) @ linear
-    return targets_from_poses(layout, se3.poses_from_quats(quats, vec[: 3 * len(quats)]), vec)
+    flat = [c for q in quats for c in q]
+    return targets_from_poses(layout, se3.poses_from_quats(flat, vec[: 3 * len(quats)].tolist()), vec)
 
 
 def _plan(alphas: Sequence[float]) -> tuple[int, list[int], list[float], list[float]]:

@@ -208,13 +208,14 @@ class ChunkSmoother:
 
     def _expire(self, t: float) -> None:
         obsolete = self.mode.obsolete(self._buffer, t)
-        if not obsolete and self._first_end >= t - 1e-9:
+        cutoff = t - 1e-9
+        if not obsolete and self._first_end >= cutoff:
             return  # the usual tick: nothing ended
-        past = [e for e in self._buffer if e.chunk.end_time < t - 1e-9]
-        drop = {id(e) for e in (*past, *obsolete)}
-        if drop:
-            self.counters.chunks_expired += len(drop)
-            self._buffer = [e for e in self._buffer if id(e) not in drop]
+        gone = {id(e) for e in obsolete}
+        kept = [e for e in self._buffer if e.chunk.end_time >= cutoff and id(e) not in gone]
+        if len(kept) != len(self._buffer):
+            self.counters.chunks_expired += len(self._buffer) - len(kept)
+            self._buffer = kept
             self._ends_changed()
 
     def _ends_changed(self) -> None:

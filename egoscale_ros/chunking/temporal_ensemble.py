@@ -55,7 +55,7 @@ class TemporalEnsembleMode(ExecutionMode):
         quats, vec = summed
         layout = self._stacked.layout
         try:
-            poses = se3.poses_from_quats(quats, vec[: 3 * len(layout[0])])
+            poses = se3.poses_from_quats(quats.tolist(), vec[: 3 * len(layout[0])].tolist())
         except ValueError:  # predictions half a turn apart cancelled out: align them to the heaviest
             return self._sample_one_by_one(buffer, t)
         return targets_from_poses(layout, poses, vec)
