@@ -20,8 +20,9 @@ from egoscale_ros.robot.config import load_robot_config
 from egoscale_ros.robot.spec import RobotConfig
 
 HARDWARE_MODES = ("mock", "real")
-#: the command-path stages ``command_container`` can hold in one process
-CONTAINABLE = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node")
+#: the command-path stages ``command_container`` can hold in one process, and the robot's edge
+#: that sends their commands on (ticked after them)
+CONTAINABLE = ("chunk_smoother_node", "wrist_ik_node", "hand_retarget_node", "robot_interface_node")
 #: nice increment per executable (others 0): the command path first, then the policy and its
 #: cameras, then what stands in for the robot (its controllers have a computer of their own) and
 #: what only records. Increments only: lowering one needs privileges an operator may not have.
@@ -58,7 +59,8 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
     "native_domain": ("", "the robot's own DDS domain, e.g. Unitree's 0 ('' = the robot config's)"),
     "native_interface": ("", "network interface wired to the robot, e.g. enp3s0 ('' = the robot config's)"),
     "native_loopback": ("", "true: keep the native DDS side on loopback, multicast off (tests, mock)"),
-    "container": ("true", "true: chunk smoother, wrist IK and hand retargeting in one process (command_container), "
+    "container": ("true", "true: chunk smoother, wrist IK, hand retargeting and the robot interface in one process "
+                          "(command_container), "
                           "handing targets over in process (about half the CPU); false: a process each"),
 }
 

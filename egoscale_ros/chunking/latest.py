@@ -35,26 +35,33 @@ class _Track:
         track: _Track | None = self
         base_chunk = None  # where the walk stopped: a chunk whose reading needs no older output
         while track is not None:
-            if not track.entry.chunk.covers(t):
+            chunk = track.entry.chunk
+            if not chunk.stamp - 1e-9 <= t <= chunk.end_time + 1e-9:  # ActionChunk.covers, inlined
                 break
             if track.previous is None and track.fallback is None:
-                base_chunk = track.entry.chunk
+                base_chunk = chunk
                 break
             alpha = 1.0 if crossfade_s <= 0 else (t - track.start) / crossfade_s
             if alpha >= 1.0:
                 track.previous = track.fallback = None  # fade done: the chain collapses
-                base_chunk = track.entry.chunk
+                base_chunk = chunk
                 break
-            fading.append((track, max(0.0, alpha)))
+            fading.append((track, alpha if alpha > 0.0 else 0.0))
             track = track.previous
-        # Output of the track below each fading one: (items, alphas) for blend_readings, or None.
-        below = None if base_chunk is None else ([base_chunk], [1.0])
+        # The chain for blend_readings, oldest first: each item blended over the output below it.
+        items: list = [] if base_chunk is None else [base_chunk]
+        alphas = [] if base_chunk is None else [1.0]
         for track, alpha in reversed(fading):
-            if below is None and track.fallback is not None:
-                below = ([track.fallback], [1.0])
-            chunk = track.entry.chunk
-            below = ([chunk], [1.0]) if below is None else (below[0] + [chunk], below[1] + [alpha])
-        return None if below is None else blend_readings(*below, t)
+            if not items:  # the previous track ran out: fade in over the output at the switch
+                if track.fallback is None:
+                    items.append(track.entry.chunk)
+                    alphas.append(1.0)
+                    continue
+                items.append(track.fallback)
+                alphas.append(1.0)
+            items.append(track.entry.chunk)
+            alphas.append(alpha)
+        return blend_readings(items, alphas, t) if items else None
 
     def chunks(self) -> list[BufferedChunk]:
         out, track = [], self
@@ -77,7 +84,12 @@ class LatestMode(ExecutionMode):
         self._last: Targets | None = None
 
     def sample(self, buffer: Sequence[BufferedChunk], t: float) -> Targets | None:
-        newest = next((e for e in reversed(buffer) if e.chunk.covers(t)), None)
+        newest = None
+        for entry in reversed(buffer):
+            chunk = entry.chunk
+            if chunk.stamp - 1e-9 <= t <= chunk.end_time + 1e-9:  # ActionChunk.covers, inlined
+                newest = entry
+                break
         if newest is None:
             self._track = None  # starved: the smoother holds and fades back in on resume
             return None

@@ -10,7 +10,6 @@ by side, with the same results.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,40 +26,34 @@ def blend_readings(items: Sequence[ActionChunk | Targets], alphas: Sequence[floa
     not used. The result is fresh arrays, also when it is one of the items unchanged."""
     if len(items) != len(alphas) or not items:
         raise ValueError(f"blend_readings: {len(items)} items and {len(alphas)} alphas (need as many, >= 1)")
-    chain = _plan(alphas)
-    if not chain.steps:
-        return _read(items[chain.start], t, copy=True)
-    read = _read_as_floats([items[chain.start], *(items[i] for i in chain.steps)], t)
+    start, steps, fractions, weights = _plan(alphas)
+    if not steps:
+        return _read(items[start], t, copy=True)
+    read = _read_as_floats([items[start], *(items[i] for i in steps)], t)
     if read is None:
         plan = _read(items[0], t)
         for item, alpha in zip(items[1:], alphas[1:]):
             plan = blend(plan, _read(item, t), alpha)
         return plan
-    layout, rotations, linear, fractions = read
-    quats = [se3.slerp_chain_of_floats(per_item, chain.fractions) for per_item in rotations]
+    layout, rotations, linear, step_fractions = read
+    quats = [se3.slerp_chain_of_floats(per_item, fractions) for per_item in rotations]
     coefficients = []
-    for weight, s in zip(chain.weights, fractions):  # item i's linear part is L_i + s_i·ΔL_i
+    for weight, s in zip(weights, step_fractions):  # item i's linear part is L_i + s_i·ΔL_i
         coefficients += (weight, weight * s)
     vec = np.array(coefficients) @ linear
-    return targets_from_poses(layout, se3.poses_from_quats(quats, vec[: 3 * len(layout[0])]), vec)
+    flat = [c for q in quats for c in q]
+    return targets_from_poses(layout, se3.poses_from_quats(flat, vec[: 3 * len(quats)].tolist()), vec)
 
 
-@dataclass(frozen=True)
-class _Chain:
+def _plan(alphas: Sequence[float]) -> tuple[int, list[int], list[float], list[float]]:
     """A chain of blends reduced to what matters: the last item blended in at alpha 1 (``start``,
     earlier items no longer count), the items blended after it with alpha > 0 (``steps``, with
     their ``fractions``), and the weights of start and steps in the linear parts, which fold into
     one weighted sum: ``alpha_i · Π_{j>i} (1 − alpha_j)``."""
-
-    start: int
-    steps: list[int]
-    fractions: list[float]
-    weights: list[float]
-
-
-def _plan(alphas: Sequence[float]) -> _Chain:
     clipped = [1.0] + [min(1.0, max(0.0, float(a))) for a in alphas[1:]]  # as blend() clips
-    start = max(i for i, a in enumerate(clipped) if a == 1.0)
+    start = len(clipped) - 1
+    while clipped[start] != 1.0:
+        start -= 1
     steps = [i for i in range(start + 1, len(clipped)) if clipped[i] > 0.0]
     fractions = [clipped[i] for i in steps]
     weights, rest = [], 1.0
@@ -68,7 +61,7 @@ def _plan(alphas: Sequence[float]) -> _Chain:
         weights.append(a * rest)
         rest *= 1.0 - a
     weights.append(rest)
-    return _Chain(start, steps, fractions, weights[::-1])
+    return start, steps, fractions, weights[::-1]
 
 
 def _read(item: ActionChunk | Targets, t: float, copy: bool = False) -> Targets:
@@ -88,12 +81,14 @@ def _read_as_floats(items: Sequence[ActionChunk | Targets], t: float
     on floats, the items' linear parts and their changes to the next step as rows (2n, D), the
     items' fractions of a step); None when they do not share one layout or a chunk does not
     cover ``t`` (the side-by-side path then names it)."""
-    chunk = next((x for x in items if isinstance(x, ActionChunk)), None)
-    if chunk is None:
+    layout = None
+    for item in items:
+        if isinstance(item, ActionChunk):
+            layout = item.layout()
+            break
+    if layout is None:
         return None
-    layout = chunk.layout()
-    n_wrist = len(layout[0])
-    rotations: list[list[tuple[float, ...]]] = [[] for _ in range(n_wrist)]
+    rotations: list[list[tuple[float, ...]]] = [[] for _ in layout[0]]
     blocks, fractions = [], []
     for item in items:
         if isinstance(item, Targets):
@@ -111,8 +106,7 @@ def _read_as_floats(items: Sequence[ActionChunk | Targets], t: float
         k, s = step
         for per_wrist, q in zip(rotations, quaternions_at(item, k, s)):
             per_wrist.append(q)
-        tables = item.tables
-        blocks.append(tables.quat[k, tables.columns.linear.start :])
+        blocks.append(item.tables.linear_steps[k])
         fractions.append(s)
     linear = np.array(blocks).reshape(2 * len(items), -1)
     return layout, rotations, linear, fractions

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -70,9 +71,9 @@ class AddResult:
     reason: str
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
     """One tick's answer. ``targets`` is None only before the first chunk (or when holding is off).
+    A named tuple: one is made at every tick, and it costs a fraction of a frozen dataclass.
 
     ``remaining_s``: how far past ``t`` the buffered chunks reach (0 when starved) — a node can
     log it, or request inference early when it runs low.
@@ -207,13 +208,14 @@ class ChunkSmoother:
 
     def _expire(self, t: float) -> None:
         obsolete = self.mode.obsolete(self._buffer, t)
-        if not obsolete and self._first_end >= t - 1e-9:
+        cutoff = t - 1e-9
+        if not obsolete and self._first_end >= cutoff:
             return  # the usual tick: nothing ended
-        past = [e for e in self._buffer if e.chunk.end_time < t - 1e-9]
-        drop = {id(e) for e in (*past, *obsolete)}
-        if drop:
-            self.counters.chunks_expired += len(drop)
-            self._buffer = [e for e in self._buffer if id(e) not in drop]
+        gone = {id(e) for e in obsolete}
+        kept = [e for e in self._buffer if e.chunk.end_time >= cutoff and id(e) not in gone]
+        if len(kept) != len(self._buffer):
+            self.counters.chunks_expired += len(self._buffer) - len(kept)
+            self._buffer = kept
             self._ends_changed()
 
     def _ends_changed(self) -> None:

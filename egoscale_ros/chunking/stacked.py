@@ -44,8 +44,10 @@ class StackedChunks:
 
     def __init__(self) -> None:
         self.layout: Layout | None = None
-        self._basis = np.zeros((0, 0, 0, 0))  # (slots, steps, 2W + 2, 4W + D)
-        self._half_angles = np.zeros((0, 0, 0))  # (slots, steps, W): θ_k / 2
+        # (slots, steps, 2W + 2, 4W + D + W): each step's quat_basis, and the step's half angles
+        # θ_k/2 after the linear parts' row (the W last columns, which the sums never read)
+        self._basis = np.zeros((0, 0, 0, 0))
+        self._n_quat = self._width = 0  # columns: W quaternions, then the linear parts up to _width
         self._free: list[int] = []
         self._signs: dict[int, list[float]] = {}  # slot -> per wrist, the sign its quaternions were stored with
         # The stacked chunks in buffer order, and their slots:
@@ -58,7 +60,7 @@ class StackedChunks:
         self._arrays = (np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0))  # slots, stamps, dts
         # Every stacked chunk covers t in [_all_from, _all_until] (empty when none is stacked).
         self._all_from, self._all_until = math.inf, -math.inf
-        self._ones = np.ones((0, 1))
+        self._coefficients = np.ones((0, 0))  # per tick, rewritten in place: (slots, 2W + 2)
 
     @property
     def capacity(self) -> int:
@@ -69,46 +71,50 @@ class StackedChunks:
         """Take the buffer's chunks (oldest first); False when they do not share one layout (then
         nothing is stacked and the caller reads them one by one)."""
         entries, old = tuple(buffer), self._entries
-        if len(entries) == len(old) and all(map(operator.is_, entries, old)):
+        start = len(old) - len(entries)
+        if start == 0 and all(map(operator.is_, entries, old)):
             return self.layout is not None or not entries
-        if entries and id(entries[0]) in self._slot_of:  # the usual change: oldest gone, new ones after
+        if start > 0 and entries and old[start] is entries[0] and all(map(operator.is_, entries, old[start:])):
+            self._forget_oldest(start)  # only the oldest left, as at most ticks that change anything
+            self._entries = entries
+            slots, stamps, dts = self._arrays
+            self._arrays = slots[start:], stamps[start:], dts[start:]
+            self._refresh_span()
+            return True
+        if entries and id(entries[0]) in self._slot_of:  # the oldest left and new ones came after the rest
             start = next(i for i, e in enumerate(old) if e is entries[0])
             kept = len(old) - start
             if kept <= len(entries) and all(map(operator.is_, entries[:kept], old[start:])):
                 added = entries[kept:]
                 if all(e.chunk.layout() is self.layout for e in added):  # layouts are interned by make_chunk
-                    for entry in old[:start]:
-                        self._free.append(self._slot_of.pop(id(entry)))
-                    del self._slots[:start], self._stamps[:start], self._dts[:start], self._ends[:start]
-                    if added:
-                        self._append(entries, added)
-                    else:  # only the oldest left, as at most ticks that change anything: no copy
-                        self._entries = entries
-                        self._arrays = tuple(a[start:] for a in self._arrays)
-                        self._refresh_span()
+                    self._forget_oldest(start)
+                    self._append(entries, added)
                     return True
         self.clear()
         layout = entries[0].chunk.layout() if entries else None
         if any(e.chunk.layout() is not layout for e in entries):
             return False
         self.layout = layout
+        if entries:
+            n_wrist = len(layout[0])
+            self._n_quat, self._width = 4 * n_wrist, entries[0].chunk.tables.quat_basis.shape[2]
         self._append(entries, entries)
         return True
 
     def weighted_sum(self, t: float, weights_for: Callable[[int], np.ndarray], newest: int | None = None
                      ) -> tuple[np.ndarray, np.ndarray] | None:
         """``Σ wᵢ·readingᵢ`` over the stacked chunks that cover ``t`` (the ``newest`` such when
-        given), weights ``weights_for(count)`` oldest first: per wrist the sum of the quaternions
-        (W, 4) — with positive weights, a positive multiple of their weighted quaternion mean —
-        and the weighted sum of the linear parts (D,); None when no chunk covers ``t``."""
+        given), weights ``weights_for(count)`` oldest first as a column (count, 1): per wrist the
+        sum of the quaternions, flat (4W,) — with positive weights, a positive multiple of their
+        weighted quaternion mean — and the weighted sum of the linear parts (D,); None when no
+        chunk covers ``t``."""
         gathered = self._gather(t, newest)
         if gathered is None:
             return None
         coefficients, basis = gathered
-        coefficients *= weights_for(len(coefficients))[:, None]
-        out = coefficients.reshape(-1) @ basis.reshape(-1, basis.shape[-1])
-        n_quat = 4 * len(self.layout[0])
-        return out[:n_quat].reshape(-1, 4), out[n_quat:]
+        weighted = coefficients * weights_for(len(coefficients))  # not in place: the 1 column stays
+        out = weighted.reshape(-1) @ basis.reshape(-1, basis.shape[-1])
+        return out[: self._n_quat], out[self._n_quat : self._width]
 
     def read(self, t: float, newest: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """Each covering chunk's reading at ``t``, oldest first: wrist rotations as unit quaternions
@@ -118,8 +124,7 @@ class StackedChunks:
             return None
         coefficients, basis = gathered
         out = np.einsum("mk,mkx->mx", coefficients, basis)
-        n_quat = 4 * len(self.layout[0])
-        return out[:, :n_quat].reshape(len(out), -1, 4), out[:, n_quat:]
+        return out[:, : self._n_quat].reshape(len(out), -1, 4), out[:, self._n_quat : self._width]
 
     def clear(self) -> None:
         """Forget every chunk (the slots' storage is kept for the next ones)."""
@@ -143,10 +148,22 @@ class StackedChunks:
         # nanosecond's worth; at most the last step, whose basis has no change to a next step.
         u = (t - stamps) / dts
         k = u.astype(np.intp)
-        s = u - k
-        half = self._half_angles[slots, k] * s[:, None]
-        coefficients = np.concatenate([np.cos(half), np.sin(half), self._ones[: len(s)], s[:, None]], axis=1)
-        return coefficients, self._basis[slots, k]
+        basis = self._basis[slots, k]
+        # Coefficient rows (cos(sθ/2) per wrist, sin(sθ/2) per wrist, 1, s), written in place.
+        coefficients = self._coefficients[: len(u)]
+        fraction = coefficients[:, -1:]
+        np.subtract(u, k, out=fraction[:, 0])
+        half = basis[:, -2, self._width :] * fraction  # θ_k/2, stored after the linear parts' row
+        n_wrist = half.shape[1]
+        np.cos(half, out=coefficients[:, :n_wrist])
+        np.sin(half, out=coefficients[:, n_wrist : 2 * n_wrist])
+        return coefficients, basis
+
+    def _forget_oldest(self, count: int) -> None:
+        """Free the slots of the ``count`` oldest stacked chunks."""
+        for entry in self._entries[:count]:
+            self._free.append(self._slot_of.pop(id(entry)))
+        del self._slots[:count], self._stamps[:count], self._dts[:count], self._ends[:count]
 
     def _append(self, entries: tuple[BufferedChunk, ...], added: Sequence[BufferedChunk]) -> None:
         """Stack ``added`` (the last of ``entries``) after the chunks kept; refresh the span they all cover."""
@@ -177,9 +194,9 @@ class StackedChunks:
         tables = chunk.tables
         basis = tables.quat_basis
         h, n_wrist = tables.half_angles.shape
-        slot = self._slot_for(h, basis.shape[1], basis.shape[2], n_wrist)
-        self._basis[slot, :h] = basis
-        self._half_angles[slot, :h] = tables.half_angles
+        slot = self._slot_for(h, basis.shape[1], basis.shape[2] + n_wrist)
+        self._basis[slot, :h, :, : self._width] = basis
+        self._basis[slot, :h, -2, self._width :] = tables.half_angles  # read with the basis in one gather
         signs = [1.0] * n_wrist
         if previous is not None and previous_signs is not None and n_wrist:
             at = min(max(chunk.stamp, previous.stamp), previous.end_time)  # where both predict, if anywhere
@@ -193,7 +210,7 @@ class StackedChunks:
         self._signs[slot] = signs
         return slot
 
-    def _slot_for(self, steps: int, rows: int, width: int, n_wrist: int) -> int:
+    def _slot_for(self, steps: int, rows: int, width: int) -> int:
         """A free slot for a chunk of ``steps`` steps, growing the storage when full or too small."""
         slots, have_steps, have_rows, have_width = self._basis.shape
         if (have_rows, have_width) != (rows, width):  # another layout: nothing stored is of use
@@ -202,11 +219,9 @@ class StackedChunks:
             new_slots = slots if self._free else max(8, 2 * slots)
             new_steps = max(have_steps, steps)
             basis = np.zeros((new_slots, new_steps, rows, width))
-            half = np.zeros((new_slots, new_steps, n_wrist))
             if slots:
                 basis[:slots, :have_steps] = self._basis
-                half[:slots, :have_steps] = self._half_angles
             self._free.extend(range(new_slots - 1, slots - 1, -1))
-            self._basis, self._half_angles = basis, half
-            self._ones = np.ones((new_slots, 1))
+            self._basis = basis
+            self._coefficients = np.ones((new_slots, rows))  # the "1" column stays 1
         return self._free.pop()

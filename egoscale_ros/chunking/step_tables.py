@@ -66,6 +66,7 @@ class StepTables:
     quat: np.ndarray
     quat_basis: np.ndarray
     half_angles: np.ndarray  #: (H, W): θ_k/2
+    linear_steps: np.ndarray  #: (H, 2D): per step the linear parts, then their change to the next step
     #: per step, the W step angles θ_k as Python floats (a single reading takes their sines in Python)
     angles: tuple[tuple[float, ...], ...]
     #: per step and wrist, ``(θ_k/2, q_k, p_k)`` as 9 Python floats, for mixing a few readings on floats
@@ -130,6 +131,7 @@ def build_step_tables(rotations: np.ndarray, translations: np.ndarray, step_rotv
     quat_basis[:, 2 * n_wrist + 1, 4 * n_wrist :] = change
     floats = np.concatenate([0.5 * theta[..., None], quats, turned], axis=-1).tolist()  # (H, W, 9)
     return StepTables(_freeze(pose), _freeze(quat), _freeze(quat_basis), _freeze(0.5 * theta),
+                      _freeze(np.concatenate([linear, change], axis=1)),
                       tuple(tuple(row) for row in theta.tolist()),
                       tuple(tuple(tuple(w) for w in step) for step in floats), quat_columns(n_wrist, linear.shape[1]))
 

@@ -55,7 +55,7 @@ class TemporalEnsembleMode(ExecutionMode):
         quats, vec = summed
         layout = self._stacked.layout
         try:
-            poses = se3.poses_from_quats(quats, vec[: 3 * len(layout[0])])
+            poses = se3.poses_from_quats(quats.tolist(), vec[: 3 * len(layout[0])].tolist())
         except ValueError:  # predictions half a turn apart cancelled out: align them to the heaviest
             return self._sample_one_by_one(buffer, t)
         return targets_from_poses(layout, poses, vec)
@@ -71,12 +71,12 @@ class TemporalEnsembleMode(ExecutionMode):
             return None
         if self.max_chunks is not None:
             samples = samples[-self.max_chunks:]
-        return weighted_mean(samples, self._weights(len(samples)))
+        return weighted_mean(samples, self._weights(len(samples))[:, 0])
 
     def _weights(self, count: int) -> np.ndarray:
-        """``exp(−m·i)`` for ``i = 0 .. count−1``, normalised."""
+        """``exp(−m·i)`` for ``i = 0 .. count−1``, normalised, as a column (count, 1)."""
         weights = self._weights_by_count.get(count)
         if weights is None:  # the same few counts every tick: computed once each
             weights = np.exp(-self.m * np.arange(count))
-            weights = self._weights_by_count[count] = weights / weights.sum()
+            weights = self._weights_by_count[count] = (weights / weights.sum())[:, None]
         return weights

@@ -80,6 +80,17 @@ class NativeBus:
     def write(self, name: str, sample: Any) -> None:
         self.writers[name].write(sample)
 
+    def write_cdr(self, name: str, data: bytes) -> None:
+        """Write one sample given as its wire bytes (what ``sample.serialize()`` returns): what
+        ``DataWriter.write`` does once it has serialised a sample."""
+        from cyclonedds._clayer import ddspy_write
+        from cyclonedds.core import DDSException
+
+        data = data.ljust((len(data) + 3) & ~3, b"\0")  # whole 4-byte words, as the binding pads
+        ret = ddspy_write(self.writers[name]._ref, data)
+        if ret < 0:
+            raise DDSException(ret, f"Occurred while writing a sample on {name}")
+
     def take(self, name: str, limit: int = 64) -> list[Any]:
         """Every sample waiting on ``name`` (oldest first), without blocking.
 

@@ -22,6 +22,7 @@ from egoscale_ros.interfaces import unitree as u
 from egoscale_ros.interfaces import unitree_idl as idl
 from egoscale_ros.interfaces.crc import unitree_crc
 from egoscale_ros.interfaces.fixed_cdr import pack
+from egoscale_ros.interfaces.flat_message import FlatMessage
 from egoscale_ros.interfaces.mock_body import MockBody
 
 GAIN_TOL = 1e-4  # float32 round trip
@@ -190,6 +191,36 @@ _CHECKS = {"unitree_hg_arm_sdk": _HgArmSdkCheck, "unitree_go_lowcmd": _GoLowCmdC
            "unitree_dex3": _Dex3Check, "unitree_inspire": _InspireCheck}
 
 
+class _FlatState:
+    """One feedback source's message as a :class:`FlatMessage` and the slots each state writes."""
+
+    TYPES = ("unitree_hg_lowstate", "unitree_go_lowstate", "unitree_dex3_state", "unitree_inspire_state")
+
+    def __init__(self, src, decoder, mock: MockUnitree):
+        zeros = [0.0] * len(src.joints)
+        self.ranges = None
+        self.tick = self.crc = self.mode_machine = None
+        if src.type in ("unitree_hg_lowstate", "unitree_go_lowstate"):
+            if src.type == "unitree_hg_lowstate":
+                msg = idl.HgLowState(mode_machine=mock.mode_machine)
+            else:
+                msg = idl.GoLowState(head=list(u.GO_HEAD), level_flag=u.GO_LEVEL_LOW)
+            self.message = FlatMessage(msg)
+            self.q = [self.message.slot("motor_state", i, "q") for i in decoder.motor_index]
+            self.tick, self.crc = self.message.slot("tick"), self.message.slot("crc")
+            if src.type == "unitree_hg_lowstate":
+                self.mode_machine = self.message.slot("mode_machine")
+        elif src.type == "unitree_dex3_state":
+            self.message = FlatMessage(idl.HgHandState(motor_state=[idl.HgMotorState(q=v) for v in zeros]))
+            self.q = [self.message.slot("motor_state", k, "q") for k in range(len(zeros))]
+        elif src.type == "unitree_inspire_state":
+            self.message = FlatMessage(idl.GoMotorStates(states=[idl.GoMotorState(q=v) for v in zeros]))
+            self.q = [self.message.slot("states", k, "q") for k in range(len(zeros))]
+            self.ranges = decoder.ranges
+        else:
+            raise ValueError(f"{src.topic}: no mock state for feedback type {src.type}")
+
+
 class MockUnitree(MockBody):
     """The simulated robot behind one robot config's Unitree outputs and feedback sources."""
 
@@ -216,6 +247,7 @@ class MockUnitree(MockBody):
         self.corrupt_crc_every = 0
         self._published = 0
         self._tick = 0
+        self._flat: dict[str, _FlatState] = {}  # feedback topic -> its message kept flat
 
     # -- commands -------------------------------------------------------------------------------
     def command(self, joints, q, weight: float) -> None:
@@ -257,6 +289,33 @@ class MockUnitree(MockBody):
             else:
                 continue
             out.append((src.topic, msg))
+        self._published += 1
+        return out
+
+    def states_cdr(self) -> list[tuple[str, bytes]]:
+        """:meth:`states` as the wire bytes (the same bytes), without building message objects:
+        each source's message is kept flat and only its positions, tick and CRC are written."""
+        self._tick += 1
+        out = []
+        for src, decoder in self.sources:
+            if src.type not in _FlatState.TYPES:
+                continue  # as states() does
+            flat = self._flat.get(src.topic)
+            if flat is None:
+                flat = self._flat[src.topic] = _FlatState(src, decoder, self)
+            values = flat.message.values
+            for slot, joint in zip(flat.q, src.joints):
+                values[slot] = self.position(joint)
+            if flat.ranges is not None:  # Inspire: normalised positions
+                for slot, (lo, hi) in zip(flat.q, flat.ranges):
+                    values[slot] = u.normalise(values[slot], lo, hi)
+            if flat.crc is not None:
+                values[flat.tick] = self._tick
+                if flat.mode_machine is not None:
+                    values[flat.mode_machine] = self.mode_machine
+                flat.message.set_crc(flat.crc, corrupt=bool(self.corrupt_crc_every
+                                                            and self._tick % self.corrupt_crc_every == 0))
+            out.append((src.topic, flat.message.cdr()))
         self._published += 1
         return out
 

@@ -368,18 +368,22 @@ def quat_weighted_mean(quats: np.ndarray, weights, normalise: bool = True) -> np
 
 
 def poses_from_quats(quats, translations) -> np.ndarray:
-    """Poses ``(W, 4, 4)`` from quaternions ``(W, 4)`` ``(x, y, z, w)`` (an array, or sequences of
-    four floats) — of any non-zero norm, normalised here; ``ValueError`` for a zero or non-finite
-    one — and translations ``(W, 3)``.
+    """Poses ``(W, 4, 4)`` from W quaternions ``(x, y, z, w)`` — of any non-zero norm, normalised
+    here; ``ValueError`` for a zero or non-finite one — and W translations: arrays ``(W, 4)`` and
+    ``(W, 3)``, or the same numbers as flat sequences of floats.
 
     Computed on Python floats and made an array in one call: for the few poses of a control
     tick (two wrists) that costs a fraction of the dozen numpy calls of :func:`quat_to_matrix`
     and an assembly.
     """
     if isinstance(quats, np.ndarray):
-        quats = quats.reshape(-1, 4).tolist()
+        quats = quats.reshape(-1).tolist()
+    if isinstance(translations, np.ndarray):
+        translations = translations.reshape(-1).tolist()
     flat: list[float] = []
-    for (x, y, z, w), (tx, ty, tz) in zip(quats, np.asarray(translations, dtype=float).reshape(-1, 3).tolist()):
+    for i in range(len(quats) // 4):
+        x, y, z, w = quats[4 * i : 4 * i + 4]
+        tx, ty, tz = translations[3 * i : 3 * i + 3]
         norm2 = x * x + y * y + z * z + w * w
         if not norm2 > 1e-200:  # also NaN
             raise ValueError(f"poses_from_quats: quaternion {(x, y, z, w)} has no direction")

@@ -31,10 +31,11 @@ from egoscale_ros.nodes.wiring.main import run
 def _node_classes() -> dict[str, Callable[..., Node]]:
     from egoscale_ros.nodes.chunk_smoother_node import ChunkSmootherNode
     from egoscale_ros.nodes.hand_retarget_node import HandRetargetNode
+    from egoscale_ros.nodes.robot_interface_node import RobotInterfaceNode
     from egoscale_ros.nodes.wrist_ik_node import WristIkNode
 
     return {"chunk_smoother_node": ChunkSmootherNode, "wrist_ik_node": WristIkNode,
-            "hand_retarget_node": HandRetargetNode}
+            "hand_retarget_node": HandRetargetNode, "robot_interface_node": RobotInterfaceNode}
 
 
 def main(args: list[str] | None = None) -> int:
@@ -62,7 +63,8 @@ def main(args: list[str] | None = None) -> int:
             raise
         by_executable = {m.executable: node for m, node in zip(members, nodes)}
         for line in link_command_stages(by_executable.get("chunk_smoother_node"), by_executable.get("wrist_ik_node"),
-                                        by_executable.get("hand_retarget_node")):
+                                        by_executable.get("hand_retarget_node"),
+                                        by_executable.get("robot_interface_node")):
             nodes[0].get_logger().info(f"in process: {line}")
         return nodes
 

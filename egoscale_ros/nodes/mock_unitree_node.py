@@ -67,8 +67,8 @@ class MockUnitreeNode(Node):
                     self.get_logger().warn(f"refused {self.mock.last_error}", throttle_duration_sec=2.0)
         self.mock.step(min(now - self._last, 0.1))
         self._last = now
-        for topic, msg in self.mock.states():
-            self.bus.write(topic, msg)
+        for topic, data in self.mock.states_cdr():  # the same bytes as states(), without objects
+            self.bus.write_cdr(topic, data)
 
     def _tick(self) -> None:
         self._serve()

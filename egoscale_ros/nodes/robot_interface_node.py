@@ -77,8 +77,9 @@ COMMAND_SILENCE_S = 0.2  # a command input quiet for longer is reported as an er
 
 
 class RobotInterfaceNode(Node):
-    def __init__(self) -> None:
-        super().__init__("robot_interface_node")
+    def __init__(self, **node_options: Any) -> None:
+        # node_options: rclpy Node keywords, e.g. a container's per-node cli_args
+        super().__init__("robot_interface_node", **node_options)
         self.config = robot_config_from_parameters(self)
         outputs = self.config.adapter_outputs
         fastest = max([o.rate_hz or self.config.control_rate_hz for o in outputs] + [self.config.control_rate_hz])
@@ -130,7 +131,8 @@ class RobotInterfaceNode(Node):
         self._fresh = False
         self.published = 0
         self.joint_pub = self.create_publisher(JointState, "joint_states", COMMAND_QOS)
-        self.create_timer(1.0 / rate, self._tick)
+        self.rate_hz = rate
+        self.tick_timer = self.create_timer(1.0 / rate, self._tick)
         self.diagnostics = Diagnostics(self, self._diag_values, self._diag_level)
         self.get_logger().info(
             f"robot interface for {self.config.name}: outputs "
@@ -197,7 +199,9 @@ class RobotInterfaceNode(Node):
         stamp = stamp_parts(self.get_clock().now().nanoseconds)
         for adapter in self.adapters:
             key = id(adapter)
-            if not force and now < self._due[key]:
+            # Half a tick early still counts as due: a tick's own lateness varies (in a container it
+            # runs after the stages of that tick), and that jitter must not drop a message.
+            if not force and now < self._due[key] - 0.5 / self.rate_hz:
                 continue
             if not self._listening(adapter):
                 continue  # nobody on the robot's side yet: start no motion it would only partly see

@@ -4,9 +4,11 @@ subscriptions and returns at shutdown; the SingleThreadedExecutor on request or 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -78,3 +80,43 @@ def test_an_unknown_executor_choice_is_refused_by_name(context, monkeypatch):
 
 def test_multi_threaded_when_threads_are_asked_for(context):
     assert executors.kind(executors.create(context, threads=2)) == "multi"
+
+
+def test_the_nodes_of_a_process_share_one_level_watch_that_outlives_its_first_node(context):
+    """A change of level shows within a watch period for every node of a process, from one timer;
+    when the node holding that timer is destroyed, the others' watch moves to one of them."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    from egoscale_ros.nodes.wiring.diagnostics import DiagnosticStatus
+
+    levels = {"first": DiagnosticStatus.OK, "second": DiagnosticStatus.OK}
+    nodes = {name: Node(f"watch_spec_{name}", context=context) for name in levels}
+    # Periodic reports far apart: what shows within the test comes from the watch.
+    reports = {name: Diagnostics(node, dict, lambda n=name: (levels[n], f"{n} level"), period_s=60.0)
+               for name, node in nodes.items()}
+    timers = sum(1 for n in nodes.values() for _ in n.timers)
+    assert timers == 3  # a periodic timer each, one watch for both
+    heard: list[tuple[str, int]] = []
+    probe = Node("watch_spec_probe", context=context)
+    probe.create_subscription(DiagnosticArray, "/diagnostics",
+                              lambda m: heard.extend((s.message, s.level[0]) for s in m.status), 50)
+    executor = SingleThreadedExecutor(context=context)
+    for node in (*nodes.values(), probe):
+        executor.add_node(node)
+
+    def spin_until(condition, timeout_s=3.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not condition():
+            executor.spin_once(timeout_sec=0.02)
+        return condition()
+
+    levels["second"] = DiagnosticStatus.ERROR
+    assert spin_until(lambda: ("second level", 2) in heard)
+    executor.remove_node(nodes["first"])
+    nodes["first"].destroy_node()  # it held the shared watch
+    reports["second"].publish()  # what its periodic report does: it takes the watch over
+    heard.clear()
+    levels["second"] = DiagnosticStatus.WARN
+    assert spin_until(lambda: ("second level", 1) in heard)
+    for node in (nodes["second"], probe):
+        node.destroy_node()

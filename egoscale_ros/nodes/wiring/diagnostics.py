@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -39,8 +41,14 @@ class Diagnostics:
         # words, numbers aside) is published at once.
         self._shown: tuple[int, str] | None = None
         self._message, self._published_at = "", 0.0
-        self._watch = node.create_timer(WATCH_PERIOD_S, self._watch_level)
+        # Watched from one timer per process (a container's nodes share one wake-up).
+        self._watches = _Watches.shared(node)
+        self._watches.add(self)
         self._cpu_mark = (time.monotonic(), time.process_time())
+
+    def _alive(self) -> bool:
+        """False once the node is destroyed (its timers with it)."""
+        return any(t is self._timer for t in self._node.timers)
 
     def _cpu_percent(self) -> float:
         wall, cpu = time.monotonic(), time.process_time()
@@ -57,6 +65,9 @@ class Diagnostics:
             self.publish((level, message))
 
     def publish(self, current: tuple[int, str] | None = None) -> None:
+        if not self._watches.alive():  # the node holding the shared watch was destroyed
+            self._watches = _Watches.shared(self._node)
+            self._watches.add(self)
         level, message = current if current is not None else self._level()
         self._shown = (_level_byte(level)[0], _DIGITS.sub("#", message))
         self._message, self._published_at = message, time.monotonic()
@@ -74,6 +85,50 @@ class Diagnostics:
 
 
 WATCH_PERIOD_S = 0.05
+
+
+class _Watches:
+    """The level watches of every :class:`Diagnostics` of one process, run from one timer on the
+    node that asked first (moved to another node when that one is destroyed)."""
+
+    _by_context: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    _lock = threading.Lock()
+
+    def __init__(self, node: Node):
+        self._node = node
+        self._entries: list[weakref.ref] = []
+        self._timer = node.create_timer(WATCH_PERIOD_S, self._run)
+
+    @classmethod
+    def shared(cls, node: Node) -> _Watches:
+        with cls._lock:
+            current = cls._by_context.get(node.context)
+            if current is not None and current.alive():
+                return current
+            fresh = cls._by_context[node.context] = cls(node)
+            if current is not None:
+                fresh._entries = list(current._entries)
+            return fresh
+
+    def alive(self) -> bool:
+        return any(t is self._timer for t in self._node.timers)
+
+    def add(self, diagnostics: Diagnostics) -> None:
+        with self._lock:
+            if not any(ref() is diagnostics for ref in self._entries):
+                self._entries.append(weakref.ref(diagnostics))
+
+    def _run(self) -> None:
+        with self._lock:
+            entries = list(self._entries)
+        for ref in entries:
+            diagnostics = ref()
+            if diagnostics is None or not diagnostics._alive():
+                with self._lock:
+                    if ref in self._entries:
+                        self._entries.remove(ref)
+                continue
+            diagnostics._watch_level()
 REFRESH_S = 0.25  # a WARN/ERROR whose figures change is republished at most this often
 _DIGITS = re.compile(r"[-+]?\d[\d.e+-]*")
 

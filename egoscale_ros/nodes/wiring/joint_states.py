@@ -6,7 +6,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,7 @@ class JointStateListener:
 
     def __init__(self, node: Node, joints: Iterable[str] = (), max_speed: np.ndarray | None = None,
                  topic: str = "joint_states", source: str = "", check_period_s: float = 0.1,
-                 on_update: Callable[[JointState], None] | None = None, view: bool = True):
+                 view: bool = True):
         from egoscale_ros.safety.feedback import FeedbackFilter
 
         joints = list(joints)
@@ -55,18 +55,21 @@ class JointStateListener:
         self.source_problem = ""
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=400)  # (node clock, stamp) accepted
         self._period_at = (-math.inf, 0.0)  # (node clock, usual period) of the last estimate
-        self._on_update = on_update
         # Taken when a tick asks, from the process's one subscription: no callback per message.
         self._view = JointStateView.shared(node, topic) if view else None
         self._seen = 0
+        self._check_period_s = check_period_s
         node.create_timer(check_period_s, self.check_source)
 
     def check_source(self) -> str:
         """Compare the topic's publishers with the declared source now; returns the problem ('' = ok)."""
         from egoscale_ros.safety.feedback import source_verdict
 
-        name = self._node.resolve_topic_name(self.topic)
-        pubs = [i.node_name for i in self._node.get_publishers_info_by_topic(name)]
+        if self._view is not None:  # one lookup per check period for the whole process
+            pubs = self._view.publishers(self._node, self._check_period_s)
+        else:
+            name = self._node.resolve_topic_name(self.topic)
+            pubs = [i.node_name for i in self._node.get_publishers_info_by_topic(name)]
         problem = source_verdict(pubs, self.source)
         if problem == "no publisher":
             problem = ""  # silence is the stale-state watchdog's to judge
@@ -83,7 +86,7 @@ class JointStateListener:
         if taken is None or taken.seq == self._seen:
             return
         self._seen = taken.seq
-        self.offer(taken.msg, taken.received_s)
+        self.offer_values(taken.names, taken.position, taken.stamp_s, taken.received_s)
 
     @property
     def received_s(self) -> float:
@@ -92,9 +95,13 @@ class JointStateListener:
 
     def offer(self, msg: JointState, received_s: float | None = None) -> bool:
         """Judge one message (whole, fresh, consistent); True when it became the node's view."""
+        return self.offer_values(list(msg.name), list(msg.position), stamp_to_sec(msg.header.stamp), received_s)
+
+    def offer_values(self, names: Sequence[str], position: Sequence[float], stamp_s: float,
+                     received_s: float | None = None) -> bool:
+        """:meth:`offer` of a message's names, positions and stamp (seconds)."""
         with self._lock:
-            ok = self.filter.offer(list(msg.name), list(msg.position), stamp_to_sec(msg.header.stamp),
-                                   now_sec(self._node))
+            ok = self.filter.offer(names, position, stamp_s, now_sec(self._node))
             if ok:
                 self._received_s = time.monotonic() if received_s is None else received_s
                 # When it reached this process (it may have waited in the queue until a tick took it).
@@ -103,8 +110,6 @@ class JointStateListener:
         if not ok:
             warning(self._node)(f"{self.topic} refused: {self.filter.last_reason}",
                                 throttle_duration_sec=2.0)
-        elif self._on_update is not None:
-            self._on_update(msg)
         return ok
 
     def flow_problem(self, window_s: float = 0.5, late_s: float = 0.05, lost: float = 0.2) -> str:

@@ -35,9 +35,10 @@ class TargetLinks:
 
 
 def link_command_stages(smoother: Node | None, wrist_ik: Node | None = None,
-                        hand_retarget: Node | None = None) -> list[str]:
+                        hand_retarget: Node | None = None, robot_interface: Node | None = None) -> list[str]:
     """Link ``smoother`` (a ChunkSmootherNode) to the WristIkNode and HandRetargetNode of the same
-    process, and tick them from one timer when their rates agree. Returns what was linked."""
+    process, and tick them from one timer when their rates agree; a RobotInterfaceNode at that
+    rate is ticked last, sending the commands of that same tick. Returns what was linked."""
     if smoother is None:
         return []
     linked = []
@@ -48,6 +49,8 @@ def link_command_stages(smoother: Node | None, wrist_ik: Node | None = None,
         smoother.links.hand.append(_hand_values_sink(smoother, hand_retarget))
         linked.append(f"hand targets {smoother.get_name()} -> {hand_retarget.get_name()}")
     stages = [n for n in (smoother, wrist_ik, hand_retarget) if n is not None]
+    if robot_interface is not None and round(robot_interface.rate_hz, 9) == round(smoother.rate_hz, 9):
+        stages.append(robot_interface)  # last: it sends what the stages just commanded
     if len(stages) > 1 and len({round(n.rate_hz, 9) for n in stages}) == 1:
         for node in stages:
             node.destroy_timer(node.tick_timer)
