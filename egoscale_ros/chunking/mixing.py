@@ -50,12 +50,14 @@ def _plan(alphas: Sequence[float]) -> tuple[int, list[int], list[float], list[fl
     earlier items no longer count), the items blended after it with alpha > 0 (``steps``, with
     their ``fractions``), and the weights of start and steps in the linear parts, which fold into
     one weighted sum: ``alpha_i · Π_{j>i} (1 − alpha_j)``."""
-    clipped = [1.0] + [min(1.0, max(0.0, float(a))) for a in alphas[1:]]  # as blend() clips
-    start = len(clipped) - 1
-    while clipped[start] != 1.0:
-        start -= 1
-    steps = [i for i in range(start + 1, len(clipped)) if clipped[i] > 0.0]
-    fractions = [clipped[i] for i in steps]
+    start, steps, fractions = 0, [], []
+    for i in range(1, len(alphas)):
+        a = float(alphas[i])  # clipped to [0, 1], as blend() clips
+        if a >= 1.0:
+            start, steps, fractions = i, [], []
+        elif a > 0.0:
+            steps.append(i)
+            fractions.append(a)
     weights, rest = [], 1.0
     for a in reversed(fractions):
         weights.append(a * rest)
@@ -88,15 +90,13 @@ def _read_as_floats(items: Sequence[ActionChunk | Targets], t: float
             break
     if layout is None:
         return None
-    rotations: list[list[tuple[float, ...]]] = [[] for _ in layout[0]]
-    blocks, fractions = [], []
+    readings, blocks, fractions = [], [], []
     for item in items:
         if isinstance(item, Targets):
             arrays = targets_to_arrays(item, layout)
             if arrays is None:
                 return None
-            for per_wrist, q in zip(rotations, se3.matrix_to_quat_batch(arrays[0]).tolist()):
-                per_wrist.append(tuple(q))
+            readings.append([tuple(q) for q in se3.matrix_to_quat_batch(arrays[0]).tolist()])
             blocks.append(np.concatenate([arrays[1], np.zeros_like(arrays[1])]))
             fractions.append(0.0)
             continue
@@ -104,9 +104,8 @@ def _read_as_floats(items: Sequence[ActionChunk | Targets], t: float
         if step is None:
             return None
         k, s = step
-        for per_wrist, q in zip(rotations, quaternions_at(item, k, s)):
-            per_wrist.append(q)
+        readings.append(quaternions_at(item, k, s))
         blocks.append(item.tables.linear_steps[k])
         fractions.append(s)
     linear = np.array(blocks).reshape(2 * len(items), -1)
-    return layout, rotations, linear, fractions
+    return layout, [list(per_wrist) for per_wrist in zip(*readings)], linear, fractions
