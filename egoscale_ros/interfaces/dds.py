@@ -99,6 +99,17 @@ class NativeBus:
         wanted = self._reader_types[name]
         return [s for s in self.readers[name].take(N=limit) if isinstance(s, wanted)]
 
+    def take_cdr(self, name: str, limit: int = 64) -> list[bytes]:
+        """:meth:`take` as each sample's wire bytes, for a decoder that reads them without
+        building the message objects (what ``DataReader.take`` does before deserialising)."""
+        from cyclonedds._clayer import ddspy_take
+        from cyclonedds.core import DDSException, InstanceState, SampleState, ViewState
+
+        ret = ddspy_take(self.readers[name]._ref, SampleState.Any | ViewState.Any | InstanceState.Any, limit)
+        if isinstance(ret, int):
+            raise DDSException(ret, f"Occurred while taking data on {name}")
+        return [data for data, info in ret if info.valid_data]
+
     def take_latest(self, name: str) -> Any | None:
         samples = self.take(name)
         return samples[-1] if samples else None

@@ -58,6 +58,14 @@ class FlatMessage:
             raise KeyError(f"{self.type.__name__}: {path} is not one primitive field")
         return hits[0]
 
+    def load(self, data: bytes) -> None:
+        """Take :attr:`values` from a message's wire bytes (the layout's own sequence lengths);
+        ValueError when the bytes are not such a message."""
+        if len(data) < self._cdr.size or bytes(data[:2]) != cdr_codec._HEADER[:2]:
+            raise ValueError(f"{self.type.__name__}: {len(data)} bytes are not its little-endian CDR "
+                             f"({self._cdr.size} bytes)")
+        self.values = list(self._cdr.unpack_from(data)[1:])
+
     def cdr(self) -> bytes:
         """The wire bytes (XCDR1 little-endian, header included), as the binding writes them."""
         return self._cdr.pack(cdr_codec._HEADER, *self.values)

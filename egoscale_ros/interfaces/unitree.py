@@ -30,6 +30,7 @@ from egoscale_ros.interfaces.base import DDS, FeedbackDecoder, JointSample, Outp
 from egoscale_ros.interfaces.blend import BlendRamp
 from egoscale_ros.interfaces.crc import unitree_crc
 from egoscale_ros.interfaces.fixed_cdr import pack
+from egoscale_ros.interfaces.flat_message import FlatMessage
 from egoscale_ros.interfaces.joint_targets import MAX_DT, Stepper
 from egoscale_ros.interfaces.options import Options
 
@@ -359,9 +360,43 @@ class _LowStateFeedback(FeedbackDecoder):
         self.motor_index = o.indices("motor_index", None, self.motors)
         self.verify_crc = o.flag("verify_crc", True)
         o.done()
+        self._flat: FlatMessage | None = None  # made on the first decode_cdr
 
     def message_type(self) -> type:
         return self.type_
+
+    def decode_cdr(self, data: bytes) -> JointSample:
+        """:meth:`decode` of the message's wire bytes, read as a flat message (no objects): the
+        same checks, the same sample."""
+        flat = self._flat
+        if flat is None:
+            flat = self._flat = FlatMessage(self.type_())
+            self._slots = {name: [flat.slot("motor_state", i, name) for i in range(self.motors)]
+                           for name in ("q", "dq", "tau_est")}
+            self._crc_slot = flat.slot("crc")
+            self._extra_slots = {name: flat.slot(name) for name in self.extra_fields}
+        try:
+            flat.load(data)
+        except ValueError as exc:
+            raise Rejected("malformed", str(exc)) from exc
+        values = flat.values
+        if self.verify_crc:
+            expected = unitree_crc(flat.c_layout()[:-4])
+            crc = values[self._crc_slot]
+            if crc != expected:
+                raise Rejected("bad_crc", f"crc 0x{crc:08x}, computed 0x{expected:08x}")
+        q = [values[s] for s in self._slots["q"]]
+        picked = [q[i] for i in self.motor_index]
+        if not _finite(picked):
+            raise Rejected("non_finite", "a measured motor position is NaN or inf")
+        dq = [values[s] for s in self._slots["dq"]]
+        tau = [values[s] for s in self._slots["tau_est"]]
+        joints = self.source.joints
+        sample = JointSample(dict(zip(joints, picked)), dict(zip(joints, (dq[i] for i in self.motor_index))),
+                             dict(zip(joints, (tau[i] for i in self.motor_index))), {"motor_q": q})
+        for name, slot in self._extra_slots.items():
+            sample.extra[name] = int(values[slot])
+        return sample
 
     def decode(self, message: Any) -> JointSample:
         states = message.motor_state
@@ -383,17 +418,19 @@ class _LowStateFeedback(FeedbackDecoder):
         self.extra(message, sample)
         return sample
 
+    #: scalar fields the message also reports, for the output adapters
+    extra_fields: tuple[str, ...] = ()
+
     def extra(self, message: Any, sample: JointSample) -> None:
-        pass
+        for name in self.extra_fields:
+            sample.extra[name] = int(getattr(message, name))
 
 
 class HgLowStateFeedback(_LowStateFeedback):
     """unitree_hg LowState on ``rt/lowstate``. Options: ``motor_index`` (per joint), ``verify_crc``."""
 
     kind = "unitree_hg_lowstate"
-
-    def extra(self, message: Any, sample: JointSample) -> None:
-        sample.extra["mode_machine"] = int(message.mode_machine)
+    extra_fields = ("mode_machine",)
 
 
 class GoLowStateFeedback(_LowStateFeedback):

@@ -166,9 +166,9 @@ class RobotInterfaceNode(Node):
     def _on_ros_feedback(self, msg: JointState, name: str) -> None:
         self._offer(name, to_plain(msg))
 
-    def _offer(self, name: str, message: Any) -> None:
+    def _offer(self, name: str, message: Any, decode=None) -> None:
         try:
-            sample = self.decoders[name].decode(message)
+            sample = (decode or self.decoders[name].decode)(message)
         except Rejected as exc:
             self.assembly.reject(name, exc)
             self.get_logger().warn(f"feedback {self.decoders[name].source.topic} refused: {exc}",
@@ -180,6 +180,10 @@ class RobotInterfaceNode(Node):
     def _poll_native(self) -> None:
         for name, decoder in self.decoders.items():
             if decoder.transport == DDS:
+                if hasattr(decoder, "decode_cdr"):  # read from the bytes, no message objects
+                    for data in self.bus.take_cdr(decoder.source.topic):
+                        self._offer(name, data, decoder.decode_cdr)
+                    continue
                 for sample in self.bus.take(decoder.source.topic):
                     self._offer(name, sample)
 

@@ -44,3 +44,33 @@ def test_the_mock_states_as_bytes_equal_its_state_objects_serialised(robot):
             mock.joints.set_command({j: 0.2 for j in mock.joints.names})
             mock.step(0.05)
     assert expected and objects.report() == flat.report()
+
+
+@pytest.mark.parametrize("robot", ["g1_dex3", "h1_inspire"])
+def test_lowstate_read_from_its_bytes_is_the_sample_of_its_object(robot):
+    from egoscale_ros.interfaces import registry
+    from egoscale_ros.interfaces.base import Rejected
+
+    config = load_robot_config(robot)
+    source = config.feedback[0]
+    decoder = registry.feedback_decoder(source, config)
+    mock = MockUnitree(config)
+    mock.corrupt_crc_every = 2
+    for tick in range(1, 5):
+        msg = dict(mock.states())[source.topic]
+        data = msg.serialize()
+        if tick % 2 == 0:  # a corrupted CRC: refused the same way
+            with pytest.raises(Rejected, match="bad_crc"):
+                decoder.decode(msg)
+            with pytest.raises(Rejected, match="bad_crc"):
+                decoder.decode_cdr(data)
+            continue
+        # As the object the binding would have read from those bytes (positions as float32).
+        assert decoder.decode_cdr(data) == decoder.decode(type(msg).deserialize(data))
+    with pytest.raises(Rejected, match="malformed"):
+        decoder.decode_cdr(data[:100])
+    msg.motor_state[decoder.motor_index[0]].q = float("nan")
+    msg.crc = 0
+    decoder.verify_crc = False
+    with pytest.raises(Rejected, match="non_finite"):
+        decoder.decode_cdr(msg.serialize())
