@@ -138,6 +138,11 @@ def decode_actions(spec: RemoteSpec, actions: Mapping[str, Any], obs: Observatio
 
 
 REQUEST_ID = "request_id"
+#: How long a decoded reply waits for an older request's reply that is still out. Replies that
+#: come back together (a server that sends what fell due while it computed) race through their
+#: connections' threads; without the wait the older one would lose and be dropped as superseded,
+#: a gap in the chunk stream. A request that is lost costs the next replies this much at most.
+ORDER_HOLD_S = 0.02
 OPENPI_REQUEST_ID = "__request_id__"
 
 
@@ -150,6 +155,7 @@ class Connection:
         self.busy = False  # a request is out on it (or about to be)
         self.failures = 0  # consecutive failed requests; the backoff doubles with each
         self.retry_at = 0.0
+        self.request_id = 0  # of the request out on it (numbered in capture order)
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.thread: threading.Thread | None = None
 
@@ -163,7 +169,9 @@ class RemotePolicy:
     observation to an idle connection of the pool (``connections`` in the manifest) and returns at
     once; the connection's own thread exchanges it and hands the chunk to ``deliver``. A reply for
     an observation older than the newest chunk already delivered is dropped and counted
-    (``server_replies_superseded``): chunks go out in capture order. Each connection backs off on
+    (``server_replies_superseded``): chunks go out in capture order. A reply first waits, briefly
+    (:data:`ORDER_HOLD_S`), for older requests still out, so replies that come back together go
+    out in their order rather than the older ones being dropped. Each connection backs off on
     its own after a failure, so one lost connection does not stop the others. An
     :class:`~egoscale_ros.remote.window.InFlightWindow` sends fewer at once while round trips show
     that requests queue at the server (one that computes them one at a time).
@@ -198,6 +206,7 @@ class RemotePolicy:
         self._newest_ns = -1  # capture stamp of the newest chunk handed out
         self._lock = threading.Lock()  # pool and counters
         self._deliver_lock = threading.Lock()  # accept-and-deliver in capture order
+        self._in_order = threading.Condition(self._deliver_lock)  # signalled when a request ends
         self._deliver: Callable[[Observation, Prediction], None] | None = None
         self._on_error: Callable[[Exception], None] | None = None
         self._closed = False
@@ -293,12 +302,6 @@ class RemotePolicy:
             raise self._fail(conn, "stale_reply", f"reply is for request {echoed}, expected {request_id}", reset=True)
         return actions
 
-    def _next_id(self) -> int:
-        """Request ids number observations in the order they were handed in (over all connections)."""
-        with self._lock:
-            self._request_id += 1
-            return self._request_id
-
     def _exchange(self, conn: Connection, obs: Observation, request_id: int) -> Prediction:
         """One request on ``conn``; raises :class:`RemoteError` (counted) when no usable chunk came back."""
         t0 = time.perf_counter()
@@ -333,7 +336,8 @@ class RemotePolicy:
                                   "postprocess": (t3 - t2) * 1e3})
 
     def _claim(self) -> Connection | None:
-        """An idle connection out of backoff, marked busy; None when all have a request out.
+        """An idle connection out of backoff, marked busy with the next request id (ids number
+        observations in the order they were handed in); None when all have a request out.
         Raises :class:`RemoteError` ``backoff`` when the idle ones are all waiting to retry."""
         with self._lock:
             now = self.clock()
@@ -349,6 +353,8 @@ class RemotePolicy:
                                              f"(last: {self.last_error})")
             conn = min(ready, key=lambda c: c.index)  # the same few connections while they suffice
             conn.busy = True
+            self._request_id += 1  # numbered here: ids follow the order observations went out
+            conn.request_id = self._request_id
             return conn
 
     def _accept(self, obs: Observation) -> bool:
@@ -370,7 +376,7 @@ class RemotePolicy:
         if conn is None:
             raise RemoteError("backoff", "every connection has a request out (predict and submit mixed)")
         try:
-            prediction = self._exchange(conn, obs, self._next_id())
+            prediction = self._exchange(conn, obs, conn.request_id)
         finally:
             conn.busy = False
         with self._deliver_lock:
@@ -397,7 +403,7 @@ class RemotePolicy:
         conn = self._claim()
         if conn is None:
             return False
-        conn.jobs.put((obs, self._next_id()))
+        conn.jobs.put((obs, conn.request_id))
         return True
 
     def _work(self, conn: Connection) -> None:
@@ -409,18 +415,28 @@ class RemotePolicy:
             try:
                 prediction = self._exchange(conn, obs, request_id)
             except Exception as exc:  # counted by kind in _fail; a bug must not kill the connection
-                conn.busy = False
+                self._end(conn)
                 if self._on_error is not None:
                     self._on_error(exc)
                 continue
-            conn.busy = False
+            self._end(conn)
             try:
-                with self._deliver_lock:
+                with self._in_order:
+                    self._in_order.wait_for(lambda r=request_id: not self._older_out(r), ORDER_HOLD_S)
                     if self._accept(obs) and not self._closed:
                         self._deliver(obs, prediction)
             except Exception as exc:
                 if self._on_error is not None:
                     self._on_error(exc)
+
+    def _end(self, conn: Connection) -> None:
+        """``conn``'s request is over (answered or failed): a newer reply waiting for it may go."""
+        with self._in_order:
+            conn.busy = False
+            self._in_order.notify_all()
+
+    def _older_out(self, request_id: int) -> bool:
+        return any(c.busy and c.request_id < request_id for c in self.connections)
 
     def close(self) -> None:
         self._closed = True

@@ -253,9 +253,11 @@ def parse_remote(data: Mapping, where: str = "remote") -> RemoteSpec:
 
 SERVER_BACKENDS = {"gr00t_server": "gr00t", "openpi_server": "openpi"}
 OPTION_FIELDS = {"host", "port", "timeout_s", "api_token", "max_backoff_s", "stale_s", "connections"}
-# Requests in flight at once (one per connection). Six keep 30 chunks/s up to a round trip of
-# about 170 ms (connections >= round trip x rate + 1); a round trip within one period needs one.
-DEFAULT_CONNECTIONS = 6
+# Requests in flight at once (one per connection). Eight keep 30 chunks/s up to a round trip of
+# about 230 ms (connections >= round trip x rate + 1): 150 ms of network plus the server's
+# inference and its jitter (six left about one observation in ten unsent there); a round trip
+# within one period needs one, and the in-flight window keeps it at that while it suffices.
+DEFAULT_CONNECTIONS = 8
 
 
 def server_options(backend: str, options: Mapping[str, Any], where: str = "backends") -> dict[str, Any]:
