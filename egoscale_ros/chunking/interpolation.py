@@ -5,11 +5,13 @@ translation and along the rotation geodesic, hand joints linearly. Outside
 ``[stamp, stamp + (H−1)·dt]`` the chunk says nothing (no extrapolation: a control loop should
 hold, not guess).
 
-Both readers use the chunk's per-step tables (:mod:`egoscale_ros.chunking.step_tables`), so a
+The readers use the chunk's per-step tables (:mod:`egoscale_ros.chunking.step_tables`), so a
 reading is a lookup and a few products, whatever the horizon: :func:`sample_chunk` reads one
-chunk as targets (4×4 poses, from one small matrix product); :func:`quaternion_readings` reads
-rows of the quaternion tables, of many chunks or of one chunk at many times, with the rotations
-as unit quaternions, for the modes that mix readings.
+chunk as targets (4×4 poses, from one small matrix product); :func:`quaternions_at` gives one
+reading's rotations as quaternions on floats, for mixing a few readings (the ``latest``
+crossfade); :func:`quaternion_readings` reads rows of the quaternion table, one chunk at many
+times (folding, :mod:`egoscale_ros.chunking.fold`). The temporal ensemble reads all its chunks at
+once from their stacked tables (:mod:`egoscale_ros.chunking.stacked`).
 """
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ class StackedChunks:
         # Every stacked chunk covers t in [_all_from, _all_until] (empty when none is stacked).
         self._all_from, self._all_until = math.inf, -math.inf
         self._coefficients = np.ones((0, 0))  # per tick, rewritten in place: (slots, 2W + 2)
+        self._views: dict[int, tuple[np.ndarray, ...]] = {}  # count -> _coefficient_views(count)
 
     @property
     def capacity(self) -> int:
@@ -102,19 +103,18 @@ class StackedChunks:
         return True
 
     def weighted_sum(self, t: float, weights_for: Callable[[int], np.ndarray], newest: int | None = None
-                     ) -> tuple[np.ndarray, np.ndarray] | None:
+                     ) -> np.ndarray | None:
         """``Σ wᵢ·readingᵢ`` over the stacked chunks that cover ``t`` (the ``newest`` such when
-        given), weights ``weights_for(count)`` oldest first as a column (count, 1): per wrist the
-        sum of the quaternions, flat (4W,) — with positive weights, a positive multiple of their
-        weighted quaternion mean — and the weighted sum of the linear parts (D,); None when no
-        chunk covers ``t``."""
+        given), weights ``weights_for(count)`` oldest first as a column (count, 1), as one vector:
+        per wrist the sum of the quaternions (4W) — with positive weights, a positive multiple of
+        their weighted quaternion mean — then the weighted sum of the linear parts (D); None when
+        no chunk covers ``t``."""
         gathered = self._gather(t, newest)
         if gathered is None:
             return None
         coefficients, basis = gathered
         weighted = coefficients * weights_for(len(coefficients))  # not in place: the 1 column stays
-        out = weighted.reshape(-1) @ basis.reshape(-1, basis.shape[-1])
-        return out[: self._n_quat], out[self._n_quat : self._width]
+        return (weighted.reshape(-1) @ basis.reshape(-1, basis.shape[-1]))[: self._width]
 
     def read(self, t: float, newest: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """Each covering chunk's reading at ``t``, oldest first: wrist rotations as unit quaternions
@@ -150,14 +150,22 @@ class StackedChunks:
         k = u.astype(np.intp)
         basis = self._basis[slots, k]
         # Coefficient rows (cos(sθ/2) per wrist, sin(sθ/2) per wrist, 1, s), written in place.
-        coefficients = self._coefficients[: len(u)]
-        fraction = coefficients[:, -1:]
-        np.subtract(u, k, out=fraction[:, 0])
-        half = basis[:, -2, self._width :] * fraction  # θ_k/2, stored after the linear parts' row
-        n_wrist = half.shape[1]
-        np.cos(half, out=coefficients[:, :n_wrist])
-        np.sin(half, out=coefficients[:, n_wrist : 2 * n_wrist])
+        views = self._views.get(len(u))
+        if views is None:
+            views = self._views[len(u)] = self._coefficient_views(len(u))
+        coefficients, fraction, fraction_column, cosines, sines = views
+        np.subtract(u, k, out=fraction)
+        half = basis[:, -2, self._width :] * fraction_column  # θ_k/2, stored after the linear parts' row
+        np.cos(half, out=cosines)
+        np.sin(half, out=sines)
         return coefficients, basis
+
+    def _coefficient_views(self, count: int) -> tuple[np.ndarray, ...]:
+        """The first ``count`` coefficient rows, their s column (flat and as a column), their
+        cosine and their sine columns: views made once per count, not at every tick."""
+        rows = self._coefficients[:count]
+        n_wrist = (rows.shape[1] - 2) // 2
+        return rows, rows[:, -1], rows[:, -1:], rows[:, :n_wrist], rows[:, n_wrist : 2 * n_wrist]
 
     def _forget_oldest(self, count: int) -> None:
         """Free the slots of the ``count`` oldest stacked chunks."""
@@ -224,4 +232,5 @@ class StackedChunks:
             self._free.extend(range(new_slots - 1, slots - 1, -1))
             self._basis = basis
             self._coefficients = np.ones((new_slots, rows))  # the "1" column stays 1
+            self._views = {}
         return self._free.pop()

@@ -52,13 +52,14 @@ class TemporalEnsembleMode(ExecutionMode):
         summed = self._stacked.weighted_sum(t, self._weights, self.max_chunks)
         if summed is None:
             return None
-        quats, vec = summed
         layout = self._stacked.layout
+        n_quat = 4 * len(layout[0])
+        head = summed[: n_quat + 3 * len(layout[0])].tolist()  # quaternion sums, then translations
         try:
-            poses = se3.poses_from_quats(quats.tolist(), vec[: 3 * len(layout[0])].tolist())
+            poses = se3.poses_from_quats(head[:n_quat], head[n_quat:])
         except ValueError:  # predictions half a turn apart cancelled out: align them to the heaviest
             return self._sample_one_by_one(buffer, t)
-        return targets_from_poses(layout, poses, vec)
+        return targets_from_poses(layout, poses, summed[n_quat:])
 
     def reset(self) -> None:
         self._stacked.clear()

@@ -19,6 +19,7 @@ is gone.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Any
 
@@ -36,6 +37,7 @@ from egoscale_ros.chunking.wire import WireChunk, decode_hand_chunk, decode_wris
 from egoscale_ros.kinematics import se3
 from egoscale_ros.nodes import liveness
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
+from egoscale_ros.nodes.wiring.inbox import Inbox
 from egoscale_ros.nodes.wiring.links import TargetLinks
 from egoscale_ros.nodes.wiring.main import run
 from egoscale_ros.nodes.wiring.params import declare, required
@@ -94,9 +96,12 @@ class ChunkSmootherNode(Node):
         self.rejected_messages = 0
         self.last_status = "waiting"
 
-        # Raw: the chunks are read from their bytes (egoscale_ros.chunking.wire), not as message objects.
-        self.create_subscription(MultiDOFJointTrajectory, "policy/wrist_chunk", self._on_wrist, COMMAND_QOS, raw=True)
-        self.create_subscription(JointTrajectory, "policy/hand_chunk", self._on_hand, COMMAND_QOS, raw=True)
+        # The chunks are read from their bytes (egoscale_ros.chunking.wire), not as message objects,
+        # and taken at the tick, each judged at its arrival time (no executor wake-up per chunk half:
+        # nothing samples between a chunk's arrival and the next tick).
+        self.inbox = Inbox(self)
+        self.inbox.subscribe(MultiDOFJointTrajectory, "policy/wrist_chunk", COMMAND_QOS)
+        self.inbox.subscribe(JointTrajectory, "policy/hand_chunk", COMMAND_QOS)
         self.pub_wrist = self.create_publisher(MultiDOFJointTrajectory, "command/wrist_targets", COMMAND_QOS)
         self.pub_hand = self.create_publisher(JointState, "command/hand_targets", COMMAND_QOS)
         self.rate_hz = rate
@@ -107,7 +112,18 @@ class ChunkSmootherNode(Node):
         self.get_logger().info(f"chunk smoother: mode {mode}, {rate:g} Hz")
 
     # -- input ----------------------------------------------------------------------------------
-    def _on_wrist(self, data: bytes) -> None:
+    def _take_chunks(self) -> None:
+        """Every chunk half that arrived since the last tick, in arrival order."""
+        halves = [(received, self._on_wrist, data) for data, received in self.inbox.take("policy/wrist_chunk")]
+        halves += [(received, self._on_hand, data) for data, received in self.inbox.take("policy/hand_chunk")]
+        if not halves:
+            return
+        halves.sort(key=lambda h: h[0])
+        clock_s, mono = now_sec(self), time.monotonic()
+        for received, handle, data in halves:
+            handle(data, clock_s - (mono - received))  # its arrival on this node's clock
+
+    def _on_wrist(self, data: bytes, arrival_s: float) -> None:
         try:
             msg = decode_wrist_chunk(data)
             # Targets are passed on in the frame they came in; a chunk in any other frame than
@@ -124,9 +140,9 @@ class ChunkSmootherNode(Node):
             self._reject(f"policy/wrist_chunk: {exc}")
             return
         wrist = {s: poses[:, i] for i, s in enumerate(sides)}
-        self._merge(msg, "wrist", wrist)
+        self._merge(msg, "wrist", wrist, arrival_s)
 
-    def _on_hand(self, data: bytes) -> None:
+    def _on_hand(self, data: bytes, arrival_s: float) -> None:
         try:
             msg = decode_hand_chunk(data)
             hand = order_hand_columns(list(msg.joint_names), msg.values, self.hand_names)
@@ -139,9 +155,9 @@ class ChunkSmootherNode(Node):
         if list(msg.joint_names) != declared:
             self.hand_chunks_reordered += 1
             self._note("reordered", "hand chunk joint names reordered (mapped by name)")
-        self._merge(msg, "hand", hand)
+        self._merge(msg, "hand", hand, arrival_s)
 
-    def _merge(self, msg: WireChunk, part: str, arrays: dict) -> None:
+    def _merge(self, msg: WireChunk, part: str, arrays: dict, arrival_s: float) -> None:
         topic = f"policy/{part}_chunk"
         try:
             dt = step_spacing(msg.steps_ns)
@@ -159,8 +175,8 @@ class ChunkSmootherNode(Node):
             del self._pending[key]
             # The frame was checked on arrival (the wrist half): carried on as it came.
             result = self.smoother.offer(key, entry["dt"], entry.get("wrist"), entry.get("hand"),
-                                         now_sec(self), frame=self.base_frame)
-            now = now_sec(self)
+                                         arrival_s, frame=self.base_frame)
+            now = arrival_s
             if result.accepted:
                 self.last_chunk_s = now
                 late = now - key * 1e-9
@@ -187,6 +203,7 @@ class ChunkSmootherNode(Node):
 
     # -- output ---------------------------------------------------------------------------------
     def _tick(self) -> None:
+        self._take_chunks()
         sample = self.smoother.sample(now_sec(self))
         self.last_status = sample.status
         targets = sample.targets

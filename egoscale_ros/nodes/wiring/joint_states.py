@@ -59,7 +59,11 @@ class JointStateListener:
         self._view = JointStateView.shared(node, topic) if view else None
         self._seen = 0
         self._check_period_s = check_period_s
-        node.create_timer(check_period_s, self.check_source)
+        self._next_check = -math.inf
+        if self._view is None:
+            node.create_timer(check_period_s, self.check_source)
+        # With a view, the node's ticks poll it every tick: the source is checked there when due
+        # (no timer wake-up of its own, and never older than a check period when a tick reads).
 
     def check_source(self) -> str:
         """Compare the topic's publishers with the declared source now; returns the problem ('' = ok)."""
@@ -81,8 +85,15 @@ class JointStateListener:
         return problem
 
     def poll(self) -> None:
-        """Offer the newest joint state this node has not seen yet to its checks."""
-        taken = self._view.newest() if self._view is not None else None
+        """Check the source when due, then offer the newest joint state this node has not seen
+        yet to its checks."""
+        if self._view is None:
+            return
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + self._check_period_s
+            self.check_source()
+        taken = self._view.newest()
         if taken is None or taken.seq == self._seen:
             return
         self._seen = taken.seq
