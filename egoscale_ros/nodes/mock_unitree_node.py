@@ -17,6 +17,7 @@ CRC), ``report_path``, ``linger_s``.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from rclpy.node import Node
@@ -51,8 +52,18 @@ class MockUnitreeNode(Node):
             self.bus.writer(topic, idl_type)
         self._last = time.monotonic()
         self._last_command = -1.0
-        self.create_timer(1.0 / rate, self._tick)
-        self.diagnostics = Diagnostics(self, self._diag_values, lambda: mock_status.level(self.mock))
+        # The robot's loop runs on a thread of its own, paced by sleeping: it touches only the
+        # native bus, and an executor wake-up per step (100 a second) would cost more than the step.
+        # Diagnostics read the mock under the same lock; a failure of the loop fails the node.
+        self._lock = threading.Lock()
+        self._period = 1.0 / rate
+        self._stop = threading.Event()
+        self._loop_error: BaseException | None = None
+        self._loop = threading.Thread(target=self._run_loop, name="mock_robot_loop", daemon=True)
+        self.create_timer(1.0, self._check_loop)
+        self.diagnostics = Diagnostics(self, self._locked(self._diag_values),
+                                       self._locked(lambda: mock_status.level(self.mock)))
+        self._loop.start()
         self.get_logger().info(
             f"mock Unitree robot for {self.config.name} on {settings.describe(self.native)}: takes "
             f"{', '.join(self.mock.types)}; publishes {', '.join(self.mock.state_types())} at {rate:g} Hz"
@@ -70,11 +81,34 @@ class MockUnitreeNode(Node):
         for topic, data in self.mock.states_cdr():  # the same bytes as states(), without objects
             self.bus.write_cdr(topic, data)
 
-    def _tick(self) -> None:
-        self._serve()
+    def _run_loop(self) -> None:
+        due = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    self._serve()
+                due += self._period
+                now = time.monotonic()
+                if now > due + self._period:
+                    due = now  # fell behind (a stalled computer): no burst to catch up
+                self._stop.wait(max(due - now, 0.0))
+        except Exception as exc:  # reported by _check_loop, on the executor
+            self._loop_error = exc
+
+    def _check_loop(self) -> None:
+        if self._loop_error is not None:
+            raise RuntimeError(f"mock robot loop failed: {self._loop_error!r}") from self._loop_error
+
+    def _locked(self, fn):
+        def call():
+            with self._lock:
+                return fn()
+        return call
 
     def close(self) -> None:
         """Serve on while the other side hands back, then write the report."""
+        self._stop.set()
+        self._loop.join(timeout=2.0)
         deadline = time.monotonic() + self.linger_s
         while time.monotonic() < deadline:
             self._serve()

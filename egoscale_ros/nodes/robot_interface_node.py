@@ -142,6 +142,23 @@ class RobotInterfaceNode(Node):
         )
 
     # -- input ----------------------------------------------------------------------------------
+    def command_sink(self, ros_topic: str):
+        """A callable taking (positions in the output's joint order, stamp in s) of the output on
+        ``ros_topic`` from a command node of the same process, instead of over the topic (which
+        this node then no longer subscribes); None when no output of this node is on that topic."""
+        adapter = next((a for a in self.adapters if a.output.ros_topic == ros_topic), None)
+        if adapter is None:
+            return None
+        self.inbox.unsubscribe(ros_topic)
+        joints = adapter.output.joints
+
+        def take(positions, _stamp_s: float) -> None:
+            now = time.monotonic()
+            adapter.set_target(dict(zip(joints, positions.tolist())), now)
+            self.last_command[ros_topic] = now
+
+        return take
+
     def _take_commands(self) -> None:
         """Every command that arrived since the last tick, in order, each checked and counted."""
         for adapter in self.adapters:

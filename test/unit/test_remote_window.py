@@ -39,8 +39,8 @@ def test_the_window_grows_back_when_the_queue_is_gone_and_more_is_wanted():
         _fill(window)
         window.on_reply(50.0)
     assert window.size == 4
-    for _ in range(3):
-        window.on_reply(400.0)  # a burst of queued replies
+    for _ in range(4):
+        window.on_reply(400.0)  # queued replies: the second of them shows the queue
     assert window.size == 1
     for _ in range(5):
         _fill(window)  # an observation found the window full
@@ -60,3 +60,13 @@ def test_no_growth_without_demand_and_never_below_one():
     assert window.size == 1
     with pytest.raises(ValueError, match="limit"):
         InFlightWindow(0)
+
+
+def test_a_single_long_round_trip_now_and_then_is_no_queue():
+    """A loaded computer or network delays one reply in a while; shrinking for it would leave
+    observations unsent, each a gap in the chunk stream."""
+    window = InFlightWindow(6)
+    for k in range(200):
+        _fill(window)
+        window.on_reply(400.0 if k % 5 == 4 else 150.0 + (k % 7))
+    assert window.size == 6 and window.shrinks == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,10 @@ class ControllerPublisher:
         self._pub = node.create_publisher(msg_type, output.ros_topic, controller_qos(output))
         self._type = output.ros_type
         self.published = 0
+        # In-process consumers of this output (the robot interface node of the same container):
+        # each gets (positions in the output's joint order, stamp in s) of every command; the
+        # topic is then published only while something else subscribes it.
+        self.sinks: list[Callable[[np.ndarray, float], None]] = []
         # Column of each output joint in a caller's joint order, per order seen (usually one).
         self._columns: dict[tuple[str, ...], np.ndarray] = {}
         # A JointState output's names never change: its messages are laid out as CDR bytes once
@@ -82,12 +86,16 @@ class ControllerPublisher:
             return
         # The command's own time (the tick it was computed for), else now; as sec_to_stamp splits it.
         ns = round(stamp_s * 1e9) if stamp_s is not None else self._node.get_clock().now().nanoseconds
-        sec, nanosec = stamp_parts(ns)
-        data = self._encoder.encode(sec, nanosec, np.asarray(positions, dtype=np.float64)[columns],
-                                    np.asarray(velocities, dtype=np.float64)[columns] if velocities is not None
-                                    else None)
-        self._pub.publish(data)
+        q = np.asarray(positions, dtype=np.float64)[columns]
         self.published += 1
+        for sink in self.sinks:
+            sink(q, ns * 1e-9)
+        if self.sinks and self._pub.get_subscription_count() == 0:
+            return  # handed over in process, and nobody else listens
+        sec, nanosec = stamp_parts(ns)
+        data = self._encoder.encode(sec, nanosec, q, np.asarray(velocities, dtype=np.float64)[columns]
+                                    if velocities is not None else None)
+        self._pub.publish(data)
 
     def publish(self, positions: dict[str, float], velocities: dict[str, float] | None = None,
                 stamp_s: float | None = None) -> None:

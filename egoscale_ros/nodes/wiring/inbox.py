@@ -37,9 +37,19 @@ class Inbox:
         self._subs[topic] = self._helper.create_subscription(msg_type, resolved, _never_called, qos, raw=True)
         self._types[topic] = msg_type
 
+    def unsubscribe(self, topic: str) -> None:
+        """Stop queueing ``topic`` (its messages now come another way)."""
+        sub = self._subs.pop(topic, None)
+        self._types.pop(topic, None)
+        if sub is not None:
+            self._helper.destroy_subscription(sub)
+
     def take(self, topic: str) -> list[tuple[bytes, float]]:
         """Every message waiting on ``topic``, oldest first: (CDR bytes, monotonic time received)."""
-        handle = self._subs[topic].handle
+        sub = self._subs.get(topic)
+        if sub is None:
+            return []
+        handle = sub.handle
         msg_type = self._types[topic]
         out = []
         while True:

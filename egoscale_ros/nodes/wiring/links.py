@@ -48,6 +48,14 @@ def link_command_stages(smoother: Node | None, wrist_ik: Node | None = None,
     if hand_retarget is not None:
         smoother.links.hand.append(_hand_values_sink(smoother, hand_retarget))
         linked.append(f"hand targets {smoother.get_name()} -> {hand_retarget.get_name()}")
+    for stage in (wrist_ik, hand_retarget):
+        if stage is None or robot_interface is None:
+            continue
+        for pub in stage.guard.publishers:
+            sink = robot_interface.command_sink(pub.output.ros_topic)
+            if sink is not None:
+                pub.sinks.append(sink)
+                linked.append(f"{pub.output.ros_topic} {stage.get_name()} -> {robot_interface.get_name()}")
     stages = [n for n in (smoother, wrist_ik, hand_retarget) if n is not None]
     if robot_interface is not None and round(robot_interface.rate_hz, 9) == round(smoother.rate_hz, 9):
         stages.append(robot_interface)  # last: it sends what the stages just commanded
