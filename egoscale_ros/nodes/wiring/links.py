@@ -1,7 +1,7 @@
 """In-process links between the command-path stages of one process (command_container).
 
 The IK and retargeting also hand their controller commands to a robot interface node of the
-same process (:meth:`ControllerPublisher.sinks`), which then sends them in the same tick.
+same process (``ControllerPublisher.sinks``), which then sends them in the same tick.
 
 When the chunk smoother, wrist IK and hand retargeting share a process, the per-tick targets need
 not go through a message, DDS and an executor wake-up twice per tick: the smoother hands them to
