@@ -1,11 +1,12 @@
 """command_container: the command-path stages in one process, on one executor.
 
-The chunk smoother, wrist IK and hand retargeting stay separate node classes with their own
-names, parameters and topics (each can still be started alone); here they share one Python
-process and one executor, so the command path pays for one interpreter, one wait loop and one
-joint-state subscription instead of three. The smoother hands its per-tick targets to the IK and
-retargeting directly and one timer ticks the three (``egoscale_ros.nodes.wiring.links``). Which
-nodes it holds, with what parameters, comes from the graph plan (``egoscale_ros.graph``) as JSON:
+The chunk smoother, wrist IK, hand retargeting and the robot interface node stay separate node
+classes with their own names, parameters and topics (each can still be started alone); here they
+share one Python process and one executor, so the command path pays for one interpreter, one wait
+loop and one joint-state subscription instead of four. The smoother hands its per-tick targets to
+the IK and retargeting directly, they hand their commands to the interface, and one timer ticks
+the four in that order (``egoscale_ros.nodes.wiring.links``). Which nodes it holds, with what
+parameters, comes from the graph plan (``egoscale_ros.graph``) as JSON:
 
     python -m egoscale_ros.nodes.command_container --members '[{"name": ..., "executable": ...,
         "parameters": {...}, "remappings": [...]}, ...]' --namespace /robot1

@@ -1,5 +1,8 @@
 """In-process links between the command-path stages of one process (command_container).
 
+The IK and retargeting also hand their controller commands to a robot interface node of the
+same process (``ControllerPublisher.sinks``), which then sends them in the same tick.
+
 When the chunk smoother, wrist IK and hand retargeting share a process, the per-tick targets need
 not go through a message, DDS and an executor wake-up twice per tick: the smoother hands them to
 the other stages directly, and one timer ticks the three in order (smoother, then IK and
