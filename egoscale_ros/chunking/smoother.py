@@ -119,6 +119,11 @@ class ChunkSmoother:
         self.layout: tuple | None = None
         self.frame: str | None = None  # the first accepted chunk's frame; later ones must match
         self._buffer: list[BufferedChunk] = []
+        # Buffers that expiry replaced, kept until the next arrival: freeing an expired chunk
+        # (its tables are hundreds of small objects) costs more than the rest of a tick, and an
+        # arrival, which builds a chunk anyway, is the place to pay for it. At most one buffer's
+        # chunks are held this way: without arrivals the buffer only shrinks.
+        self._retired: list[list[BufferedChunk]] = []
         # Earliest and latest end of the buffered chunks, kept with the buffer: a tick needs them
         # (what to expire, how far the chunks reach) and they change only when the buffer does.
         self._first_end = math.inf
@@ -145,6 +150,7 @@ class ChunkSmoother:
         """Add a validated chunk that arrived at time ``now`` (same clock as ``sample``)."""
         c = self.counters
         c.chunks_received += 1
+        self._retired.clear()
         layout = chunk.layout()
         if self.layout is not None and layout != self.layout:
             c.rejected_layout += 1
@@ -215,6 +221,7 @@ class ChunkSmoother:
         kept = [e for e in self._buffer if e.chunk.end_time >= cutoff and id(e) not in gone]
         if len(kept) != len(self._buffer):
             self.counters.chunks_expired += len(self._buffer) - len(kept)
+            self._retired.append(self._buffer)
             self._buffer = kept
             self._ends_changed()
 
@@ -229,6 +236,7 @@ class ChunkSmoother:
     def reset(self) -> None:
         """Forget chunks and outputs (counters and layout are kept)."""
         self._buffer.clear()
+        self._retired.clear()
         self._ends_changed()
         self._newest_stamp_ns = -math.inf
         self._last_output = None

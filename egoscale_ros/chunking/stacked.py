@@ -50,6 +50,7 @@ class StackedChunks:
         self.layout: Layout | None = None
         # (slots, steps, 9W + 2D): each step's row of StepTables.quat, read as (slots · steps) rows
         self._table = np.zeros((0, 0, 0))
+        self._flat_table = self._table.reshape(0, 0)  # the same memory
         self._n_wrist = 0
         self._picks = np.zeros((2, 0), dtype=np.intp)  # the two entries of the product summed per output
         self._free: list[int] = []
@@ -61,8 +62,9 @@ class StackedChunks:
         self._stamps: list[float] = []
         self._dts: list[float] = []
         self._ends: list[float] = []
-        # Per stacked chunk its first row in the flat table (slot · steps), stamp and step:
-        self._arrays = (np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0))
+        # Per stacked chunk its first row in the flat table (slot · steps, a float, added to the
+        # whole steps since its stamp), stamp and step:
+        self._arrays = (np.zeros(0), np.zeros(0), np.zeros(0))
         # Every stacked chunk covers t in [_all_from, _all_until] (empty when none is stacked).
         self._all_from, self._all_until = math.inf, -math.inf
         self._buffers: dict[int, _TickBuffers] = {}  # count -> arrays rewritten in place at each tick
@@ -119,10 +121,11 @@ class StackedChunks:
         buffers = self._gather(t, newest)
         if buffers is None:
             return None
-        np.multiply(buffers.coefficients, weights_for(len(buffers.rows)), out=buffers.weighted)
-        np.matmul(buffers.weighted.T, buffers.rows, out=buffers.product)
-        pairs = buffers.product.take(self._picks)  # (2, 4W + D)
-        return pairs[0] + pairs[1]  # a new array: the caller's targets may be views into it
+        b = buffers
+        np.multiply(b.coefficients, weights_for(len(b.rows)), b.weighted)
+        np.matmul(b.weighted_transposed, b.rows, b.product)
+        b.product.take(self._picks, None, b.pairs, "clip")
+        return np.add(b.pairs_first, b.pairs_second)  # a new array: the caller's targets may be views into it
 
     def read(self, t: float, newest: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """Each covering chunk's reading at ``t``, oldest first: wrist rotations as unit quaternions
@@ -142,7 +145,7 @@ class StackedChunks:
         self.layout, self._entries, self._slot_of, self._signs = None, (), {}, {}
         self._slots, self._stamps, self._dts, self._ends = [], [], [], []
         self._free = list(range(len(self._table) - 1, -1, -1))
-        self._arrays = (np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0))
+        self._arrays = (np.zeros(0), np.zeros(0), np.zeros(0))
         self._all_from, self._all_until = math.inf, -math.inf
 
     def _gather(self, t: float, newest: int | None) -> _TickBuffers | None:
@@ -160,17 +163,17 @@ class StackedChunks:
             b = self._buffers[len(stamps)] = _TickBuffers(len(stamps), self._n_wrist, self._table.shape[2])
         # Steps since each stamp: >= −1e-9/dt where covered, so k = 0 and s is 0 to within a
         # nanosecond's worth; at most the last step, whose row has no change to a next step.
+        # Positional out arguments and views made once: a tick is a dozen small calls, and
+        # their overhead is most of its cost.
         u = b.steps
-        np.subtract(t, stamps, out=u)
-        np.divide(u, dts, out=u)
-        k = u.astype(np.intp)
-        np.subtract(u, k, out=b.fraction)
-        np.add(first_rows, k, out=k)
-        self._table.reshape(-1, self._table.shape[2]).take(k, axis=0, out=b.rows, mode="clip")
-        w = self._n_wrist
-        np.multiply(b.rows[:, :w], b.fraction_column, out=b.half)  # s·θ_k/2
-        np.cos(b.half, out=b.cosines)
-        np.sin(b.half, out=b.sines)
+        np.subtract(t, stamps, u)
+        np.divide(u, dts, u)
+        np.modf(u, b.fraction, b.whole_steps)  # s, and k as a float (truncated, as u >= −1e-9/dt)
+        np.add(first_rows, b.whole_steps, b.row_index, casting="unsafe")  # whole numbers: cast exactly
+        self._flat_table.take(b.row_index, 0, b.rows, "clip")  # clip: no buffered copy (indices are valid)
+        np.multiply(b.half_angles, b.fraction_column, b.half)  # s·θ_k/2
+        np.cos(b.half, b.cosines)
+        np.sin(b.half, b.sines)
         return b
 
     def _forget_oldest(self, count: int) -> None:
@@ -192,7 +195,7 @@ class StackedChunks:
             self._ends.append(chunk.end_time)
             previous = chunk
         self._entries = entries
-        self._arrays = (np.array(self._slots, dtype=np.intp) * self._table.shape[1], np.array(self._stamps),
+        self._arrays = (np.array(self._slots, dtype=float) * self._table.shape[1], np.array(self._stamps),
                         np.array(self._dts))
         if len(self._signs) > 2 * len(self._slots):
             self._signs = {slot: self._signs[slot] for slot in self._slots}
@@ -236,7 +239,7 @@ class StackedChunks:
             if slots:
                 table[:slots, :have_steps] = self._table
             self._free.extend(range(new_slots - 1, slots - 1, -1))
-            self._table = table
+            self._table, self._flat_table = table, table.reshape(-1, width)
             self._buffers = {}
         return self._free.pop()
 
@@ -246,7 +249,10 @@ class _TickBuffers:
 
     def __init__(self, count: int, n_wrist: int, width: int) -> None:
         self.steps = np.zeros(count)  # steps since each stamp
+        self.whole_steps = np.zeros(count)
+        self.row_index = np.zeros(count, dtype=np.intp)
         self.rows = np.zeros((count, width))  # each chunk's row at its step
+        self.half_angles = self.rows[:, :n_wrist]  # θ_k/2
         self.half = np.zeros((count, n_wrist))
         # per chunk (cos(sθ/2) per wrist, sin(sθ/2) per wrist, 1, s); the 1 column is never written
         self.coefficients = np.ones((count, 2 * n_wrist + 2))
@@ -255,7 +261,10 @@ class _TickBuffers:
         self.fraction = self.coefficients[:, -1]
         self.fraction_column = self.coefficients[:, -1:]
         self.weighted = np.zeros((count, 2 * n_wrist + 2))
+        self.weighted_transposed = self.weighted.T
         self.product = np.zeros((2 * n_wrist + 2, width))
+        self.pairs = np.zeros((2, width - 5 * n_wrist - (width - 9 * n_wrist) // 2))  # (2, 4W + D)
+        self.pairs_first, self.pairs_second = self.pairs
 
 
 def _picks(n_wrist: int, n_linear: int) -> np.ndarray:
