@@ -5,12 +5,16 @@ sends per horizon (30 at 30 chunks/s and a 1 s horizon) — and takes their weig
 one by one, that is a Python loop per tick whose cost grows with the chunks; stacked, a tick
 costs a dozen vectorised calls whatever their number.
 
-A reading of a chunk at fraction ``s`` of its step ``k`` is a coefficient row times a basis of
-that step (:mod:`egoscale_ros.chunking.step_tables`): per wrist ``cos(sθ_k/2)·q_k +
-sin(sθ_k/2)·p_k``, and ``L_k + s·ΔL_k`` for the linear parts (translations, hand joints). Each
-chunk's bases, one ``(2W + 2) × (4W + D)`` matrix per step, are stored in a slot once, when it
-first appears in the buffer, so a weighted sum of all readings is one product of the weighted
-coefficients with the gathered bases.
+A reading of a chunk at fraction ``s`` of its step ``k`` is a few coefficients times that step's
+row of the chunk's quaternion table (:mod:`egoscale_ros.chunking.step_tables`): per wrist
+``cos(sθ_k/2)·q_k + sin(sθ_k/2)·p_k``, and ``L_k + s·ΔL_k`` for the linear parts (translations,
+hand joints). Each chunk's table, one row of ``9W + 2D`` numbers per step, is stored in a slot
+once, when it first appears in the buffer. A tick gathers one row per chunk (the dense
+``(2W + 2) × (4W + D)`` basis of a step is two-thirds zeros: gathering rows moves a third of the
+memory), takes the coefficients ``(cos(sθ/2), sin(sθ/2), 1, s)`` per chunk, and gets the weighted
+sums of all parts in one product of the weighted coefficients with the rows; each output is
+then a fixed pair of that product's entries (a wrist's ``q`` and ``p`` parts, the linear parts
+and their change), picked by one precomputed index.
 
 Quaternions ``q`` and ``−q`` are one rotation; a mean needs them in one hemisphere. A chunk's
 quaternions are continuous along its steps (``step_tables``), and each chunk is stored with the
@@ -44,10 +48,10 @@ class StackedChunks:
 
     def __init__(self) -> None:
         self.layout: Layout | None = None
-        # (slots, steps, 2W + 2, 4W + D + W): each step's quat_basis, and the step's half angles
-        # θ_k/2 after the linear parts' row (the W last columns, which the sums never read)
-        self._basis = np.zeros((0, 0, 0, 0))
-        self._n_quat = self._width = 0  # columns: W quaternions, then the linear parts up to _width
+        # (slots, steps, 9W + 2D): each step's row of StepTables.quat, read as (slots · steps) rows
+        self._table = np.zeros((0, 0, 0))
+        self._n_wrist = 0
+        self._picks = np.zeros((2, 0), dtype=np.intp)  # the two entries of the product summed per output
         self._free: list[int] = []
         self._signs: dict[int, list[float]] = {}  # slot -> per wrist, the sign its quaternions were stored with
         # The stacked chunks in buffer order, and their slots:
@@ -57,24 +61,25 @@ class StackedChunks:
         self._stamps: list[float] = []
         self._dts: list[float] = []
         self._ends: list[float] = []
-        self._arrays = (np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0))  # slots, stamps, dts
+        # Per stacked chunk its first row in the flat table (slot · steps), stamp and step:
+        self._arrays = (np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0))
         # Every stacked chunk covers t in [_all_from, _all_until] (empty when none is stacked).
         self._all_from, self._all_until = math.inf, -math.inf
-        self._coefficients = np.ones((0, 0))  # per tick, rewritten in place: (slots, 2W + 2)
-        self._views: dict[int, tuple[np.ndarray, ...]] = {}  # count -> _coefficient_views(count)
+        self._buffers: dict[int, _TickBuffers] = {}  # count -> arrays rewritten in place at each tick
 
     @property
     def capacity(self) -> int:
         """Slots allocated: about the most chunks the buffer held at once, not how many passed through."""
-        return len(self._basis)
+        return len(self._table)
 
     def sync(self, buffer: Sequence[BufferedChunk]) -> bool:
         """Take the buffer's chunks (oldest first); False when they do not share one layout (then
         nothing is stacked and the caller reads them one by one)."""
-        entries, old = tuple(buffer), self._entries
+        old = self._entries
+        if len(buffer) == len(old) and all(map(operator.is_, buffer, old)):  # the usual tick: no copy
+            return self.layout is not None or not old
+        entries = tuple(buffer)
         start = len(old) - len(entries)
-        if start == 0 and all(map(operator.is_, entries, old)):
-            return self.layout is not None or not entries
         if start > 0 and entries and old[start] is entries[0] and all(map(operator.is_, entries, old[start:])):
             self._forget_oldest(start)  # only the oldest left, as at most ticks that change anything
             self._entries = entries
@@ -96,9 +101,11 @@ class StackedChunks:
         if any(e.chunk.layout() is not layout for e in entries):
             return False
         self.layout = layout
+        if entries and len(layout[0]) != self._n_wrist:  # tick buffers are shaped by the wrists
+            self._buffers = {}
         if entries:
-            n_wrist = len(layout[0])
-            self._n_quat, self._width = 4 * n_wrist, entries[0].chunk.tables.quat_basis.shape[2]
+            self._n_wrist = len(layout[0])
+            self._picks = _picks(self._n_wrist, entries[0].chunk.tables.linear_steps.shape[1] // 2)
         self._append(entries, entries)
         return True
 
@@ -109,63 +116,62 @@ class StackedChunks:
         per wrist the sum of the quaternions (4W) — with positive weights, a positive multiple of
         their weighted quaternion mean — then the weighted sum of the linear parts (D); None when
         no chunk covers ``t``."""
-        gathered = self._gather(t, newest)
-        if gathered is None:
+        buffers = self._gather(t, newest)
+        if buffers is None:
             return None
-        coefficients, basis = gathered
-        weighted = coefficients * weights_for(len(coefficients))  # not in place: the 1 column stays
-        return (weighted.reshape(-1) @ basis.reshape(-1, basis.shape[-1]))[: self._width]
+        np.multiply(buffers.coefficients, weights_for(len(buffers.rows)), out=buffers.weighted)
+        np.matmul(buffers.weighted.T, buffers.rows, out=buffers.product)
+        pairs = buffers.product.take(self._picks)  # (2, 4W + D)
+        return pairs[0] + pairs[1]  # a new array: the caller's targets may be views into it
 
     def read(self, t: float, newest: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """Each covering chunk's reading at ``t``, oldest first: wrist rotations as unit quaternions
         (M, W, 4), in the stored hemispheres, and linear parts (M, D); None when none covers ``t``."""
-        gathered = self._gather(t, newest)
-        if gathered is None:
+        buffers = self._gather(t, newest)
+        if buffers is None:
             return None
-        coefficients, basis = gathered
-        out = np.einsum("mk,mkx->mx", coefficients, basis)
-        return out[:, : self._n_quat].reshape(len(out), -1, 4), out[:, self._n_quat : self._width]
+        w, rows = self._n_wrist, buffers.rows
+        c = buffers.coefficients
+        quats = (c[:, :w, None] * rows[:, w : 5 * w].reshape(len(rows), w, 4)
+                 + c[:, w : 2 * w, None] * rows[:, 5 * w : 9 * w].reshape(len(rows), w, 4))
+        d = (rows.shape[1] - 9 * w) // 2
+        return quats, rows[:, 9 * w : 9 * w + d] + c[:, -1:] * rows[:, 9 * w + d :]
 
     def clear(self) -> None:
         """Forget every chunk (the slots' storage is kept for the next ones)."""
         self.layout, self._entries, self._slot_of, self._signs = None, (), {}, {}
         self._slots, self._stamps, self._dts, self._ends = [], [], [], []
-        self._free = list(range(len(self._basis) - 1, -1, -1))
+        self._free = list(range(len(self._table) - 1, -1, -1))
         self._arrays = (np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0))
         self._all_from, self._all_until = math.inf, -math.inf
 
-    def _gather(self, t: float, newest: int | None) -> tuple[np.ndarray, np.ndarray] | None:
-        """Coefficient rows (M, 2W + 2) of the chunks covering ``t`` and their steps' bases."""
-        slots, stamps, dts = self._arrays
+    def _gather(self, t: float, newest: int | None) -> _TickBuffers | None:
+        """The rows of the chunks covering ``t`` at their steps, and their coefficients."""
+        first_rows, stamps, dts = self._arrays
         if not self._all_from <= t <= self._all_until:  # not the usual tick, where all cover t
             covering = [i for i, e in enumerate(self._entries) if e.chunk.covers(t)]
             if not covering:
                 return None
-            slots, stamps, dts = slots[covering], stamps[covering], dts[covering]
-        if newest is not None and newest < len(slots):
-            slots, stamps, dts = slots[-newest:], stamps[-newest:], dts[-newest:]
+            first_rows, stamps, dts = first_rows[covering], stamps[covering], dts[covering]
+        if newest is not None and newest < len(stamps):
+            first_rows, stamps, dts = first_rows[-newest:], stamps[-newest:], dts[-newest:]
+        b = self._buffers.get(len(stamps))
+        if b is None:
+            b = self._buffers[len(stamps)] = _TickBuffers(len(stamps), self._n_wrist, self._table.shape[2])
         # Steps since each stamp: >= −1e-9/dt where covered, so k = 0 and s is 0 to within a
-        # nanosecond's worth; at most the last step, whose basis has no change to a next step.
-        u = (t - stamps) / dts
+        # nanosecond's worth; at most the last step, whose row has no change to a next step.
+        u = b.steps
+        np.subtract(t, stamps, out=u)
+        np.divide(u, dts, out=u)
         k = u.astype(np.intp)
-        basis = self._basis[slots, k]
-        # Coefficient rows (cos(sθ/2) per wrist, sin(sθ/2) per wrist, 1, s), written in place.
-        views = self._views.get(len(u))
-        if views is None:
-            views = self._views[len(u)] = self._coefficient_views(len(u))
-        coefficients, fraction, fraction_column, cosines, sines = views
-        np.subtract(u, k, out=fraction)
-        half = basis[:, -2, self._width :] * fraction_column  # θ_k/2, stored after the linear parts' row
-        np.cos(half, out=cosines)
-        np.sin(half, out=sines)
-        return coefficients, basis
-
-    def _coefficient_views(self, count: int) -> tuple[np.ndarray, ...]:
-        """The first ``count`` coefficient rows, their s column (flat and as a column), their
-        cosine and their sine columns: views made once per count, not at every tick."""
-        rows = self._coefficients[:count]
-        n_wrist = (rows.shape[1] - 2) // 2
-        return rows, rows[:, -1], rows[:, -1:], rows[:, :n_wrist], rows[:, n_wrist : 2 * n_wrist]
+        np.subtract(u, k, out=b.fraction)
+        np.add(first_rows, k, out=k)
+        self._table.reshape(-1, self._table.shape[2]).take(k, axis=0, out=b.rows, mode="clip")
+        w = self._n_wrist
+        np.multiply(b.rows[:, :w], b.fraction_column, out=b.half)  # s·θ_k/2
+        np.cos(b.half, out=b.cosines)
+        np.sin(b.half, out=b.sines)
+        return b
 
     def _forget_oldest(self, count: int) -> None:
         """Free the slots of the ``count`` oldest stacked chunks."""
@@ -186,7 +192,8 @@ class StackedChunks:
             self._ends.append(chunk.end_time)
             previous = chunk
         self._entries = entries
-        self._arrays = np.array(self._slots, dtype=np.intp), np.array(self._stamps), np.array(self._dts)
+        self._arrays = (np.array(self._slots, dtype=np.intp) * self._table.shape[1], np.array(self._stamps),
+                        np.array(self._dts))
         if len(self._signs) > 2 * len(self._slots):
             self._signs = {slot: self._signs[slot] for slot in self._slots}
         self._refresh_span()
@@ -198,13 +205,11 @@ class StackedChunks:
             self._all_from, self._all_until = math.inf, -math.inf
 
     def _put(self, chunk: ActionChunk, previous: ActionChunk | None, previous_signs: list[float] | None) -> int:
-        """A slot holding the chunk's bases, in the hemisphere of ``previous`` (stored with ``previous_signs``)."""
-        tables = chunk.tables
-        basis = tables.quat_basis
-        h, n_wrist = tables.half_angles.shape
-        slot = self._slot_for(h, basis.shape[1], basis.shape[2] + n_wrist)
-        self._basis[slot, :h, :, : self._width] = basis
-        self._basis[slot, :h, -2, self._width :] = tables.half_angles  # read with the basis in one gather
+        """A slot holding the chunk's table, in the hemisphere of ``previous`` (stored with ``previous_signs``)."""
+        table = chunk.tables.quat
+        h, n_wrist = chunk.tables.half_angles.shape
+        slot = self._slot_for(h, table.shape[1])
+        self._table[slot, :h] = table
         signs = [1.0] * n_wrist
         if previous is not None and previous_signs is not None and n_wrist:
             at = min(max(chunk.stamp, previous.stamp), previous.end_time)  # where both predict, if anywhere
@@ -213,24 +218,57 @@ class StackedChunks:
             signs = [math.copysign(1.0, sign * sum(a * b for a, b in zip(q, p)))
                      for q, p, sign in zip(mine, theirs, previous_signs)]
             for w, sign in enumerate(signs):
-                if sign < 0.0:  # the rows of this wrist's q and p
-                    self._basis[slot, :h, [w, n_wrist + w]] *= -1.0
+                if sign < 0.0:  # this wrist's q and p columns
+                    self._table[slot, :h, n_wrist + 4 * w : n_wrist + 4 * w + 4] *= -1.0
+                    self._table[slot, :h, 5 * n_wrist + 4 * w : 5 * n_wrist + 4 * w + 4] *= -1.0
         self._signs[slot] = signs
         return slot
 
-    def _slot_for(self, steps: int, rows: int, width: int) -> int:
+    def _slot_for(self, steps: int, width: int) -> int:
         """A free slot for a chunk of ``steps`` steps, growing the storage when full or too small."""
-        slots, have_steps, have_rows, have_width = self._basis.shape
-        if (have_rows, have_width) != (rows, width):  # another layout: nothing stored is of use
+        slots, have_steps, have_width = self._table.shape
+        if have_width != width:  # another layout: nothing stored is of use
             slots, have_steps, self._free = 0, 0, []
         if not self._free or steps > have_steps:
             new_slots = slots if self._free else max(8, 2 * slots)
             new_steps = max(have_steps, steps)
-            basis = np.zeros((new_slots, new_steps, rows, width))
+            table = np.zeros((new_slots, new_steps, width))
             if slots:
-                basis[:slots, :have_steps] = self._basis
+                table[:slots, :have_steps] = self._table
             self._free.extend(range(new_slots - 1, slots - 1, -1))
-            self._basis = basis
-            self._coefficients = np.ones((new_slots, rows))  # the "1" column stays 1
-            self._views = {}
+            self._table = table
+            self._buffers = {}
         return self._free.pop()
+
+
+class _TickBuffers:
+    """Arrays for ``count`` chunks that a tick rewrites in place, made once per count."""
+
+    def __init__(self, count: int, n_wrist: int, width: int) -> None:
+        self.steps = np.zeros(count)  # steps since each stamp
+        self.rows = np.zeros((count, width))  # each chunk's row at its step
+        self.half = np.zeros((count, n_wrist))
+        # per chunk (cos(sθ/2) per wrist, sin(sθ/2) per wrist, 1, s); the 1 column is never written
+        self.coefficients = np.ones((count, 2 * n_wrist + 2))
+        self.cosines = self.coefficients[:, :n_wrist]
+        self.sines = self.coefficients[:, n_wrist : 2 * n_wrist]
+        self.fraction = self.coefficients[:, -1]
+        self.fraction_column = self.coefficients[:, -1:]
+        self.weighted = np.zeros((count, 2 * n_wrist + 2))
+        self.product = np.zeros((2 * n_wrist + 2, width))
+
+
+def _picks(n_wrist: int, n_linear: int) -> np.ndarray:
+    """Flat indices into the product (2W + 2, 9W + 2D) of coefficients and rows of the two
+    entries whose sum is each output: per wrist its q part (coefficient row w, columns of q_w)
+    and its p part (row W + w, columns of p_w), then per linear part the part (row 2W) and its
+    change (row 2W + 1)."""
+    w, d = n_wrist, n_linear
+    width = 9 * w + 2 * d
+    first, second = [], []
+    for i in range(w):
+        first += [i * width + w + 4 * i + j for j in range(4)]
+        second += [(w + i) * width + 5 * w + 4 * i + j for j in range(4)]
+    first += [2 * w * width + 9 * w + j for j in range(d)]
+    second += [(2 * w + 1) * width + 9 * w + d + j for j in range(d)]
+    return np.array([first, second], dtype=np.intp)

@@ -18,10 +18,8 @@ it is tabulated here: a reading is then a few coefficients times one row of a ta
   change to the next step (translations and hand joints), then per wrist ``R_k K_k`` and ``R_k K_k²``.
 * :attr:`StepTables.quat` ``(H, 9W + 2D)``: per step ``θ_k/2`` (W), ``q_k`` (4W), ``p_k`` (4W),
   the linear parts (``D = 3W + Dₕ``: translations, then hand joints) and their change to the next
-  step; the columns are named by :func:`quat_columns`.
-* :attr:`StepTables.quat_basis` ``(H, 2W + 2, 4W + D)``: the same as a basis, for mixing many
-  readings in one product; coefficients ``(cos(sθ_1/2), …, sin(sθ_1/2), …, 1, s)`` — per wrist
-  ``q_k`` and ``p_k`` in that wrist's four columns, then the linear parts and their change.
+  step; the columns are named by :func:`quat_columns`. A reading's coefficients are
+  ``(cos(sθ_1/2), …, sin(sθ_1/2), …, 1, s)`` for the ``q``, ``p``, linear and change columns.
 
 The last step has no successor: its step rotation and changes are zero, so a reading at the last
 step's due time (``s = 0``) is that step exactly, as it is at every step.
@@ -64,7 +62,6 @@ class StepTables:
 
     pose: np.ndarray
     quat: np.ndarray
-    quat_basis: np.ndarray
     half_angles: np.ndarray  #: (H, W): θ_k/2
     linear_steps: np.ndarray  #: (H, 2D): per step the linear parts, then their change to the next step
     #: per step, the W step angles θ_k as Python floats (a single reading takes their sines in Python)
@@ -123,14 +120,8 @@ def build_step_tables(rotations: np.ndarray, translations: np.ndarray, step_rotv
         quats[1:] *= np.cumprod(flips, axis=0)[..., None]
     turned = se3.quat_multiply_batch(quats, np.concatenate([axis, np.zeros((h, n_wrist, 1))], axis=-1))
     quat = np.concatenate([0.5 * theta, quats.reshape(h, -1), turned.reshape(h, -1), linear, change], axis=1)
-    quat_basis = np.zeros((h, 2 * n_wrist + 2, 4 * n_wrist + linear.shape[1]))
-    for i in range(n_wrist):
-        quat_basis[:, i, 4 * i : 4 * i + 4] = quats[:, i]
-        quat_basis[:, n_wrist + i, 4 * i : 4 * i + 4] = turned[:, i]
-    quat_basis[:, 2 * n_wrist, 4 * n_wrist :] = linear
-    quat_basis[:, 2 * n_wrist + 1, 4 * n_wrist :] = change
     floats = np.concatenate([0.5 * theta[..., None], quats, turned], axis=-1).tolist()  # (H, W, 9)
-    return StepTables(_freeze(pose), _freeze(quat), _freeze(quat_basis), _freeze(0.5 * theta),
+    return StepTables(_freeze(pose), _freeze(quat), _freeze(0.5 * theta),
                       _freeze(np.concatenate([linear, change], axis=1)),
                       tuple(tuple(row) for row in theta.tolist()),
                       tuple(tuple(tuple(w) for w in step) for step in floats), quat_columns(n_wrist, linear.shape[1]))
