@@ -49,18 +49,33 @@ class _Reader:
         self.buf = memoryview(data)[4:]
         self.o = 0
         self.what = what
+        # While a list: every count, run of doubles and time read, as (kind, offset, value).
+        self.log: list[tuple[str, int, int]] | None = None
 
     def u32(self) -> int:
         self.o += -self.o % 4
         (v,) = _U32.unpack_from(self.buf, self.o)
+        if self.log is not None:
+            self.log.append(("u32", self.o, v))
         self.o += 4
         return v
 
     def time(self) -> tuple[int, int]:
         self.o += -self.o % 4
         sec, nsec = _TIME.unpack_from(self.buf, self.o)
+        if self.log is not None:
+            self.log.append(("time", self.o, 0))
         self.o += 8
         return sec, nsec
+
+    def run(self, n: int) -> np.ndarray:
+        """``n`` doubles at the next 8-aligned offset (the caller checked they fit)."""
+        self.o += -self.o % 8
+        if self.log is not None:
+            self.log.append(("f8", self.o, n))
+        out = np.frombuffer(self.buf, dtype="<f8", count=n, offset=self.o)
+        self.o += 8 * n
+        return out
 
     def string(self) -> str:
         n = self.u32()
@@ -81,12 +96,9 @@ class _Reader:
         n = self.count(8)
         if n == 0:
             return np.zeros(0)
-        self.o += -self.o % 8
-        if self.o + 8 * n > len(self.buf):
+        if self.o + -self.o % 8 + 8 * n > len(self.buf):
             raise ValueError(f"{self.what}: sequence of {n} longer than the message")
-        out = np.frombuffer(self.buf, dtype="<f8", count=n, offset=self.o)
-        self.o += 8 * n
-        return out
+        return self.run(n)
 
     def header(self) -> tuple[int, int, str, list[str]]:
         sec, nsec = self.time()
@@ -99,26 +111,86 @@ class _Reader:
         return sec * 1_000_000_000 + nsec
 
 
+def _wrist_point(r: _Reader, k: int, joints: int) -> tuple[np.ndarray | None, int]:
+    n = r.count(56)
+    if n != joints:
+        raise ValueError(f"point {k} carries {n} transforms for {joints} joints")
+    row = r.run(7 * n) if n else None
+    for _twists in range(2):  # velocities, accelerations: 6 doubles each, not used
+        m = r.count(48)
+        if m:
+            r.o += -r.o % 8 + 48 * m
+    return row, r.duration_ns()
+
+
+def _hand_point(r: _Reader, k: int, joints: int) -> tuple[np.ndarray | None, int]:
+    positions = r.doubles()
+    if len(positions) != joints:
+        raise ValueError(f"point {k} carries {len(positions)} positions for {joints} joints")
+    for _unused in range(3):  # velocities, accelerations, effort
+        r.doubles()
+    return positions, r.duration_ns()
+
+
+def _points(r: _Reader, read_point, joints: int) -> tuple[list[np.ndarray], list[int]]:
+    """Every point's numbers and time. A policy's points all have one shape: once the second has
+    been read, the rest are read at once through strided views when their counts equal its
+    counts and their layout repeats (a stride of whole 8-byte words); else one by one."""
+    total = r.count(4)
+    rows, steps = [], []
+    k = 0
+    while k < total:
+        start = r.o
+        r.log = [] if k == 1 and total > 2 else None
+        row, step = read_point(r, k, joints)
+        if row is not None:
+            rows.append(row)
+        steps.append(step)
+        k += 1
+        if r.log is not None:
+            log, r.log = r.log, None
+            rest = _same_shaped(r.buf, start, r.o - start, log, total - 2)
+            if rest is not None:
+                more_rows, more_steps = rest
+                rows.extend(more_rows)
+                steps.extend(more_steps)
+                r.o = start + (r.o - start) * (total - 1)
+                break
+    return rows, steps
+
+
+def _same_shaped(buf: memoryview, start: int, stride: int, log: list[tuple[str, int, int]],
+                 m: int) -> tuple[list[np.ndarray], list[int]] | None:
+    """The ``m`` points after the one at ``start`` (read with ``log``), if each repeats its
+    layout every ``stride`` bytes with the same counts; None when any does not."""
+    base = start + stride
+    if stride % 8 or base + stride * m > len(buf):
+        return None
+    runs, stamp = [], None
+    for kind, offset, value in log:
+        at = base + offset - start
+        if kind == "u32":
+            counts = np.ndarray((m,), dtype="<u4", buffer=buf, offset=at, strides=(stride,))
+            if not (counts == value).all():
+                return None
+        elif kind == "f8":
+            runs.append(np.ndarray((m, value), dtype="<f8", buffer=buf, offset=at, strides=(stride, 8)))
+        else:
+            stamp = at
+    if stamp is None or len(runs) != 1:
+        return None  # no numbers, or more runs than one: point by point
+    sec = np.ndarray((m,), dtype="<i4", buffer=buf, offset=stamp, strides=(stride,)).astype(np.int64)
+    nsec = np.ndarray((m,), dtype="<u4", buffer=buf, offset=stamp + 4, strides=(stride,)).astype(np.int64)
+    return list(runs[0]), (sec * 1_000_000_000 + nsec).tolist()
+
+
 def decode_wrist_chunk(data: bytes) -> WireChunk:
     """A MultiDOFJointTrajectory's CDR bytes; every point must carry one transform per joint
     (ValueError naming the point otherwise, or naming what is malformed)."""
     r = _Reader(data, "policy/wrist_chunk")
     try:
         sec, nsec, frame, names = r.header()
-        rows, steps = [], []
-        for k in range(r.count(4)):
-            n = r.count(56)
-            if n != len(names):
-                raise ValueError(f"point {k} carries {n} transforms for {len(names)} joints")
-            if n:
-                r.o += -r.o % 8
-                rows.append(np.frombuffer(r.buf, dtype="<f8", count=7 * n, offset=r.o))
-                r.o += 56 * n
-            for _twists in range(2):  # velocities, accelerations: 6 doubles each, not used
-                m = r.count(48)
-                if m:
-                    r.o += -r.o % 8 + 48 * m
-            steps.append(r.duration_ns())
+        rows, steps = _points(r, _wrist_point, len(names))
     except struct.error as exc:
         raise ValueError(f"policy/wrist_chunk: truncated message ({exc})") from exc
     values = np.array(rows, dtype=float).reshape(len(steps), len(names), 7)
@@ -130,15 +202,7 @@ def decode_hand_chunk(data: bytes) -> WireChunk:
     r = _Reader(data, "policy/hand_chunk")
     try:
         sec, nsec, frame, names = r.header()
-        rows, steps = [], []
-        for k in range(r.count(4)):
-            positions = r.doubles()
-            if len(positions) != len(names):
-                raise ValueError(f"point {k} carries {len(positions)} positions for {len(names)} joints")
-            rows.append(positions)
-            for _unused in range(3):  # velocities, accelerations, effort
-                r.doubles()
-            steps.append(r.duration_ns())
+        rows, steps = _points(r, _hand_point, len(names))
     except struct.error as exc:
         raise ValueError(f"policy/hand_chunk: truncated message ({exc})") from exc
     values = np.array(rows, dtype=float).reshape(len(steps), len(names))

@@ -72,3 +72,32 @@ def test_truncated_or_foreign_bytes_are_refused_naming_the_topic():
     for bad in (data[:-100], data[:40], b"\x00\x00\x00\x00" + data[4:], b""):
         with pytest.raises(ValueError, match="policy/wrist_chunk"):
             decode_wrist_chunk(bad)
+
+
+def test_points_of_other_shapes_among_same_shaped_ones_read_as_their_messages():
+    """Points after the second are read at once when they repeat its layout; a point that does
+    not (twists, extra numbers) is read one by one, with the same result."""
+    rng = np.random.default_rng(9)
+    msg = _wrist_message(rng, points=12)
+    msg.points[7].velocities = [Twist()] * 2
+    got = decode_wrist_chunk(serialize_message(msg))
+    expected = [[(t.translation.x, t.translation.y, t.translation.z, t.rotation.x, t.rotation.y,
+                  t.rotation.z, t.rotation.w) for t in p.transforms] for p in msg.points]
+    np.testing.assert_array_equal(got.values, np.array(expected))
+    assert got.steps_ns == [duration_to_ns(p.time_from_start) for p in msg.points]
+    hand = JointTrajectory(joint_names=["a", "b", "c"])
+    hand.points = [JointTrajectoryPoint(positions=rng.normal(size=3).tolist(), velocities=[0.0] * (3 * (k == 4)),
+                                        time_from_start=sec_to_duration(k / 30)) for k in range(9)]
+    got = decode_hand_chunk(serialize_message(hand))
+    np.testing.assert_array_equal(got.values, np.array([p.positions for p in hand.points]))
+    assert got.steps_ns == [duration_to_ns(p.time_from_start) for p in hand.points]
+    empty = JointTrajectory(points=[JointTrajectoryPoint(time_from_start=sec_to_duration(k)) for k in range(5)])
+    got = decode_hand_chunk(serialize_message(empty))
+    assert got.values.shape == (5, 0) and got.steps_ns == [k * 1_000_000_000 for k in range(5)]
+
+
+def test_a_later_point_that_does_not_fit_is_refused_naming_it():
+    msg = _wrist_message(np.random.default_rng(10), points=20)
+    msg.points[13].transforms = msg.points[13].transforms[:1]
+    with pytest.raises(ValueError, match="point 13 carries 1 transforms for 2 joints"):
+        decode_wrist_chunk(serialize_message(msg))
