@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,8 +21,7 @@ from egoscale_ros.nodes.wiring.stamps import (
     stamp_to_sec,
 )
 from egoscale_ros.robot.spec import RobotConfig
-
-PERIOD_REFRESH_S = 1.0
+from egoscale_ros.safety.arrival_flow import ArrivalFlow
 
 
 class JointStateListener:
@@ -53,8 +51,7 @@ class JointStateListener:
         self.filter = FeedbackFilter(joints, speed, future_tolerance_s=FUTURE_TOLERANCE_S)
         self._received_s = -math.inf  # local monotonic arrival time of the last accepted message
         self.source_problem = ""
-        self._arrivals: deque[tuple[float, float]] = deque(maxlen=400)  # (node clock, stamp) accepted
-        self._period_at = (-math.inf, 0.0)  # (node clock, usual period) of the last estimate
+        self._flow = ArrivalFlow(400)  # (node clock, stamp) of the messages accepted
         # Taken when a tick asks, from the process's one subscription: no callback per message.
         self._view = JointStateView.shared(node, topic) if view else None
         self._seen = 0
@@ -117,7 +114,7 @@ class JointStateListener:
                 self._received_s = time.monotonic() if received_s is None else received_s
                 # When it reached this process (it may have waited in the queue until a tick took it).
                 arrival = now_sec(self._node) - (time.monotonic() - self._received_s)
-                self._arrivals.append((arrival, self.filter.stamp_s))
+                self._flow.record(arrival, self.filter.stamp_s)
         if not ok:
             warning(self._node)(f"{self.topic} refused: {self.filter.last_reason}",
                                 throttle_duration_sec=2.0)
@@ -126,30 +123,9 @@ class JointStateListener:
     def flow_problem(self, window_s: float = 0.5, late_s: float = 0.05, lost: float = 0.2) -> str:
         """'' while the feedback flows as usual, else what is wrong with it now: messages arriving
         late by their own stamps, or a share of them lost (judged against the usual period)."""
-        with self._lock:
-            arrivals = list(self._arrivals)
-        if len(arrivals) < 20:
-            return ""
         now = now_sec(self._node)
-        recent = [(a, s) for a, s in arrivals if a >= now - window_s]
-        if recent:
-            delay = max(a - s for a, s in recent)
-            if delay > late_s:
-                return f"{self.topic} {delay * 1e3:.0f} ms old on arrival (late)"
-        period = self._usual_period(arrivals, now)
-        if period > 0:
-            expected = window_s / period
-            if expected >= 10 and len(recent) < (1 - lost) * expected:
-                return f"{self.topic}: {100 * (1 - len(recent) / expected):.0f}% lost in the last {window_s:g} s"
-        return ""
-
-    def _usual_period(self, arrivals: list[tuple[float, float]], now: float) -> float:
-        """The usual period between messages (20th percentile of the stamp gaps), estimated again
-        at most once a second: the watchdog asks many times a second and the period barely moves."""
-        if now - self._period_at[0] >= PERIOD_REFRESH_S or now < self._period_at[0]:
-            stamps = np.array([s for _, s in arrivals])
-            self._period_at = (now, float(np.percentile(np.diff(stamps), 20)) if len(stamps) > 1 else 0.0)
-        return self._period_at[1]
+        with self._lock:
+            return self._flow.problem(self.topic, now, window_s, late_s, lost)
 
     @property
     def rejected(self) -> int:
