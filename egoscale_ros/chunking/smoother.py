@@ -119,7 +119,8 @@ class ChunkSmoother:
         self.layout: tuple | None = None
         self.frame: str | None = None  # the first accepted chunk's frame; later ones must match
         self._buffer: list[BufferedChunk] = []
-        # Buffers that expiry replaced, kept until the next arrival: freeing an expired chunk
+        self._ends: list[float] = []  # each buffered chunk's end time: expiry reads these, not the chunks
+        # Chunks that expired, kept until the next arrival: freeing an expired chunk
         # (its tables are hundreds of small objects) costs more than the rest of a tick, and an
         # arrival, which builds a chunk anyway, is the place to pay for it. At most one buffer's
         # chunks are held this way: without arrivals the buffer only shrinks.
@@ -173,9 +174,10 @@ class ChunkSmoother:
         self._newest_stamp_ns = chunk.stamp_ns
         entry = BufferedChunk(chunk, float(now))
         self._buffer.append(entry)
+        self._ends.append(chunk.end_time)
         if len(self._buffer) > self.max_chunks:
             c.dropped_overflow += len(self._buffer) - self.max_chunks
-            del self._buffer[: len(self._buffer) - self.max_chunks]
+            del self._buffer[: len(self._buffer) - self.max_chunks], self._ends[: len(self._ends) - self.max_chunks]
             self._ends_changed()
         else:
             self._first_end = min(self._first_end, chunk.end_time)
@@ -217,16 +219,26 @@ class ChunkSmoother:
         cutoff = t - 1e-9
         if not obsolete and self._first_end >= cutoff:
             return  # the usual tick: nothing ended
-        gone = {id(e) for e in obsolete}
-        kept = [e for e in self._buffer if e.chunk.end_time >= cutoff and id(e) not in gone]
-        if len(kept) != len(self._buffer):
-            self.counters.chunks_expired += len(self._buffer) - len(kept)
-            self._retired.append(self._buffer)
-            self._buffer = kept
-            self._ends_changed()
+        buffer, ends = self._buffer, self._ends
+        if obsolete:
+            gone = {id(e) for e in obsolete}
+            keep = [i for i, e in enumerate(buffer) if ends[i] >= cutoff and id(e) not in gone]
+        else:
+            keep = [i for i, end in enumerate(ends) if end >= cutoff]
+        dropped = len(buffer) - len(keep)
+        if not dropped:
+            return
+        self.counters.chunks_expired += dropped
+        if not keep or keep[0] == dropped:  # the oldest ended, as usual: dropped in place
+            self._retired.append(buffer[:dropped])
+            del buffer[:dropped], ends[:dropped]
+        else:
+            self._retired.append(buffer)
+            self._buffer, self._ends = [buffer[i] for i in keep], [ends[i] for i in keep]
+        self._ends_changed()
 
     def _ends_changed(self) -> None:
-        ends = [e.chunk.end_time for e in self._buffer]
+        ends = self._ends
         self._first_end, self._last_end = (min(ends), max(ends)) if ends else (math.inf, -math.inf)
 
     @property
@@ -236,6 +248,7 @@ class ChunkSmoother:
     def reset(self) -> None:
         """Forget chunks and outputs (counters and layout are kept)."""
         self._buffer.clear()
+        self._ends.clear()
         self._retired.clear()
         self._ends_changed()
         self._newest_stamp_ns = -math.inf
