@@ -27,6 +27,21 @@ class Rejected(ValueError):
 
 
 @dataclass(frozen=True)
+class WireSample:
+    """A DDS sample already serialised: ``data`` is what ``type.serialize`` would return for it.
+
+    An output that builds its message straight from arrays hands this over: the robot interface
+    writes the bytes as they are, and a reader that wants the fields calls :meth:`decode`.
+    """
+
+    type: type
+    data: bytes
+
+    def decode(self) -> Any:
+        return self.type.deserialize(self.data)
+
+
+@dataclass(frozen=True)
 class RosJointState:
     """A sensor_msgs/JointState as plain data (the shell converts; the core never sees rclpy)."""
 
@@ -41,7 +56,8 @@ class RosJointState:
 class Packet:
     """One message to send now: on ``topic`` over the adapter's transport.
 
-    ``message`` is a DDS sample (an IDL struct instance) or a :class:`RosJointState`.
+    ``message`` is a DDS sample (an IDL struct instance, or a :class:`WireSample` of its bytes) or a
+    :class:`RosJointState`.
     """
 
     topic: str

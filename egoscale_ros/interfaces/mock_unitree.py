@@ -20,6 +20,7 @@ from typing import Any
 from egoscale_ros.interfaces import registry
 from egoscale_ros.interfaces import unitree as u
 from egoscale_ros.interfaces import unitree_idl as idl
+from egoscale_ros.interfaces.base import WireSample
 from egoscale_ros.interfaces.crc import unitree_crc
 from egoscale_ros.interfaces.fixed_cdr import pack
 from egoscale_ros.interfaces.flat_message import FlatMessage
@@ -258,6 +259,8 @@ class MockUnitree(MockBody):
         """Check one command; True when accepted (joints move), False when refused (joints hold)."""
         check = self.checks[topic]
         self.received[topic] += 1
+        if isinstance(msg, WireSample):
+            msg = msg.decode()
         errors = check.verify(msg, now)
         for reason in dict.fromkeys(errors):
             self.errors[reason] = self.errors.get(reason, 0) + 1

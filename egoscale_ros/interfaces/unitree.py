@@ -26,7 +26,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from egoscale_ros.interfaces import unitree_idl as idl
-from egoscale_ros.interfaces.base import DDS, FeedbackDecoder, JointSample, OutputAdapter, Packet, Rejected
+from egoscale_ros.interfaces.base import (
+    DDS,
+    FeedbackDecoder,
+    JointSample,
+    OutputAdapter,
+    Packet,
+    Rejected,
+    WireSample,
+)
 from egoscale_ros.interfaces.blend import BlendRamp
 from egoscale_ros.interfaces.crc import unitree_crc
 from egoscale_ros.interfaces.fixed_cdr import pack
@@ -123,6 +131,37 @@ class _LowCmdOutput(_UnitreeOutput):
             motor_cmd[i] = self.motor_cmd_type(mode=self.mode, q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
 
 
+class _LowCmdLayout:
+    """A LowCmd packed from numbers: the slots of the commanded and held motors' fields in the flat
+    message, filled as :meth:`_LowCmdOutput.fill` fills the objects (other motors all zero), and
+    the CRC computed over the C layout last, as :meth:`HgArmSdkOutput.encode` does."""
+
+    def __init__(self, template: Any, motor_index: Sequence[int], hold_index: Sequence[int]):
+        self.message = m = FlatMessage(template)
+        self.zero = list(m.values)
+
+        def slots(i: int) -> tuple[int, int, int, int]:
+            return tuple(m.slot("motor_cmd", i, key) for key in ("mode", "q", "kp", "kd"))  # type: ignore[return-value]
+
+        self.commanded = [slots(i) for i in motor_index]
+        self.held = [slots(i) for i in hold_index]
+        self.crc_slot = m.slot("crc")
+
+    def fill(self, output: _LowCmdOutput, q: Sequence[float]) -> list:
+        """Fresh values with ``output``'s motors at ``q`` and its held motors at their held pose."""
+        values = self.message.values = list(self.zero)
+        mode = output.mode
+        for (s_mode, s_q, s_kp, s_kd), qi, kp, kd in zip(self.commanded, q, output.kp, output.kd):
+            values[s_mode], values[s_q], values[s_kp], values[s_kd] = mode, qi, kp, kd
+        for (s_mode, s_q, s_kp, s_kd), qi, kp, kd in zip(self.held, output.hold_q or [], output.hold_kp, output.hold_kd):
+            values[s_mode], values[s_q], values[s_kp], values[s_kd] = mode, qi, kp, kd
+        return values
+
+    def cdr(self) -> bytes:
+        self.message.set_crc(self.crc_slot)
+        return self.message.cdr()
+
+
 # --- unitree_hg LowCmd on rt/arm_sdk (G1, H1-2) --------------------------------------------------
 
 class HgArmSdkOutput(_LowCmdOutput):
@@ -148,6 +187,9 @@ class HgArmSdkOutput(_LowCmdOutput):
         self.releasing = False
         self.done = False
         self.sent_messages = 0
+        self._flat = _LowCmdLayout(idl.HgLowCmd(), self.motor_index, self.hold_index)
+        self._mode_machine_slot = self._flat.message.slot("mode_machine")
+        self._weight_slot = self._flat.message.slot("motor_cmd", self.blend_index, "q")
 
     def topics(self) -> dict[str, type | None]:
         return {self.output.topic: idl.HgLowCmd}
@@ -174,7 +216,7 @@ class HgArmSdkOutput(_LowCmdOutput):
         else:
             q = self.stepper.step(dt)
         weight = self.ramp.step(dt)
-        msg = self.encode(q, weight)
+        msg = WireSample(idl.HgLowCmd, self.encode_cdr(q, weight))
         if self.releasing and self.ramp.idle:
             self.done = True  # this message carries weight 0: the robot's controller has the arms
         self.sent_messages += 1
@@ -186,6 +228,13 @@ class HgArmSdkOutput(_LowCmdOutput):
         msg.motor_cmd[self.blend_index].q = weight
         msg.crc = unitree_crc(pack(msg)[:-4])
         return msg
+
+    def encode_cdr(self, q: Sequence[float], weight: float) -> bytes:
+        """The wire bytes of :meth:`encode`, packed straight from the numbers (no message objects)."""
+        values = self._flat.fill(self, q)
+        values[self._mode_machine_slot] = self.mode_machine or 0
+        values[self._weight_slot] = weight
+        return self._flat.cdr()
 
     def release(self) -> None:
         self.releasing = True
@@ -281,10 +330,14 @@ class _HandOutput(_UnitreeOutput):
     def tick(self, now: float) -> list[Packet]:
         if self.stepper.sent is None and not self.stepper.start(self.measured):
             return []
-        return [Packet(self.output.topic, self.message(self.stepper.step(self.stepper.dt(now))))]
+        return [Packet(self.output.topic, self.sample(self.stepper.step(self.stepper.dt(now))))]
 
     def message(self, q: list[float]) -> Any:
         raise NotImplementedError
+
+    def sample(self, q: list[float]) -> Any:
+        """What :meth:`tick` sends for ``q``: the message, or its bytes where they are packed directly."""
+        return self.message(q)
 
 
 class Dex3Output(_HandOutput):
@@ -299,10 +352,23 @@ class Dex3Output(_HandOutput):
         self.kp = o.numbers("kp", default=[1.5] * DEX3_MOTORS, lo=0.0, hi=10.0)
         self.kd = o.numbers("kd", default=[0.2] * DEX3_MOTORS, lo=0.0, hi=5.0)
         o.done()
+        # Everything but q is the same in every command: packed from a template, q put in its slots.
+        self._flat = FlatMessage(self.message([0.0] * DEX3_MOTORS))
+        self._template = list(self._flat.values)
+        self._q_slots = [self._flat.slot("motor_cmd", i, "q") for i in range(DEX3_MOTORS)]
 
     def message(self, q: list[float]) -> idl.HgHandCmd:
         return idl.HgHandCmd(motor_cmd=[idl.HgMotorCmd(mode=dex3_mode(i), q=qi, dq=0.0, tau=0.0, kp=kp, kd=kd)
                                         for i, (qi, kp, kd) in enumerate(zip(q, self.kp, self.kd))])
+
+    def sample(self, q: list[float]) -> WireSample:
+        """The wire bytes of :meth:`message`, packed straight from ``q``."""
+        if len(q) != DEX3_MOTORS:
+            return WireSample(idl.HgHandCmd, self.message(q).serialize())
+        values = self._flat.values = list(self._template)
+        for slot, qi in zip(self._q_slots, q):
+            values[slot] = qi
+        return WireSample(idl.HgHandCmd, self._flat.cdr())
 
 
 # --- Inspire MotorCmds_ on rt/inspire/cmd --------------------------------------------------------

@@ -29,7 +29,7 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 
 from egoscale_ros.interfaces import registry, settings
-from egoscale_ros.interfaces.base import DDS, Rejected, RosJointState
+from egoscale_ros.interfaces.base import DDS, Rejected, RosJointState, WireSample
 from egoscale_ros.interfaces.feedback import FeedbackAssembly
 from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
 from egoscale_ros.nodes.wiring.diagnostics import Diagnostics
@@ -238,7 +238,10 @@ class RobotInterfaceNode(Node):
 
     def _send(self, adapter, packet, stamp) -> None:
         if adapter.transport == DDS:
-            self.bus.write(packet.topic, packet.message)
+            if isinstance(packet.message, WireSample):
+                self.bus.write_cdr(packet.topic, packet.message.data)
+            else:
+                self.bus.write(packet.topic, packet.message)
         else:
             m = packet.message
             self._ros_pubs[packet.topic].publish(self._encoder(m.name).encode(
