@@ -15,7 +15,10 @@ states. ``place()`` puts a joint anywhere — outside its limits too — to test
 from __future__ import annotations
 
 import math
-from typing import Any
+import struct
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any, NamedTuple
 
 from egoscale_ros.interfaces import registry
 from egoscale_ros.interfaces import unitree as u
@@ -30,6 +33,7 @@ GAIN_TOL = 1e-4  # float32 round trip
 LIMIT_TOL = 1e-3
 POSE_TOL = 0.05  # rad: "q equal to the measured pose" while the blend weight changes
 WEIGHT_TOL = 1e-6
+_COUNT = struct.Struct("<I")  # a sequence's element count in CDR (little-endian)
 
 
 class _Check:
@@ -79,7 +83,8 @@ class _Check:
                 return
 
     def crc_ok(self, msg, errors: list[str]) -> None:
-        if msg.crc != unitree_crc(pack(msg)[:-4]):
+        packed = msg.c_layout() if isinstance(msg, _CommandView) else pack(msg)
+        if msg.crc != unitree_crc(packed[:-4]):
             errors.append("bad_crc")
 
     def judge(self, q: list[float], now: float, errors: list[str]) -> list[str]:
@@ -192,6 +197,79 @@ _CHECKS = {"unitree_hg_arm_sdk": _HgArmSdkCheck, "unitree_go_lowcmd": _GoLowCmdC
            "unitree_dex3": _Dex3Check, "unitree_inspire": _InspireCheck}
 
 
+class _Motor(NamedTuple):
+    mode: int
+    q: float
+    kp: float
+    kd: float
+
+
+class _CommandLayout:
+    """Where the checked fields of one command type sit in its wire bytes (a fixed layout:
+    arm_sdk's LowCmd, or a HandCmd with ``motors`` motor commands)."""
+
+    def __init__(self, template: Any, motors: int, sequence: bool):
+        self.flat = FlatMessage(template)
+        self.motors = [_Motor(*(self.flat.slot("motor_cmd", i, k) for k in _Motor._fields)) for i in range(motors)]
+        names = {f.name for f in fields(template)}
+        self.crc = self.flat.slot("crc") if "crc" in names else None
+        self.mode_machine = self.flat.slot("mode_machine") if "mode_machine" in names else None
+        self.length = motors if sequence else None  # a HandCmd's motor_cmd is a sequence: its count leads
+
+    def read(self, data: bytes) -> _CommandView | None:
+        """The command in ``data``, or None when its layout differs (the message is decoded instead)."""
+        if self.length is not None and (len(data) < 8 or _COUNT.unpack_from(data, 4)[0] != self.length):
+            return None
+        try:
+            self.flat.load(data)
+        except ValueError:
+            return None
+        return _CommandView(self, self.flat.values)
+
+
+class _CommandView:
+    """A command read from its wire bytes: the fields the checks read, without the message objects."""
+
+    def __init__(self, layout: _CommandLayout, values: list):
+        self._layout, self._values = layout, values
+        self.motor_cmd = _MotorsView(layout.motors, values)
+
+    @property
+    def crc(self) -> int:
+        return self._values[self._layout.crc]
+
+    @property
+    def mode_machine(self) -> int:
+        return self._values[self._layout.mode_machine]
+
+    def c_layout(self) -> bytes:
+        flat = self._layout.flat
+        flat.values = self._values
+        return flat.c_layout()
+
+
+class _MotorsView(Sequence):
+    """The motor commands of a :class:`_CommandView`, each read once, when a check first asks."""
+
+    def __init__(self, slots: list[_Motor], values: list):
+        self._slots, self._values = slots, values
+        self._read: dict[int, _Motor] = {}
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __getitem__(self, i):  # an index only: the checks read motors one by one
+        motor = self._read.get(i)
+        if motor is None:
+            v = self._values
+            mode, q, kp, kd = self._slots[i]
+            motor = self._read[i] = _Motor(v[mode], v[q], v[kp], v[kd])
+        return motor
+
+    def __iter__(self):
+        return iter([self[i] for i in range(len(self._slots))])
+
+
 class _FlatState:
     """One feedback source's message as a :class:`FlatMessage` and the slots each state writes."""
 
@@ -249,6 +327,13 @@ class MockUnitree(MockBody):
         self._published = 0
         self._tick = 0
         self._flat: dict[str, _FlatState] = {}  # feedback topic -> its message kept flat
+        self._layouts: dict[str, _CommandLayout] = {}  # command topic -> where its checked fields sit
+        for topic, check in self.checks.items():
+            if isinstance(check, _HgArmSdkCheck):
+                self._layouts[topic] = _CommandLayout(idl.HgLowCmd(), u.HG_MOTORS, sequence=False)
+            elif isinstance(check, _Dex3Check):
+                motors = [idl.HgMotorCmd() for _ in range(u.DEX3_MOTORS)]
+                self._layouts[topic] = _CommandLayout(idl.HgHandCmd(motor_cmd=motors), u.DEX3_MOTORS, sequence=True)
 
     # -- commands -------------------------------------------------------------------------------
     def command(self, joints, q, weight: float) -> None:
@@ -257,10 +342,10 @@ class MockUnitree(MockBody):
 
     def on_message(self, topic: str, msg: Any, now: float) -> bool:
         """Check one command; True when accepted (joints move), False when refused (joints hold)."""
+        if isinstance(msg, WireSample):
+            return self.on_cdr(topic, msg.data, now)
         check = self.checks[topic]
         self.received[topic] += 1
-        if isinstance(msg, WireSample):
-            msg = msg.decode()
         errors = check.verify(msg, now)
         for reason in dict.fromkeys(errors):
             self.errors[reason] = self.errors.get(reason, 0) + 1
@@ -268,6 +353,13 @@ class MockUnitree(MockBody):
             self.refused[topic] += 1
             self.last_error = f"{topic}: {', '.join(dict.fromkeys(errors))}"
         return not errors
+
+    def on_cdr(self, topic: str, data: bytes, now: float) -> bool:
+        """:meth:`on_message` of a command's wire bytes: arm_sdk and Dex3 commands are read in place
+        (the same checks on the same values), any other command or layout is decoded first."""
+        layout = self._layouts.get(topic)
+        msg = layout.read(data) if layout is not None else None
+        return self.on_message(topic, self.types[topic].deserialize(data) if msg is None else msg, now)
 
     # -- states ---------------------------------------------------------------------------------
     def states(self) -> list[tuple[str, Any]]:

@@ -72,9 +72,9 @@ class MockUnitreeNode(Node):
     def _serve(self) -> None:
         now = time.monotonic()
         for topic in self.mock.types:
-            for msg in self.bus.take(topic):
+            for data in self.bus.take_cdr(topic):  # read from the bytes: no message objects
                 self._last_command = now
-                if not self.mock.on_message(topic, msg, now):
+                if not self.mock.on_cdr(topic, data, now):
                     self.get_logger().warn(f"refused {self.mock.last_error}", throttle_duration_sec=2.0)
         self.mock.step(min(now - self._last, 0.1))
         self._last = now

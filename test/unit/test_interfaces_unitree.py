@@ -43,6 +43,7 @@ class Loop:
         self.assembly = FeedbackAssembly(self.config.feedback, mimic_links(self.config), clock=lambda: self.t)
         self.t = 0.0
         self.sent: dict[str, list] = {}
+        self.wire: list[tuple[float, str, bytes]] = []  # (time, topic, bytes) of what went out as bytes
 
     def run(self, seconds: float, dt: float = 0.02, targets: dict[str, float] | None = None) -> None:
         for _ in range(round(seconds / dt)):
@@ -55,7 +56,10 @@ class Loop:
                 if targets:
                     a.set_target({j: targets.get(j, self.assembly.position[j]) for j in a.output.joints}, self.t)
                 for packet in a.tick(self.t):
-                    msg = packet.message.decode() if isinstance(packet.message, WireSample) else packet.message
+                    msg = packet.message
+                    if isinstance(msg, WireSample):
+                        self.wire.append((self.t, packet.topic, msg.data))
+                        msg = msg.decode()
                     self.sent.setdefault(packet.topic, []).append(msg)
                     self.mock.on_message(packet.topic, packet.message, self.t)
             self.mock.step(dt)
@@ -157,6 +161,39 @@ def test_dex3_bytes_packed_from_numbers_equal_the_message_objects_bytes():
             q = [rng.uniform(-2.0, 2.0) for _ in range(u.DEX3_MOTORS)]
             assert hand.sample(q).data == hand.message(q).serialize()
         assert hand.sample(q[:5]).data == hand.message(q[:5]).serialize()  # a short command stays short
+
+
+def test_the_mock_reads_arm_sdk_and_dex3_commands_from_their_bytes_with_the_verdicts_of_the_decoded_messages():
+    loop = Loop("g1_dex3")
+    loop.run(3.0, targets={"left_elbow_joint": 1.0, "right_hand_index_0_joint": 0.5})
+    rng = random.Random(11)
+    stream = []
+    for k, (t, topic, data) in enumerate(loop.wire):
+        if k % 7 == 4:  # every topic in turn (three topics per tick)
+            data = bytearray(data)
+            data[rng.randrange(8, len(data) - 8)] ^= 0x10  # a corrupted value (a CRC, a gain, a mode, a q)
+            data = bytes(data)
+        if k % 23 == 5 and topic.startswith("rt/dex3/"):
+            short = idl.HgHandCmd.deserialize(data)
+            short.motor_cmd = short.motor_cmd[:5]
+            data = short.serialize()
+        stream.append((t, topic, data))
+    from_bytes, decoded = MockUnitree(loop.config), MockUnitree(loop.config)
+    verdicts = set()
+    last = 0.0
+    for t, topic, data in stream:
+        for mock in (from_bytes, decoded):
+            mock.step(t - last)
+        last = t
+        a = from_bytes.on_cdr(topic, data, t)
+        b = decoded.on_message(topic, idl.HgLowCmd.deserialize(data) if topic == "rt/arm_sdk"
+                               else idl.HgHandCmd.deserialize(data), t)
+        assert a == b, (topic, from_bytes.last_error, decoded.last_error)
+        verdicts.add(a)
+    assert verdicts == {True, False}
+    assert from_bytes.errors == decoded.errors and {"bad_crc", "wrong_length"} <= set(from_bytes.errors)
+    assert from_bytes.received == decoded.received and from_bytes.refused == decoded.refused
+    assert all(from_bytes.position(j) == decoded.position(j) for j in from_bytes.own_pose)
 
 
 def test_h1_lowcmd_carries_the_right_arm_at_12_to_15_and_the_left_at_16_to_19():
