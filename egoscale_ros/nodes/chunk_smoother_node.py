@@ -204,7 +204,8 @@ class ChunkSmootherNode(Node):
     # -- output ---------------------------------------------------------------------------------
     def _tick(self) -> None:
         self._take_chunks()
-        sample = self.smoother.sample(now_sec(self))
+        t = now_sec(self)  # the instant sampled is the instant stamped on what goes out
+        sample = self.smoother.sample(t)
         self.last_status = sample.status
         targets = sample.targets
         # Only targets a chunk covers go out: republishing a held target with a fresh stamp
@@ -212,7 +213,6 @@ class ChunkSmootherNode(Node):
         if targets is None or sample.status == STARVED:
             return
         self.published_ticks += 1
-        t = now_sec(self)
         if targets.wrist:
             for sink in self.links.wrist:
                 sink(targets.wrist, t)

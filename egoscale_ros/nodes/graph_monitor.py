@@ -58,7 +58,9 @@ class GraphMonitor(Node):
         # wrist targets; off by default so the monitor stays cheap beside the graph it measures.
         self.tracing = False
         self.command_trace: dict[str, list[tuple[float, np.ndarray]]] = defaultdict(list)
-        self.wrist_trace: list[tuple[float, np.ndarray]] = []
+        #: (arrival, wrist positions, the target's own stamp): the stamp is the time the smoother
+        #: sampled its path at, which a late tick moves along with it
+        self.wrist_trace: list[tuple[float, np.ndarray, float]] = []
         self._limits = {}
         self._limit_cache: dict = {}
         for out in config.controllers:
@@ -89,9 +91,9 @@ class GraphMonitor(Node):
             return
         xyz = np.array([[t.translation.x, t.translation.y, t.translation.z] for t in msg.points[0].transforms])
         with self._lock:
-            self.wrist_trace.append((time.monotonic(), xyz))
+            self.wrist_trace.append((time.monotonic(), xyz, msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec))
 
-    def traces(self) -> tuple[dict[str, list[tuple[float, np.ndarray]]], list[tuple[float, np.ndarray]]]:
+    def traces(self) -> tuple[dict[str, list[tuple[float, np.ndarray]]], list[tuple[float, np.ndarray, float]]]:
         with self._lock:
             return {k: list(v) for k, v in self.command_trace.items()}, list(self.wrist_trace)
 

@@ -7,7 +7,10 @@ server as its own process (:mod:`egoscale_ros.remote.mock_server`), applies the 
 
 - ``policy_round_trip_ms_p50/p99`` from the policy node's diagnostics;
 - ``wrist_second_diff_rms_mm``: RMS of the second difference of the per-tick wrist targets (the
-  smoother's output), the smoothness figure compared across injected latencies;
+  smoother's output) over the times they were sampled at, in millimetres per nominal tick: the
+  smoothness of the path, compared across injected latencies. ``wrist_second_diff_per_tick_rms_mm``
+  is the same taken tick by tick as if every tick came on time: it adds the timer's lateness (a
+  tick 5 ms late samples the path 5 ms further on), which follows the computer's load, not the path;
 - ``hold_after_kill_s``: from the kill until the arm commands last changed (they are constant or
   absent afterwards), ``reported_after_kill_s``: until the policy node's diagnostics said the
   server is not answering; ``resumed_after_restart_s`` and the largest per-command joint step
@@ -129,14 +132,28 @@ class ServerProcess:
 # ------------------------------------------------------------------------------ figures
 
 
-def second_difference_rms(trace: list[tuple[float, np.ndarray]]) -> float | None:
-    """RMS (mm) of ``x[k+1] - 2 x[k] + x[k-1]`` over consecutive per-tick wrist targets."""
+def second_difference_rms(trace: list[tuple[float, np.ndarray]], by_time: bool = True) -> float | None:
+    """RMS (mm) of the second difference of consecutive wrist targets ``(time, positions)``.
+
+    ``by_time``: the second derivative over the samples' own times, scaled by the median spacing
+    squared, so evenly spaced samples give exactly ``x[k+1] - 2 x[k] + x[k-1]`` and unevenly spaced
+    samples of a smooth path stay small. Otherwise that plain difference, tick by tick.
+    """
     shapes = {x.shape for _, x in trace}
     if len(trace) < 3 or len(shapes) != 1:
         return None
     x = np.stack([x for _, x in trace])
     d2 = x[2:] - 2 * x[1:-1] + x[:-2]
-    return float(np.sqrt(np.mean(np.sum(d2 ** 2, axis=-1))) * 1e3)
+    if by_time:
+        t = np.array([t for t, _ in trace], dtype=float)
+        gaps = np.diff(t)
+        if np.any(gaps <= 0):
+            return None  # not a time series: two samples of one instant, or out of order
+        shape = (-1,) + (1,) * (x.ndim - 1)
+        slopes = np.diff(x, axis=0) / gaps.reshape(shape)
+        accel = 2.0 * np.diff(slopes, axis=0) / (t[2:] - t[:-2]).reshape(shape)
+        d2 = accel * float(np.median(gaps)) ** 2
+    return float(np.sqrt(np.mean(np.sum(d2.reshape(len(d2), -1) ** 2, axis=-1))) * 1e3)
 
 
 def _steps(trace: list[tuple[float, np.ndarray]]) -> list[tuple[float, float]]:
@@ -234,9 +251,12 @@ class ServerScenario:
             "server_window_shrinks": num("server_window_shrinks"),
             "server_replies_superseded": num("server_replies_superseded"),
             "wrist_second_diff_rms_mm": None,
+            "wrist_second_diff_per_tick_rms_mm": None,
         }
         end = self.killed_at or float("inf")
-        out["wrist_second_diff_rms_mm"] = _round(second_difference_rms([w for w in wrists if w[0] < end]))
+        sampled = [(stamp, x) for arrival, x, stamp in wrists if arrival < end]
+        out["wrist_second_diff_rms_mm"] = _round(second_difference_rms(sampled), 4)
+        out["wrist_second_diff_per_tick_rms_mm"] = _round(second_difference_rms(sampled, by_time=False), 4)
         if self.killed_at is not None:
             until = self.restarted_at or float("inf")
             history = monitor.diagnostic_history("policy_node")

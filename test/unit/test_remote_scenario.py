@@ -24,6 +24,30 @@ def test_second_difference_of_a_straight_constant_speed_path_is_zero_and_of_a_ki
     assert second_difference_rms(kink) > 0.0
 
 
+def test_a_smooth_path_sampled_at_late_ticks_is_smooth_by_time_but_not_tick_by_tick():
+    # A wrist moving at 0.1 m/s, sampled by a 50 Hz timer whose ticks come up to 5 ms late: the
+    # path is a straight line, the lateness is the computer's.
+    rng = np.random.default_rng(3)
+    times = np.arange(200) * 0.02 + rng.uniform(0.0, 0.005, 200)
+    late = [(t, np.array([[0.1 * t, 0.0, 0.0]])) for t in times]
+    assert second_difference_rms(late) < 1e-9
+    assert second_difference_rms(late, by_time=False) > 0.1  # mm: about 0.1 m/s x 2.5 ms of spread
+
+
+def test_evenly_spaced_samples_give_the_plain_second_difference_either_way():
+    rng = np.random.default_rng(4)
+    path = [(k * 0.02, rng.normal(size=(2, 3)) * 1e-3) for k in range(30)]
+    x = np.stack([p for _, p in path])
+    plain = np.sqrt(np.mean(np.sum((x[2:] - 2 * x[1:-1] + x[:-2]).reshape(28, -1) ** 2, axis=-1))) * 1e3
+    assert np.isclose(second_difference_rms(path), plain, rtol=1e-6)
+    assert np.isclose(second_difference_rms(path, by_time=False), plain, rtol=1e-12)
+
+
+def test_samples_that_are_not_a_time_series_give_no_figure():
+    same_instant = [(0.0, np.zeros(3)), (0.02, np.zeros(3)), (0.02, np.ones(3))]
+    assert second_difference_rms(same_instant) is None
+
+
 def test_hold_is_the_last_motion_after_the_kill():
     trace = _trace([0, 1e-3, 2e-3, 3e-3, 3e-3, 3e-3, 3e-3])  # moves until t = 0.06, then still
     assert hold_after(trace, since=0.03, until=1.0) == 0.03
