@@ -184,26 +184,25 @@ def _same_shaped(buf: memoryview, start: int, stride: int, log: list[tuple[str, 
     return list(runs[0]), (sec * 1_000_000_000 + nsec).tolist()
 
 
+def _decode_chunk(data: bytes, topic: str, read_point, per_joint: tuple[int, ...]) -> WireChunk:
+    """A chunk message's CDR bytes: header, joint names, then its points read by ``read_point``,
+    each ``per_joint`` numbers per joint."""
+    r = _Reader(data, topic)
+    try:
+        sec, nsec, frame, names = r.header()
+        rows, steps = _points(r, read_point, len(names))
+    except struct.error as exc:
+        raise ValueError(f"{topic}: truncated message ({exc})") from exc
+    values = np.array(rows, dtype=float).reshape(len(steps), len(names), *per_joint)
+    return WireChunk(sec, nsec, frame, names, steps, values)
+
+
 def decode_wrist_chunk(data: bytes) -> WireChunk:
     """A MultiDOFJointTrajectory's CDR bytes; every point must carry one transform per joint
     (ValueError naming the point otherwise, or naming what is malformed)."""
-    r = _Reader(data, "policy/wrist_chunk")
-    try:
-        sec, nsec, frame, names = r.header()
-        rows, steps = _points(r, _wrist_point, len(names))
-    except struct.error as exc:
-        raise ValueError(f"policy/wrist_chunk: truncated message ({exc})") from exc
-    values = np.array(rows, dtype=float).reshape(len(steps), len(names), 7)
-    return WireChunk(sec, nsec, frame, names, steps, values)
+    return _decode_chunk(data, "policy/wrist_chunk", _wrist_point, (7,))
 
 
 def decode_hand_chunk(data: bytes) -> WireChunk:
     """A JointTrajectory's CDR bytes; every point must carry one position per joint."""
-    r = _Reader(data, "policy/hand_chunk")
-    try:
-        sec, nsec, frame, names = r.header()
-        rows, steps = _points(r, _hand_point, len(names))
-    except struct.error as exc:
-        raise ValueError(f"policy/hand_chunk: truncated message ({exc})") from exc
-    values = np.array(rows, dtype=float).reshape(len(steps), len(names))
-    return WireChunk(sec, nsec, frame, names, steps, values)
+    return _decode_chunk(data, "policy/hand_chunk", _hand_point, ())
