@@ -244,7 +244,8 @@ def _open_window(client: RemotePolicy, out: Delivered, obs: Observation) -> int:
             break
         while client.submit(_at(obs, 100 + sent)):
             sent += 1
-        assert out.wait(lambda: client.in_flight == 0), client.status()
+        # Each reply handed out (or dropped) just after its connection is free: wait for all.
+        assert out.wait(lambda n_sent=sent: client.in_flight == 0 and _handled(client, out) == n_sent), client.status()
     assert client.window.size == n and not out.errors, client.status()
     return sent
 
@@ -323,15 +324,16 @@ def test_losing_one_connection_leaves_the_others_serving_and_it_comes_back(proto
         assert lost.failures == 1 and client.status()[f"server_{out.errors[0].kind}"] == 1
         # Keep observations coming (the lowest idle connection takes each): once its backoff has
         # passed the lost connection reconnects and serves again.
+        handled, more = _handled(client, out), 0
         for k in range(100):
             if lost.failures == 0:
                 break
             try:
-                client.submit(_at(obs, 5_000 + k))
+                more += client.submit(_at(obs, 5_000 + k))
             except RemoteError as exc:
                 assert exc.kind == "backoff"
             time.sleep(0.1)
-        assert out.wait(lambda: client.in_flight == 0)
+        assert out.wait(lambda: client.in_flight == 0 and _handled(client, out) == handled + more), client.status()
         assert lost.failures == 0 and client.status()["server_reconnects"] == reconnects + 1
         assert len(out.errors) == 1
         captures = [capture for capture, _ in out.stamps]
