@@ -16,6 +16,13 @@ plans' disagreement, sharper the shorter the overlap (a late chunk has less of i
 mask is flat at both ends, so the path's velocity stays continuous whatever the overlap.
 Each chunk's plan folds in the plan before it, so back-to-back arrivals stay continuous; it is
 folded once, on arrival, at the chunk's steps (:mod:`egoscale_ros.chunking.fold`).
+
+The blend starts at the first step due at or after ``stamp + d``, where ``d`` is the usual delay of
+the stream (:class:`~egoscale_ros.chunking.delay.RecentDelay`, a high quantile of the recent
+chunks' arrival − stamp), or at the chunk's own arrival when that is later. The paper takes its
+inference delay ``d`` as a fixed bound for the same reason: started at each chunk's own arrival,
+a round trip whose jitter crosses a step boundary would start one blend a whole step earlier than
+the next, and each chunk would join the plan with a mask of another shape.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import math
 from collections.abc import Sequence
 
 from egoscale_ros.chunking.chunk import ActionChunk
+from egoscale_ros.chunking.delay import RecentDelay
 from egoscale_ros.chunking.execution import BufferedChunk, ExecutionMode
 from egoscale_ros.chunking.fold import first_step_at_or_after, fold
 from egoscale_ros.chunking.interpolation import sample_chunk
@@ -47,23 +55,27 @@ class RtcMode(ExecutionMode):
 
     Each chunk is folded into the plan when it arrives (:func:`~egoscale_ros.chunking.fold.fold`),
     at its own steps, so a tick reads one chunk whatever the overlap. Steps due up to the first
-    step at or after the arrival are frozen (the paper freezes whole steps too); between steps
-    the plan is interpolated like any chunk.
+    step at or after the arrival, or after ``stamp`` + the stream's usual delay when that is later,
+    are frozen (the paper freezes whole steps too); between steps the plan is interpolated like
+    any chunk. ``delay_memory`` and ``delay_quantile``: how the usual delay is taken
+    (:class:`~egoscale_ros.chunking.delay.RecentDelay`).
     """
 
     name = "rtc"
 
-    def __init__(self, blend_s: float | None = None) -> None:
+    def __init__(self, blend_s: float | None = None, delay_memory: int = 30, delay_quantile: float = 0.9) -> None:
         if blend_s is not None and not blend_s > 0:
             raise ValueError(f"rtc: blend_s must be > 0 or None (got {blend_s})")
         self.blend_s = blend_s
+        self.delay = RecentDelay(delay_memory, delay_quantile)
         self._plan: ActionChunk | None = None
         self._newest: BufferedChunk | None = None
 
     def on_chunk(self, new: BufferedChunk, buffer: Sequence[BufferedChunk]) -> None:
         chunk = new.chunk
         previous = self._plan
-        start = first_step_at_or_after(chunk, new.arrival)
+        usual = self.delay.add(new.arrival - chunk.stamp)
+        start = first_step_at_or_after(chunk, max(new.arrival, chunk.stamp + usual))
         previous_end = previous.end_time if previous is not None else -math.inf
         end = previous_end if self.blend_s is None else min(previous_end, start + self.blend_s)
         self._plan = fold(previous, chunk, start, end)
@@ -81,3 +93,4 @@ class RtcMode(ExecutionMode):
     def reset(self) -> None:
         self._plan = None
         self._newest = None
+        self.delay.reset()

@@ -34,7 +34,8 @@ WAITING, TRACKING, STARVED = "waiting", "tracking", "starved"
 
 def make_mode(name: str, **params) -> ExecutionMode:
     """Execution mode by name (``latest``, ``temporal_ensemble``, ``rtc``) with its parameters:
-    ``latest(crossfade_s=0.1)``, ``temporal_ensemble(m=0.01, max_chunks=None)``, ``rtc(blend_s=None)``."""
+    ``latest(crossfade_s=0.1)``, ``temporal_ensemble(m=0.01, max_chunks=None)``,
+    ``rtc(blend_s=None, delay_memory=30, delay_quantile=0.9)``."""
     if name not in MODES:
         raise ValueError(f"unknown execution mode '{name}' (known: {', '.join(MODES)})")
     try:

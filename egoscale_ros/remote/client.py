@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from egoscale_ros.chunking.chunk import ActionChunk, ChunkError, make_chunk
+from egoscale_ros.chunking.delay import RecentDelay
 from egoscale_ros.policy.pipeline import Observation, Prediction
 from egoscale_ros.policy.runtime_base import PolicyRuntime
 from egoscale_ros.policy.scheduler import RollingStats
@@ -202,6 +203,9 @@ class RemotePolicy:
         self.last_reply_at: float | None = None
         self.started_at = clock()
         self._failures = 0  # failures since the last good reply, over all connections
+        # Ages of the replies on arrival: a reply carries execute_steps past the usual one, so that
+        # a round trip's jitter does not make one chunk a step longer than the next (see RecentDelay).
+        self._ages = RecentDelay()
         self._request_id = 0
         self._newest_ns = -1  # capture stamp of the newest chunk handed out
         self._lock = threading.Lock()  # pool and counters
@@ -318,7 +322,9 @@ class RemotePolicy:
         actions = self._actions(conn, raw, request_id)
         try:
             age_s = (self.now_ns() - obs.stamp_ns) * 1e-9  # the observation's age on arrival
-            chunk, outside = decode_actions(self.spec, actions, obs, self.spec.steps_to_publish(age_s))
+            with self._lock:  # the steps counted from the usual age: every chunk as long while it is steady
+                usual_age_s = self._ages.add(age_s) if age_s > 0 else age_s
+            chunk, outside = decode_actions(self.spec, actions, obs, self.spec.steps_to_publish(usual_age_s))
         except RemoteError as exc:
             raise self._fail(conn, exc.kind, str(exc)) from exc
         t3 = time.perf_counter()
@@ -342,7 +348,7 @@ class RemotePolicy:
         with self._lock:
             now = self.clock()
             idle = [c for c in self.connections if not c.busy]
-            if not idle or not self.window.allows(len(self.connections) - len(idle)):
+            if not self.window.allows(len(self.connections) - len(idle), now) or not idle:
                 self.pool_busy += 1
                 return None
             ready = [c for c in idle if now >= c.retry_at]

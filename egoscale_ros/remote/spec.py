@@ -108,7 +108,9 @@ class RemoteSpec:
         the smoother less to blend over (the blend is shorter and sharper, the path rougher)
         and a dead server would stop the arms sooner than ``execute_steps`` says; counted from
         the arrival, both are what they are with a fast server. A clock that gives no sensible
-        age (negative, not finite) falls back to ``execute_steps``.
+        age (negative, not finite) falls back to ``execute_steps``. The client passes the usual age
+        of its replies (:class:`~egoscale_ros.chunking.delay.RecentDelay`), not each reply's own,
+        so that every chunk is as long while the latency is steady.
         """
         if not (age_s > 0 and math.isfinite(age_s)):
             return self.execute_steps
@@ -253,11 +255,13 @@ def parse_remote(data: Mapping, where: str = "remote") -> RemoteSpec:
 
 SERVER_BACKENDS = {"gr00t_server": "gr00t", "openpi_server": "openpi"}
 OPTION_FIELDS = {"host", "port", "timeout_s", "api_token", "max_backoff_s", "stale_s", "connections"}
-# Requests in flight at once (one per connection). Eight keep 30 chunks/s up to a round trip of
-# about 230 ms (connections >= round trip x rate + 1): 150 ms of network plus the server's
-# inference and its jitter (six left about one observation in ten unsent there); a round trip
-# within one period needs one, and the in-flight window keeps it at that while it suffices.
-DEFAULT_CONNECTIONS = 8
+# Requests in flight at once (one per connection). Twelve keep 30 chunks/s up to a round trip of
+# about 360 ms (connections >= round trip x rate + 1): 150 ms of network plus the server's
+# inference and the jitter of a loaded computer (eight left observations unsent when round trips
+# reached 250 ms, and each unsent one is a chunk missing from the stream, a kink in the executed
+# path); a round trip within one period needs one, and the in-flight window keeps it at that
+# while it suffices. An idle connection costs a socket and a sleeping thread.
+DEFAULT_CONNECTIONS = 12
 
 
 def server_options(backend: str, options: Mapping[str, Any], where: str = "backends") -> dict[str, Any]:

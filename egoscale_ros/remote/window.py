@@ -4,8 +4,9 @@ Several requests in flight hide a long round trip when the time is spent on the 
 transport): the replies then come back as often as observations go out. Against a server that
 computes one request at a time and is slower than the node's period, extra requests only wait
 in the server's queue: every reply comes back later and nothing comes back more often. So the
-window starts at one request and grows by one for each round trip near the fastest seen lately
-that comes back after an observation found the window full; it shrinks by one for each round
+window starts at one request and, with each round trip near the fastest seen lately, grows to as
+many as keep up with the observations (:meth:`InFlightWindow.needed`: the longest recent such
+round trip over the observations' period), or by one when an observation found it full; it shrinks by one for each round
 trip while most of the last few were clearly longer than the fastest (the sign of a queue), down
 to one. A single long round trip (a busy computer or network for a moment) is not a queue: a
 window shrunk by every such hiccup leaves observations unsent, each a gap in the chunk stream. It starts small so that
@@ -14,6 +15,7 @@ the fastest round trip is seen before any queue can form. Pure logic on round-tr
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 
@@ -37,9 +39,19 @@ class InFlightWindow:
         self._recent: deque[float] = deque(maxlen=memory)
         self._last: deque[float] = deque(maxlen=max(1, persist))
         self._wanted = False  # an observation found the window full while connections were idle
+        self._periods: deque[float] = deque(maxlen=16)  # seconds between observations
+        self._last_observation: float | None = None
+        # Grown at once no further than below the size at which requests last queued (a server
+        # that computes one request at a time looks pipelinable until a second one waits).
+        self._ceiling = self.limit
 
-    def allows(self, in_flight: int) -> bool:
-        """Whether one more request may go out while ``in_flight`` are out."""
+    def allows(self, in_flight: int, now_s: float | None = None) -> bool:
+        """Whether one more request may go out while ``in_flight`` are out; ``now_s`` (a monotonic
+        clock) is when the observation came, which tells the window how often they come."""
+        if now_s is not None:
+            if self._last_observation is not None and now_s > self._last_observation:
+                self._periods.append(now_s - self._last_observation)
+            self._last_observation = now_s
         if in_flight < self.size:
             return True
         if in_flight < self.limit:
@@ -53,8 +65,27 @@ class InFlightWindow:
         long = self.factor * min(self._recent) + self.margin_ms
         if sorted(self._last)[len(self._last) // 2] > long:  # most of the last few: a queue
             if self.size > 1:
+                self._ceiling = self.size - 1
                 self.size -= 1
                 self.shrinks += 1
-        elif round_trip_ms <= long and self._wanted:
-            self.size = min(self.limit, self.size + 1)
+        elif round_trip_ms <= long:
+            if self._wanted:
+                self.size = min(self.limit, self.size + 1)
+                self._ceiling = max(self._ceiling, self.size)
+            self.size = max(self.size, min(self._ceiling, self.needed()))
         self._wanted = False
+
+    def needed(self) -> int:
+        """Requests in flight that keep up with the observations when every round trip is as long
+        as the longest of the recent ones that did not queue (plus the margin): one observation
+        each period goes out while the earlier ones are still on their way. Grown to this at once,
+        the window leaves no observation unsent as the round trips lengthen (each unsent one is a
+        chunk missing from the stream, which the smoother's blend feels)."""
+        if len(self._periods) < 3:
+            return 1
+        period_ms = sorted(self._periods)[len(self._periods) // 2] * 1e3
+        long = self.factor * min(self._recent) + self.margin_ms
+        fair = [r for r in self._recent if r <= long][-16:]
+        if not fair or period_ms <= 0:
+            return 1
+        return math.ceil((max(fair) + self.margin_ms) / period_ms)

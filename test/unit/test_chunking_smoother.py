@@ -296,6 +296,43 @@ def test_rtc_is_continuous_under_back_to_back_arrivals():
     assert smoother.counters.chunks_expired > 0 and smoother.sample(t).chunks_buffered <= 15  # ≈ horizon / chunk period
 
 
+def _zigzag_stream(arrival_delays, period: float = DT, seconds: float = 3.0, tick: float = 0.02):
+    """Chunks every ``period`` of one slow ramp with a step-locked zig-zag on top (what a policy's
+    chunks may carry), each arriving after its delay from ``arrival_delays`` (cycled); the joint
+    at every tick."""
+    smoother = ChunkSmoother("rtc")
+    zigzag = 0.01 * (-1.0) ** np.arange(H)
+    stamps = np.arange(0.0, seconds, period)
+    arrivals = [s + arrival_delays[i % len(arrival_delays)] for i, s in enumerate(stamps)]
+    outputs, i = [], 0
+    for t in np.arange(0.5, seconds - 0.5, tick):
+        while i < len(stamps) and arrivals[i] <= t:
+            smoother.add(hand_chunk(stamps[i], 0.1 * (stamps[i] + np.arange(H) * DT) + zigzag), now=arrivals[i])
+            i += 1
+        outputs.append(joint(smoother.sample(t)))
+    return np.array(outputs)
+
+
+def test_rtc_blend_starts_where_the_streams_usual_delay_says_not_where_each_arrival_falls():
+    """Replies whose delay jitters across a step boundary (144 and 156 ms, the step due 150 ms
+    after the stamp): started at each chunk's own arrival, one blend would start a step earlier
+    than the next and every chunk would join with a mask of another shape. Started after the
+    stream's usual delay, the executed path is the one of a stream that arrives that late every time."""
+    jittered = _zigzag_stream([0.144, 0.156])  # across the step due at 0.15 s after the stamp
+    steady = _zigzag_stream([0.156])
+    np.testing.assert_allclose(jittered, steady, atol=1e-12)
+
+
+def test_rtc_usual_delay_follows_a_change_of_latency():
+    smoother = ChunkSmoother("rtc", mode_params={"delay_memory": 5})
+    for k in range(10):
+        smoother.add(ramp(k * DT), now=k * DT + 0.02)
+    assert smoother.mode.delay.value == pytest.approx(0.02)
+    for k in range(10, 20):
+        smoother.add(ramp(k * DT), now=k * DT + 0.12)
+    assert smoother.mode.delay.value == pytest.approx(0.12)
+
+
 # -- stamps from a clock gone wrong ------------------------------------------------------------------
 
 def test_a_chunk_stamped_in_the_future_is_refused_and_does_not_block_later_chunks():

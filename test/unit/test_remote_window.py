@@ -70,3 +70,33 @@ def test_a_single_long_round_trip_now_and_then_is_no_queue():
         _fill(window)
         window.on_reply(400.0 if k % 5 == 4 else 150.0 + (k % 7))
     assert window.size == 6 and window.shrinks == 0
+
+
+def _offer(window: InFlightWindow, now_s: float) -> int:
+    """Like :func:`_fill`, the observations stamped with the time they came."""
+    in_flight = 0
+    while window.allows(in_flight, now_s):
+        in_flight += 1
+    return in_flight
+
+
+def test_a_long_round_trip_opens_the_window_at_once_to_what_keeps_up_with_the_observations():
+    """Observations every 33 ms and a 165 ms network round trip: six requests must be out at once.
+    Grown one by one, each step would cost an unsent observation, a chunk missing from the stream."""
+    window = InFlightWindow(8)
+    for k in range(4):
+        _offer(window, k / 30)
+    window.on_reply(165.0)
+    assert window.size == 6  # ceil((165 + 20 margin) / 33.3)
+    assert window.needed() == 6
+
+
+def test_opened_at_once_only_below_the_size_that_queued():
+    """A server computing 60 ms per request looks like a 60 ms network at first; once a second
+    request waited behind the first, the window is not opened that far again by the round trips."""
+    window = InFlightWindow(6)
+    sizes = []
+    for k in range(300):
+        window.on_reply(60.0 * _offer(window, k / 30))
+        sizes.append(window.size)
+    assert max(sizes[100:]) <= 2  # needed() alone would say 3: ceil((60 + 20) / 33.3)
