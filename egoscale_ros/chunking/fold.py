@@ -12,8 +12,6 @@ one chunk, whatever the overlap; between two steps the plan is interpolated like
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from egoscale_ros.chunking.chunk import ActionChunk
@@ -42,12 +40,6 @@ def read_at_times(chunk: ActionChunk, times: np.ndarray) -> tuple[np.ndarray, np
     quats, linear = quaternion_readings(table[k], s, columns, len(chunk.layout()[0]))
     covered = (times >= chunk.stamp - 1e-9) & (times <= chunk.end_time + 1e-9)
     return quats, linear, covered
-
-
-def first_step_at_or_after(chunk: ActionChunk, t: float) -> float:
-    """Due time of the chunk's first step at or after ``t`` (its last step when none is)."""
-    k = math.ceil((t - chunk.stamp) / chunk.dt - 1e-9)
-    return chunk.due_time(min(max(k, 0), chunk.horizon - 1))
 
 
 def fold(previous: ActionChunk | None, new: ActionChunk, start: float, overlap_end: float) -> ActionChunk:

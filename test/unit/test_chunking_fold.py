@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from egoscale_ros.chunking.chunk import make_chunk, ns_from_seconds
-from egoscale_ros.chunking.fold import first_step_at_or_after, fold, previous_plan_weights, read_at_times
+from egoscale_ros.chunking.fold import fold, previous_plan_weights, read_at_times
 from egoscale_ros.chunking.interpolation import sample_chunk
 from egoscale_ros.chunking.rtc import previous_plan_weight
 from egoscale_ros.chunking.targets import blend
@@ -55,8 +54,7 @@ def test_reading_at_many_times_is_reading_at_each_time():
 def test_at_its_steps_the_folded_plan_is_the_blend_of_the_previous_plan_and_the_new_chunk():
     previous = moving_chunk(0.0, 0.0, 0.0, 1)
     new = moving_chunk(0.1, 0.02, 0.05, 2)
-    start = first_step_at_or_after(new, 0.17)
-    assert start == pytest.approx(0.2)
+    start = 0.17  # between two steps of the new chunk (0.15 and 0.2)
     end = previous.end_time
     plan = fold(previous, new, start, end)
     assert plan.stamp == new.stamp and plan.horizon == new.horizon
@@ -69,7 +67,7 @@ def test_at_its_steps_the_folded_plan_is_the_blend_of_the_previous_plan_and_the_
         for side in ("left", "right"):
             np.testing.assert_allclose(got.wrist[side], expected.wrist[side], atol=1e-9)
             np.testing.assert_allclose(got.hand[side], expected.hand[side], atol=1e-12)
-    # Steps due before the first step after arrival are the previous plan's, exactly.
+    # Steps due before the start are the previous plan's, exactly.
     frozen = sample_chunk(plan, 0.15)
     np.testing.assert_allclose(frozen.hand["left"], sample_chunk(previous, 0.15).hand["left"], atol=1e-12)
 

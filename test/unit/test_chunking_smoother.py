@@ -323,6 +323,20 @@ def test_rtc_blend_starts_where_the_streams_usual_delay_says_not_where_each_arri
     np.testing.assert_allclose(jittered, steady, atol=1e-12)
 
 
+def test_rtc_a_chunk_joining_between_two_steps_moves_the_target_by_a_fraction_of_a_percent():
+    """The blend starts at the arrival itself, not at the next step: the step after it takes a
+    little of the new chunk, at most 4/9 · (dt / overlap)² of the disagreement at once."""
+    smoother = ChunkSmoother("rtc")
+    for arrival in (0.1 + DT / 3, 0.1 + DT / 2, 0.1 + 0.9 * DT):
+        smoother.reset()
+        smoother.add(hand_chunk(0.0, np.zeros(H)), now=0.0)  # previous plan: 0 until t = 0.45
+        before = joint(smoother.sample(arrival))
+        smoother.add(hand_chunk(0.1, np.ones(H)), now=arrival)  # disagrees by 1 everywhere
+        moved = abs(joint(smoother.sample(arrival)) - before)
+        overlap = 0.45 - arrival
+        assert 0.0 < moved <= 4 / 9 * (DT / overlap) ** 2
+
+
 def test_rtc_usual_delay_follows_a_change_of_latency():
     smoother = ChunkSmoother("rtc", mode_params={"delay_memory": 5})
     for k in range(10):
