@@ -28,7 +28,7 @@ class InFlightWindow:
     """
 
     def __init__(self, limit: int, factor: float = 1.5, margin_ms: float = 20.0, memory: int = 64,
-                 persist: int = 3):
+                 persist: int = 3, forget_queue_after: int = 90):
         if limit < 1:
             raise ValueError(f"the window needs a limit >= 1, got {limit}")
         self.limit = int(limit)
@@ -42,12 +42,18 @@ class InFlightWindow:
         self._periods: deque[float] = deque(maxlen=16)  # seconds between observations
         self._last_observation: float | None = None
         # Grown at once no further than below the size at which requests last queued (a server
-        # that computes one request at a time looks pipelinable until a second one waits).
+        # that computes one request at a time looks pipelinable until a second one waits), until
+        # ``forget_queue_after`` observations (3 s at 30 Hz) came since: a computer loaded for a
+        # moment also lengthens round trips, and must not keep the window small for good.
         self._ceiling = self.limit
+        self.forget_queue_after = int(forget_queue_after)
+        self._since_queue = 0
+        self._busy: deque[float] = deque(maxlen=16)  # connection times of recent unqueued replies
 
     def allows(self, in_flight: int, now_s: float | None = None) -> bool:
         """Whether one more request may go out while ``in_flight`` are out; ``now_s`` (a monotonic
         clock) is when the observation came, which tells the window how often they come."""
+        self._since_queue += 1
         if now_s is not None:
             if self._last_observation is not None and now_s > self._last_observation:
                 self._periods.append(now_s - self._last_observation)
@@ -58,17 +64,22 @@ class InFlightWindow:
             self._wanted = True
         return False
 
-    def on_reply(self, round_trip_ms: float) -> None:
-        """Adapt to one good reply's round trip."""
+    def on_reply(self, round_trip_ms: float, busy_ms: float | None = None) -> None:
+        """Adapt to one good reply's round trip; ``busy_ms``: how long its connection was taken
+        (the round trip plus building the request and reading the reply; the round trip if not given)."""
         self._recent.append(float(round_trip_ms))
         self._last.append(float(round_trip_ms))
         long = self.factor * min(self._recent) + self.margin_ms
         if sorted(self._last)[len(self._last) // 2] > long:  # most of the last few: a queue
             if self.size > 1:
                 self._ceiling = self.size - 1
+                self._since_queue = 0
                 self.size -= 1
                 self.shrinks += 1
         elif round_trip_ms <= long:
+            self._busy.append(float(round_trip_ms if busy_ms is None else max(busy_ms, round_trip_ms)))
+            if self._since_queue >= self.forget_queue_after:
+                self._ceiling = self.limit  # long without a queue: what queued then says little now
             if self._wanted:
                 self.size = min(self.limit, self.size + 1)
                 self._ceiling = max(self._ceiling, self.size)
@@ -76,16 +87,14 @@ class InFlightWindow:
         self._wanted = False
 
     def needed(self) -> int:
-        """Requests in flight that keep up with the observations when every round trip is as long
-        as the longest of the recent ones that did not queue (plus the margin): one observation
-        each period goes out while the earlier ones are still on their way. Grown to this at once,
+        """Requests in flight that keep up with the observations when every connection is taken as
+        long as the longest of the recent replies that did not queue (plus the margin): one
+        observation each period goes out while the earlier ones are still out. Grown to this at once,
         the window leaves no observation unsent as the round trips lengthen (each unsent one is a
         chunk missing from the stream, which the smoother's blend feels)."""
-        if len(self._periods) < 3:
+        if len(self._periods) < 3 or not self._busy:
             return 1
         period_ms = sorted(self._periods)[len(self._periods) // 2] * 1e3
-        long = self.factor * min(self._recent) + self.margin_ms
-        fair = [r for r in self._recent if r <= long][-16:]
-        if not fair or period_ms <= 0:
+        if period_ms <= 0:
             return 1
-        return math.ceil((max(fair) + self.margin_ms) / period_ms)
+        return math.ceil((max(self._busy) + self.margin_ms) / period_ms)

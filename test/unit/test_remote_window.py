@@ -100,3 +100,26 @@ def test_opened_at_once_only_below_the_size_that_queued():
         window.on_reply(60.0 * _offer(window, k / 30))
         sizes.append(window.size)
     assert max(sizes[100:]) <= 2  # needed() alone would say 3: ceil((60 + 20) / 33.3)
+
+
+def test_after_a_moment_of_load_it_opens_again_to_what_keeps_up():
+    """Round trips lengthened by a loaded computer for a moment look like a queue and shrink the
+    window; some seconds of observations later it opens at once to what the round trips need."""
+    window = InFlightWindow(12)
+    t = 0.0
+
+    def observation_and_reply(round_trip_ms, busy_ms=None):
+        nonlocal t
+        t += 1 / 30
+        window.allows(5, t)  # a 175 ms connection time at 33 ms: five out when the next comes
+        window.on_reply(round_trip_ms, busy_ms)
+
+    for _ in range(10):
+        observation_and_reply(165.0, 175.0)
+    assert window.size == 6  # ceil((175 + 20) / 33.3)
+    for _ in range(4):
+        window.on_reply(700.0)
+    assert window.size < 6
+    for _ in range(120):  # four seconds of observations
+        observation_and_reply(165.0, 175.0)
+    assert window.size == 6
