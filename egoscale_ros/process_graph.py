@@ -157,14 +157,15 @@ class GraphProcesses:
         Returns the processes that failed: died before the stop, or did not exit cleanly.
         """
         failed = self.dead()
+        start = time.monotonic()
+        running = []  # every one signalled, even one that exits before the first poll
         for p in self.processes:
             if p.process.poll() is None:
                 p.stopped_by_us = True
                 p.process.send_signal(signal.SIGINT)
-        start = time.monotonic()
+                running.append(p)
         deadline = start + timeout_s
         # Poll them together, so each one's exit time is known (seconds after the SIGINT).
-        running = [p for p in self.processes if p.process.poll() is None]
         while running and time.monotonic() < deadline:
             time.sleep(0.02)
             for p in [p for p in running if p.process.poll() is not None]:

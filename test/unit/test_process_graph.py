@@ -118,3 +118,11 @@ def test_a_node_that_hangs_after_its_sigint_is_aborted_with_its_stacks_dumped(tm
     report = node.failure_report()
     assert "did not exit within 0.5 s of its SIGINT" in report and "SIGABRT" in report
     assert "stuck_in_close" in report
+
+
+def test_every_stopped_node_has_an_exit_time_even_one_that_exits_at_once(tmp_path):
+    graph = _graph(tmp_path, "import time\nprint('up', flush=True)\ntime.sleep(30)\n").start()
+    while "up" not in graph.processes[0].log_text():
+        time.sleep(0.05)
+    assert graph.stop(timeout_s=10.0) == []  # the default SIGINT ends it at once: exit -SIGINT
+    assert set(graph.exit_s) == {"robot_interface_node"}
