@@ -181,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     result["node_exit_s"] = dict(graph.exit_s)
     result["nodes_stopped_within_s"] = max(graph.exit_s.values(), default=None)
     result["node_failures"] = len(failed)
-    result["failed_nodes"] = {p.spec.name: p.log_tail(15) for p in failed}
+    # Each failed node's exit (status or signal) and its whole log: the failure explains itself.
+    result["failed_nodes"] = {p.spec.name: p.failure_report() for p in failed}
     result["log_dir"] = str(graph.log_dir)
     if args.record:
         result["recording"] = os.path.abspath(args.record)
@@ -194,8 +195,8 @@ def run(args: argparse.Namespace) -> int:
     if not ok:
         _say(quiet, "demo FAILED: " + ("nodes died: " + ", ".join(result["failed_nodes"]) if failed
                                         else "no command reached a controller topic"))
-        for name, tail in result["failed_nodes"].items():
-            _say(quiet, f"--- last lines of {name} ---\n{tail}")
+        for report in result["failed_nodes"].values():
+            _say(quiet, report)
     if stop.requested:
         # Every node has exited and the report is out; the interpreter's teardown of native
         # libraries (DDS, ONNX Runtime, Torch) would add seconds to an operator's Ctrl-C.

@@ -3,6 +3,11 @@
 Used by ``egoscale-ros demo``, the integration tests and the benchmarks, where the ROS 2 launch
 framework may be absent. Every node gets the same environment: a private ``ROS_DOMAIN_ID``,
 localhost-only discovery and Fast DDS's large-data transport for images.
+
+A node that fails explains itself: its whole log (stdout and stderr) and how it ended (exit status,
+or the signal that ended it) make its :meth:`NodeProcess.failure_report`; Python's fault handler is
+on in every node, so a crash in native code leaves the Python stacks in the log, and a node that
+does not exit after its SIGINT gets a SIGABRT (its stacks dumped) before the SIGKILL.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ def private_ros_environment(domain_id: int | None = None) -> dict[str, str]:
     env.pop("ROS_LOCALHOST_ONLY", None)  # deprecated since Jazzy; the range above replaces it
     env["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"  # a fatal signal (or our SIGABRT to a hung node) dumps every thread's stack
     env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
     return env
 
@@ -38,6 +44,12 @@ def _niceness(increment: int):
     return lambda: os.nice(increment)
 
 
+# A failure report keeps a node's whole log up to this size (then its end, marked as cut).
+REPORT_LOG_CHARS = 100_000
+# After the stop's timeout: SIGABRT (the fault handler dumps the stacks), then this long before SIGKILL.
+ABORT_GRACE_S = 2.0
+
+
 @dataclass
 class NodeProcess:
     spec: NodeSpec
@@ -45,12 +57,48 @@ class NodeProcess:
     log_path: Path
     stopped_by_us: bool = False
     injected: bool = False  # killed on purpose by fault injection: its exit is not a failure
+    #: seconds it was given after its SIGINT when it did not exit in them (then aborted, killed)
+    hung_after_s: float | None = None
 
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+    def log_text(self, max_chars: int = REPORT_LOG_CHARS) -> str:
+        """The whole log (stdout and stderr), or its last ``max_chars`` marked as cut."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as exc:
+            return f"(log unreadable: {exc})"
+        if len(text) > max_chars:
+            return f"(first {len(text) - max_chars} characters left out; whole log in {self.log_path})\n" \
+                   + text[-max_chars:]
+        return text
+
+    def exit_description(self) -> str:
+        """How the process ended: exit status or signal, and whether it had been asked to stop."""
+        rc = self.process.poll()
+        if rc is None:
+            return "still running"
+        how = f"killed by {_signal_name(-rc)}" if rc < 0 else f"exit status {rc}"
+        if self.hung_after_s is not None:
+            return f"did not exit within {self.hung_after_s:g} s of its SIGINT: SIGABRT (stacks dumped), {how}"
+        return f"{how} after its SIGINT" if self.stopped_by_us else f"{how} while running (not asked to stop)"
+
+    def failure_report(self) -> str:
+        """How it ended, then its whole log: what a failed run shows of a node that died."""
+        log = self.log_text().rstrip("\n")
+        return f"{self.spec.name} (pid {self.process.pid}): {self.exit_description()}\n" \
+               f"--- log {self.log_path} ---\n{log or '(empty)'}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"{signal.Signals(number).name} ({number})"
+    except ValueError:
+        return f"signal {number}"
 
 
 @dataclass
@@ -109,22 +157,30 @@ class GraphProcesses:
         Returns the processes that failed: died before the stop, or did not exit cleanly.
         """
         failed = self.dead()
+        start = time.monotonic()
+        running = []  # every one signalled, even one that exits before the first poll
         for p in self.processes:
             if p.process.poll() is None:
                 p.stopped_by_us = True
                 p.process.send_signal(signal.SIGINT)
-        start = time.monotonic()
+                running.append(p)
         deadline = start + timeout_s
         # Poll them together, so each one's exit time is known (seconds after the SIGINT).
-        running = [p for p in self.processes if p.process.poll() is None]
         while running and time.monotonic() < deadline:
             time.sleep(0.02)
             for p in [p for p in running if p.process.poll() is not None]:
                 self.exit_s.setdefault(p.spec.name, round(time.monotonic() - start, 3))
                 running.remove(p)
+        for p in running:  # hung: let the fault handler write where, then end it
+            p.hung_after_s = timeout_s
+            p.process.send_signal(signal.SIGABRT)
+        abort_deadline = time.monotonic() + ABORT_GRACE_S
         for p in running:
-            p.process.kill()
-            p.process.wait()
+            try:
+                p.process.wait(timeout=max(0.01, abort_deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.process.kill()
+                p.process.wait()
             self.exit_s[p.spec.name] = round(time.monotonic() - start, 3)
             if p not in failed:
                 failed.append(p)

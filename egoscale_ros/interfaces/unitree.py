@@ -21,6 +21,7 @@ Feedback decoders check what they can (CRC, array lengths, finite values) and re
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -151,9 +152,9 @@ class _LowCmdLayout:
         """Fresh values with ``output``'s motors at ``q`` and its held motors at their held pose."""
         values = self.message.values = list(self.zero)
         mode = output.mode
-        for (s_mode, s_q, s_kp, s_kd), qi, kp, kd in zip(self.commanded, q, output.kp, output.kd):
-            values[s_mode], values[s_q], values[s_kp], values[s_kd] = mode, qi, kp, kd
-        for (s_mode, s_q, s_kp, s_kd), qi, kp, kd in zip(self.held, output.hold_q or [], output.hold_kp, output.hold_kd):
+        motors = (zip(self.commanded, q, output.kp, output.kd),
+                  zip(self.held, output.hold_q or [], output.hold_kp, output.hold_kd))
+        for (s_mode, s_q, s_kp, s_kd), qi, kp, kd in itertools.chain(*motors):
             values[s_mode], values[s_q], values[s_kp], values[s_kd] = mode, qi, kp, kd
         return values
 

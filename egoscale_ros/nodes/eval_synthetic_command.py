@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         background.close()
         tmp.cleanup()
     result["wall_s"] = round(time.monotonic() - started, 1)
-    result["node_failures"] = {p.spec.name: p.log_tail(15) for p in failed}
+    result["node_failures"] = {p.spec.name: p.failure_report() for p in failed}
     result["log_dir"] = str(graph.log_dir)
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:

@@ -19,7 +19,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, MultiDOFJointTrajectory
 
 from egoscale_ros.nodes.mock_hardware_node import MSG_TYPES
-from egoscale_ros.nodes.wiring.background import BackgroundNode
+from egoscale_ros.nodes.wiring.background import BackgroundNode, on_spin_thread
 from egoscale_ros.nodes.wiring.controllers import controller_qos, decode_controller_message
 from egoscale_ros.nodes.wiring.diagnostics import diagnostic_level
 from egoscale_ros.nodes.wiring.qos import COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS
@@ -197,7 +197,7 @@ class GraphMonitor(Node):
 
         sub = self.create_subscription(JointState, "joint_states", on_message, JOINT_STATE_QOS)
         done.wait(timeout_s)
-        self.destroy_subscription(sub)
+        on_spin_thread(self, self.destroy_subscription, sub)  # not from this thread: see there
         return got
 
     def _on_command(self, msg: Any, output) -> None:

@@ -2,7 +2,8 @@
 
 The demo's monitor and the reaching evaluation's driver both need a node that runs beside their
 main thread. ``close()`` stops the spin loop and joins the thread *before* the node and context
-are torn down: destroying them under a spinning executor aborts the process.
+are torn down: destroying them under a spinning executor aborts the process. Likewise an entity
+of a spinning node is destroyed on the spin thread (:func:`on_spin_thread`), never from another.
 """
 
 from __future__ import annotations
@@ -17,6 +18,23 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 NodeT = TypeVar("NodeT", bound=Node)
+
+
+def on_spin_thread(node: Node, fn: Callable[..., object], *args: object, timeout_s: float = 2.0) -> bool:
+    """Run ``fn(*args)`` on the thread that spins ``node`` and wait for it; False if it did not
+    run within ``timeout_s`` (nobody spinning). Directly when no executor holds the node.
+
+    Why: rclpy's executor marks each waitable (a subscription's event handlers) in use and then
+    enters it again to add it to the wait set; a destroy requested from another thread in between
+    makes that second entry raise InvalidHandle, which ends the spin thread.
+    """
+    executor = node.executor
+    if executor is None:
+        fn(*args)
+        return True
+    done = threading.Event()
+    executor.create_task(fn, *args).add_done_callback(lambda _task: done.set())
+    return done.wait(timeout_s)
 
 
 class BackgroundNode(Generic[NodeT]):

@@ -35,7 +35,14 @@ def run(node_factory: Callable[[], Node | list[Node]], args: list[str] | None = 
         stop_requested.set()
         raise KeyboardInterrupt
 
+    def on_sigterm(signum, frame):
+        # The graph stops its nodes with SIGINT; a SIGTERM came from elsewhere: say so in the log,
+        # else the clean exit that follows reads as a node that ended for no reason.
+        print(f"[pid {os.getpid()}] SIGTERM received: stopping", file=sys.stderr, flush=True)
+        on_sigint(signum, frame)
+
     signal.signal(signal.SIGINT, on_sigint)
+    signal.signal(signal.SIGTERM, on_sigterm)
     rclpy.init(args=args if args is not None else sys.argv)
     nodes: list[Node] = []
     try:
