@@ -43,3 +43,27 @@ class RecentDelay:
 
     def reset(self) -> None:
         self._delays.clear()
+
+
+class DelaySteps:
+    """The usual delay in whole steps (rounded up), changed only when the delay has moved a
+    ``hysteresis`` fraction of a step past the boundary: a usual delay that hovers at a step
+    boundary (200 ms is 6.0 steps of 33 ms) would otherwise flip the count back and forth."""
+
+    def __init__(self, dt: float, hysteresis: float = 0.25) -> None:
+        if not dt > 0 or not 0.0 <= hysteresis < 1.0:
+            raise ValueError(f"DelaySteps needs dt > 0 and 0 <= hysteresis < 1 (got {dt}, {hysteresis})")
+        self.dt, self.hysteresis = float(dt), float(hysteresis)
+        self.steps: int | None = None
+
+    def update(self, delay_s: float) -> int:
+        """Steps for ``delay_s`` (which must be finite and >= 0), keeping the count while the delay
+        stays within the hysteresis of its interval ``(steps − 1, steps]``."""
+        x = delay_s / self.dt
+        exact = max(0, math.ceil(x - 1e-9))
+        if self.steps is None or x > self.steps + self.hysteresis or x < self.steps - 1 - self.hysteresis:
+            self.steps = exact
+        return self.steps
+
+    def reset(self) -> None:
+        self.steps = None

@@ -22,6 +22,7 @@ doubles up to ``max_backoff_s``; its first good reply resets it.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -32,7 +33,7 @@ import cv2
 import numpy as np
 
 from egoscale_ros.chunking.chunk import ActionChunk, ChunkError, make_chunk
-from egoscale_ros.chunking.delay import RecentDelay
+from egoscale_ros.chunking.delay import DelaySteps, RecentDelay
 from egoscale_ros.policy.pipeline import Observation, Prediction
 from egoscale_ros.policy.runtime_base import PolicyRuntime
 from egoscale_ros.policy.scheduler import RollingStats
@@ -85,6 +86,26 @@ def build_observation(spec: RemoteSpec, obs: Observation, cameras: list[str], re
     if spec.language:
         out[spec.language] = instruction
     return out
+
+
+class PublishedSteps:
+    """How many steps of each reply to publish: ``execute_steps`` past the usual age of the replies
+    on arrival (:meth:`RemoteSpec.steps_to_publish`), the age taken as a high quantile of the
+    recent ones (:class:`~egoscale_ros.chunking.delay.RecentDelay`) in whole steps with hysteresis
+    (:class:`~egoscale_ros.chunking.delay.DelaySteps`), not each reply's own: a round trip whose
+    jitter crosses a step boundary would make one chunk a step longer than the next, and each
+    would join the smoother's plan with a blend of another length."""
+
+    def __init__(self, spec: RemoteSpec) -> None:
+        self.spec = spec
+        self._ages = RecentDelay()
+        self._late = DelaySteps(spec.dt)
+
+    def steps(self, age_s: float) -> int:
+        """Steps to publish of a reply that arrived ``age_s`` after its observation was captured."""
+        if not (age_s > 0 and math.isfinite(age_s)):
+            return self.spec.steps_to_publish(age_s)  # a clock gone wrong: execute_steps
+        return self.spec.steps_to_publish(self._late.update(self._ages.add(age_s)) * self.spec.dt)
 
 
 def decode_actions(spec: RemoteSpec, actions: Mapping[str, Any], obs: Observation,
@@ -203,9 +224,7 @@ class RemotePolicy:
         self.last_reply_at: float | None = None
         self.started_at = clock()
         self._failures = 0  # failures since the last good reply, over all connections
-        # Ages of the replies on arrival: a reply carries execute_steps past the usual one, so that
-        # a round trip's jitter does not make one chunk a step longer than the next (see RecentDelay).
-        self._ages = RecentDelay()
+        self._published = PublishedSteps(spec)
         self._request_id = 0
         self._newest_ns = -1  # capture stamp of the newest chunk handed out
         self._lock = threading.Lock()  # pool and counters
@@ -322,9 +341,9 @@ class RemotePolicy:
         actions = self._actions(conn, raw, request_id)
         try:
             age_s = (self.now_ns() - obs.stamp_ns) * 1e-9  # the observation's age on arrival
-            with self._lock:  # the steps counted from the usual age: every chunk as long while it is steady
-                usual_age_s = self._ages.add(age_s) if age_s > 0 else age_s
-            chunk, outside = decode_actions(self.spec, actions, obs, self.spec.steps_to_publish(usual_age_s))
+            with self._lock:
+                steps = self._published.steps(age_s)
+            chunk, outside = decode_actions(self.spec, actions, obs, steps)
         except RemoteError as exc:
             raise self._fail(conn, exc.kind, str(exc)) from exc
         t3 = time.perf_counter()

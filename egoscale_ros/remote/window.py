@@ -89,7 +89,8 @@ class InFlightWindow:
     def needed(self) -> int:
         """Requests in flight that keep up with the observations when every connection is taken as
         long as the longest of the recent replies that did not queue (plus the margin): one
-        observation each period goes out while the earlier ones are still out. Grown to this at once,
+        observation each period goes out while the earlier ones are still out, and one more for a
+        reply that comes back later than those. Grown to this at once,
         the window leaves no observation unsent as the round trips lengthen (each unsent one is a
         chunk missing from the stream, which the smoother's blend feels)."""
         if len(self._periods) < 3 or not self._busy:
@@ -97,4 +98,6 @@ class InFlightWindow:
         period_ms = sorted(self._periods)[len(self._periods) // 2] * 1e3
         if period_ms <= 0:
             return 1
-        return math.ceil((max(self._busy) + self.margin_ms) / period_ms)
+        # One more than the pace needs: a reply that comes back late (a loaded computer for a
+        # moment) still finds the next observation a connection.
+        return math.ceil((max(self._busy) + self.margin_ms) / period_ms) + 1

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from egoscale_ros.chunking.delay import RecentDelay
+from egoscale_ros.chunking.delay import DelaySteps, RecentDelay
 
 
 def test_it_is_a_high_quantile_of_the_recent_delays_and_always_one_of_them():
@@ -34,3 +34,18 @@ def test_it_is_zero_before_any_delay_and_after_a_reset():
 def test_a_bad_memory_or_quantile_is_refused(memory, quantile):
     with pytest.raises(ValueError, match="memory"):
         RecentDelay(memory, quantile)
+
+
+def test_delay_steps_round_up_and_hold_while_the_delay_hovers_at_a_boundary():
+    steps = DelaySteps(dt=0.1, hysteresis=0.25)
+    assert steps.update(0.55) == 6
+    for delay in (0.61, 0.59, 0.62, 0.58):  # about 6.0 steps: no flip-flop
+        assert steps.update(delay) == 6
+    assert steps.update(0.63) == 7  # a quarter step past the boundary
+    assert steps.update(0.58) == 7
+    assert steps.update(0.57) == 6  # a quarter step below it
+    assert steps.update(0.0) == 0
+    steps.reset()
+    assert steps.update(0.61) == 7
+    with pytest.raises(ValueError, match="dt"):
+        DelaySteps(0.0)

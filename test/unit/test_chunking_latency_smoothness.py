@@ -3,7 +3,7 @@
 A chunk stream like a policy server's: observations every 33 ms (camera jitter), each chunk
 anchored at where the arm was at capture (a lagged robot following the smoother's output), with
 the same step-locked shape on top (the reference policy's chunks carry one), arriving after a round
-trip with jitter, carrying the steps the client publishes (``execute_steps`` past the usual age).
+trip with jitter, carrying the steps the client publishes (:class:`PublishedSteps`).
 The smoother's output is sampled at 50 Hz with timer jitter. Seeded: the same stream every run.
 """
 
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from egoscale_ros.chunking.chunk import make_chunk
-from egoscale_ros.chunking.delay import RecentDelay
 from egoscale_ros.chunking.smoother import ChunkSmoother
+from egoscale_ros.remote.client import PublishedSteps
 from egoscale_ros.remote.scenario import second_difference_rms
 from egoscale_ros.remote.spec import RemoteSpec
 
@@ -30,7 +30,7 @@ def executed_path(round_trip_s: float, jitter_s: float = 0.006, seconds: float =
     """``(time, wrist position)`` of every tick of the smoother, after the first two seconds."""
     rng = np.random.default_rng(seed)
     spec = RemoteSpec("gr00t", video={}, state=(), action=(), language="", horizon=HORIZON, dt=DT, execute_steps=12)
-    smoother, usual_age = ChunkSmoother("rtc"), RecentDelay()
+    smoother, published = ChunkSmoother("rtc"), PublishedSteps(spec)
     captures = np.arange(0.2, seconds, DT)
     captures = captures + rng.uniform(-0.0015, 0.0015, len(captures))
     arrivals = captures + round_trip_s + np.abs(rng.normal(0.0, jitter_s, len(captures)))
@@ -40,8 +40,7 @@ def executed_path(round_trip_s: float, jitter_s: float = 0.006, seconds: float =
     for t in np.arange(0.0, seconds, 0.001):
         arm += (1.0 - math.exp(-0.001 / 0.03)) * (command - arm)  # the robot lags its command by 30 ms
         while next_capture < len(captures) and captures[next_capture] <= t:
-            age = usual_age.add(arrivals[next_capture] - captures[next_capture])
-            steps = spec.steps_to_publish(age)
+            steps = published.steps(arrivals[next_capture] - captures[next_capture])
             pending.append((arrivals[next_capture], captures[next_capture], arm + SHAPE[:steps]))
             next_capture += 1
         pending.sort(key=lambda p: p[0])

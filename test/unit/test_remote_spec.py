@@ -10,7 +10,7 @@ from egoscale_ros.kinematics import se3
 from egoscale_ros.policy.layout import ActionLayout
 from egoscale_ros.policy.pipeline import Observation
 from egoscale_ros.policy.transforms import decode_chunk
-from egoscale_ros.remote.client import build_observation, decode_actions
+from egoscale_ros.remote.client import PublishedSteps, build_observation, decode_actions
 from egoscale_ros.remote.errors import RemoteError
 from egoscale_ros.remote.normalisation import MODES, KeyStats, StatisticsError, stats_from_samples
 from egoscale_ros.remote.spec import (
@@ -218,6 +218,19 @@ def test_a_late_reply_still_covers_execute_steps_from_its_arrival():
         assert last_due >= age + (spec.execute_steps - 1) * spec.dt - 1e-9
     for nonsense in (-0.2, float("nan"), float("inf")):  # a clock that gives no sensible age
         assert spec.steps_to_publish(nonsense) == 12
+
+
+def test_the_client_publishes_as_many_steps_for_every_reply_while_the_latency_is_steady():
+    """Round trips of 165 ± 10 ms straddle the step at 166.7 ms: counted from each reply's own
+    age, one chunk would be a step longer than the next; counted from the usual age, none is."""
+    spec = RemoteSpec("openpi", {"img": "head"}, (StateEntry("s", joints=("a",)),),
+                      (ActionEntry("actions", hand="left", joints=("h1",)),), "prompt", 30, 1.0 / 30.0, 12)
+    published = PublishedSteps(spec)
+    ages = 0.165 + np.random.default_rng(1).uniform(-0.01, 0.01, 200)
+    assert len({spec.steps_to_publish(a) for a in ages}) == 2  # each reply's own: 17 or 18
+    counts = [published.steps(a) for a in ages]
+    assert len(set(counts[30:])) == 1 and counts[-1] >= 12 + 5
+    assert published.steps(float("nan")) == 12  # a clock that gives no sensible age
 
 
 def test_decoding_publishes_the_steps_asked_for():
