@@ -349,7 +349,7 @@ class RemotePolicy:
         t3 = time.perf_counter()
         rtt_ms = (t2 - t1) * 1e3
         with self._lock:
-            self.window.on_reply(rtt_ms, busy_ms=(t3 - t0) * 1e3)
+            self.window.on_reply(rtt_ms, busy_ms=(t3 - t0) * 1e3, now_s=self.clock())
             self.actions_out_of_range += outside
             self.replies += 1
             self._failures = 0

@@ -49,6 +49,7 @@ class InFlightWindow:
         self.forget_queue_after = int(forget_queue_after)
         self._since_queue = 0
         self._busy: deque[float] = deque(maxlen=16)  # connection times of recent unqueued replies
+        self._replies: deque[float] = deque(maxlen=9)  # when the last replies came
 
     def allows(self, in_flight: int, now_s: float | None = None) -> bool:
         """Whether one more request may go out while ``in_flight`` are out; ``now_s`` (a monotonic
@@ -64,13 +65,16 @@ class InFlightWindow:
             self._wanted = True
         return False
 
-    def on_reply(self, round_trip_ms: float, busy_ms: float | None = None) -> None:
+    def on_reply(self, round_trip_ms: float, busy_ms: float | None = None, now_s: float | None = None) -> None:
         """Adapt to one good reply's round trip; ``busy_ms``: how long its connection was taken
-        (the round trip plus building the request and reading the reply; the round trip if not given)."""
+        (the round trip plus building the request and reading the reply; the round trip if not
+        given); ``now_s``: when it came (the clock of :meth:`allows`)."""
         self._recent.append(float(round_trip_ms))
         self._last.append(float(round_trip_ms))
+        if now_s is not None:
+            self._replies.append(float(now_s))
         long = self.factor * min(self._recent) + self.margin_ms
-        if sorted(self._last)[len(self._last) // 2] > long:  # most of the last few: a queue
+        if sorted(self._last)[len(self._last) // 2] > long and self._replies_lag():  # a queue
             if self.size > 1:
                 self._ceiling = self.size - 1
                 self._since_queue = 0
@@ -85,6 +89,18 @@ class InFlightWindow:
                 self._ceiling = max(self._ceiling, self.size)
             self.size = max(self.size, min(self._ceiling, self.needed()))
         self._wanted = False
+
+    def _replies_lag(self) -> bool:
+        """Whether replies come back more slowly than observations go out, as they do from a queue
+        (a server slower than the observations answers at its own pace, however many wait). Long
+        round trips of a computer loaded for a moment come back in a bunch at the pace they left.
+        True when the times are not known (round trips alone then decide)."""
+        if len(self._replies) < self._replies.maxlen or len(self._periods) < 3:
+            return True
+        times = list(self._replies)
+        gaps = sorted(b - a for a, b in zip(times, times[1:]))
+        period = sorted(self._periods)[len(self._periods) // 2]
+        return gaps[len(gaps) // 2] > 1.2 * period
 
     def needed(self) -> int:
         """Requests in flight that keep up with the observations when every connection is taken as

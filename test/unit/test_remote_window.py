@@ -123,3 +123,28 @@ def test_after_a_moment_of_load_it_opens_again_to_what_keeps_up():
     for _ in range(120):  # four seconds of observations
         observation_and_reply(165.0, 175.0)
     assert window.size == 7
+
+
+def test_round_trips_lengthened_by_a_busy_moment_do_not_shrink_it_when_replies_keep_pace():
+    """A 15 ms server and a client computer busy now and then: three replies in a row take 70 ms,
+    but replies still come back as often as observations go out; nothing queues at the server."""
+    window = InFlightWindow(6)
+    t = 0.0
+    for k in range(200):
+        t += 1 / 30
+        window.allows(0 if window.size > 1 else 1, t)
+        window.on_reply(70.0 if k % 20 in (10, 11, 12) else 15.0, now_s=t + 0.015)
+    assert window.shrinks == 0 and window.size >= 2
+
+
+def test_a_server_slower_than_the_observations_still_shrinks_it():
+    """A server computing 60 ms per request answers every 60 ms however many wait; observations
+    come every 33 ms; with n in flight a round trip is about n x 60 ms."""
+    window = InFlightWindow(6)
+    t, reply_at = 0.0, 0.0
+    for _ in range(300):
+        t += 1 / 30
+        in_flight = _offer(window, t)
+        reply_at = max(reply_at, t) + 0.060
+        window.on_reply(60.0 * in_flight, now_s=reply_at)
+    assert window.shrinks >= 2 and window.size <= 2
