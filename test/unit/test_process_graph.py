@@ -121,7 +121,10 @@ def test_a_node_that_hangs_after_its_sigint_is_aborted_with_its_stacks_dumped(tm
 
 
 def test_every_stopped_node_has_an_exit_time_even_one_that_exits_at_once(tmp_path):
-    graph = _graph(tmp_path, "import time\nprint('up', flush=True)\ntime.sleep(30)\n").start()
+    # Python's own SIGINT handler, set explicitly: a child of a job started in the background
+    # inherits SIGINT ignored (rclpy's nodes install their own handler either way).
+    code = "import signal, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\nprint('up', flush=True)\ntime.sleep(30)\n"
+    graph = _graph(tmp_path, code).start()
     while "up" not in graph.processes[0].log_text():
         time.sleep(0.05)
     assert graph.stop(timeout_s=10.0) == []  # the default SIGINT ends it at once: exit -SIGINT
