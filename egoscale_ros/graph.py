@@ -206,6 +206,17 @@ def _speed_scale(value: str | float) -> float:
     return scale
 
 
+def _blind_limit_s(policy: str) -> float:
+    """How long the arms may follow a policy server's chunks past the last one heard: its
+    ``execute_steps`` (the chunks themselves reach further, for the blend); 0 for a local policy."""
+    if not policy:
+        return 0.0
+    from egoscale_ros.policy.manifest import load_manifest
+
+    remote = load_manifest(policy, check_models=False).remote
+    return remote.execute_steps * remote.dt if remote is not None else 0.0
+
+
 def plan_graph(
     robot: str = "g1_dex3",
     hardware: str = "mock",
@@ -289,7 +300,8 @@ def plan_graph(
                    for side in config.hands}
     # It judges the policy silent against the policy's own period.
     nodes.append(NodeSpec("chunk_smoother_node", "chunk_smoother_node",
-                          {**tick, "base_frame": config.base_frame, **hand_joints, "policy_rate_hz": POLICY_RATE_HZ}))
+                          {**tick, "base_frame": config.base_frame, **hand_joints, "policy_rate_hz": POLICY_RATE_HZ,
+                           "max_blind_s": _blind_limit_s(policy)}))
     scale = _speed_scale(speed_scale)
     nodes.append(NodeSpec("wrist_ik_node", "wrist_ik_node",
                           {**common, **tick, "solver": ik_solver, "speed_scale": scale}))

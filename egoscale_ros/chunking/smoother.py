@@ -96,17 +96,25 @@ class ChunkSmoother:
     while starved (default) rather than None. ``future_tolerance_s``: how far past the arrival
     time a chunk's stamp may lie (clock offset between the policy's computer and this one); a
     chunk stamped later is refused, so it can neither execute early nor, as the newest stamp,
-    make every later chunk look out of order.
+    make every later chunk look out of order. ``max_blind_s``: how long past the newest chunk's
+    arrival the buffered chunks may still be executed (None: as far as they reach); after that
+    the smoother holds as when starved. A policy server's chunks may reach further than the robot
+    should move without hearing from it (they are published long for the blend's sake).
     """
 
     def __init__(self, mode: str | ExecutionMode = "latest", *, crossfade_s: float = 0.1,
                  max_chunks: int = 64, hold_when_starved: bool = True,
-                 mode_params: Mapping[str, float] | None = None, future_tolerance_s: float = 0.1) -> None:
+                 mode_params: Mapping[str, float] | None = None, future_tolerance_s: float = 0.1,
+                 max_blind_s: float | None = None) -> None:
         if crossfade_s < 0 or max_chunks < 1:
             raise ValueError(f"need crossfade_s >= 0 and max_chunks >= 1 (got {crossfade_s}, {max_chunks})")
         if not (future_tolerance_s >= 0 and math.isfinite(future_tolerance_s)):
             raise ValueError(f"future_tolerance_s must be finite and >= 0 (got {future_tolerance_s})")
         self.future_tolerance_s = float(future_tolerance_s)
+        if max_blind_s is not None and not (max_blind_s > 0 and math.isfinite(max_blind_s)):
+            raise ValueError(f"max_blind_s must be finite and > 0 or None (got {max_blind_s})")
+        self.max_blind_s = max_blind_s
+        self._newest_arrival = -math.inf
         if isinstance(mode, str):
             params = dict(mode_params or {})
             if mode == "latest":
@@ -173,6 +181,7 @@ class ChunkSmoother:
             return AddResult(False, f"stale: last step due {now - chunk.end_time:.3f} s before arrival")
         self.layout, self.frame = layout, chunk.frame
         self._newest_stamp_ns = chunk.stamp_ns
+        self._newest_arrival = max(self._newest_arrival, float(now))
         entry = BufferedChunk(chunk, float(now))
         self._buffer.append(entry)
         self._ends.append(chunk.end_time)
@@ -194,6 +203,8 @@ class ChunkSmoother:
         c.ticks += 1
         self._expire(t)
         out = self.mode.sample(self._buffer, t)
+        if out is not None and self.max_blind_s is not None and t - self._newest_arrival > self.max_blind_s:
+            out = None  # nothing heard from the policy for too long: hold, as when starved
         remaining = self._last_end - t if self._buffer else 0.0
         if out is None:
             if self._last_output is None:
@@ -253,6 +264,7 @@ class ChunkSmoother:
         self._retired.clear()
         self._ends_changed()
         self._newest_stamp_ns = -math.inf
+        self._newest_arrival = -math.inf
         self._last_output = None
         self._starved = False
         self._resume_from = None

@@ -19,6 +19,7 @@ is gone.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from typing import Any
@@ -82,7 +83,13 @@ class ChunkSmootherNode(Node):
             raise ValueError(f"parameter rate_hz must be > 0, got {rate}")
         if not self.chunk_timeout_s > 0:
             raise ValueError(f"parameter chunk_timeout_s must be > 0, got {self.chunk_timeout_s}")
-        self.smoother = ChunkSmoother(mode, crossfade_s=crossfade, future_tolerance_s=future_tolerance)
+        # A policy server's chunks reach further than the arms may move without hearing from it
+        # (the graph sets this from the manifest's execute_steps; 0: as far as the chunks reach).
+        max_blind = float(declare(self, "max_blind_s", 0.0))
+        if not (max_blind >= 0 and math.isfinite(max_blind)):
+            raise ValueError(f"parameter max_blind_s must be >= 0 and finite, got {max_blind}")
+        self.smoother = ChunkSmoother(mode, crossfade_s=crossfade, future_tolerance_s=future_tolerance,
+                                      max_blind_s=max_blind or None)
         self.last_chunk_s: float | None = None  # node clock at the last accepted chunk
         self.policy_watch = liveness.UpstreamWatch(self, "policy/wrist_chunk", self.chunk_timeout_s)
         # Shown on diagnostics for RECENT_S after it happened: a refusal, a reordered hand chunk,

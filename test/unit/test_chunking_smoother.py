@@ -337,6 +337,22 @@ def test_rtc_a_chunk_joining_between_two_steps_moves_the_target_by_a_fraction_of
         assert 0.0 < moved <= 4 / 9 * (DT / overlap) ** 2
 
 
+@pytest.mark.parametrize("mode", ["latest", "temporal_ensemble", "rtc"])
+def test_no_further_than_max_blind_s_past_the_last_chunk_heard(mode):
+    """A policy server's chunks reach further than the arms may move without hearing from it."""
+    smoother = ChunkSmoother(mode, max_blind_s=0.2)
+    smoother.add(ramp(0.0), now=0.05)  # reaches 0.45 s
+    assert smoother.sample(0.2).status == "tracking"
+    held = smoother.sample(0.25)
+    assert held.status == "tracking"
+    later = smoother.sample(0.3)  # 0.25 s after the arrival
+    assert later.status == "starved" and joint(later) == joint(held)
+    smoother.add(ramp(0.3), now=0.31)  # heard again: it goes on
+    assert smoother.sample(0.35).status == "tracking"
+    with pytest.raises(ValueError, match="max_blind_s"):
+        ChunkSmoother(mode, max_blind_s=0.0)
+
+
 def test_rtc_usual_delay_follows_a_change_of_latency():
     smoother = ChunkSmoother("rtc", mode_params={"delay_memory": 5})
     for k in range(10):

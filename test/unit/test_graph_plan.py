@@ -209,3 +209,16 @@ def test_the_smoother_judges_the_policy_against_the_rate_the_policy_is_asked_for
     plan = plan_graph("g1_dex3", hardware="mock")
     smoother, policy = plan.node("chunk_smoother_node"), plan.node("policy_node")  # a container's member too
     assert smoother.parameters["policy_rate_hz"] == policy.parameters["rate_hz"] > 0
+
+
+def test_a_policy_servers_chunks_are_followed_no_further_than_its_execute_steps(tmp_path):
+    """A server's replies are published long for the blend's sake; the smoother still stops the
+    arms execute_steps after the last reply heard. A local policy's chunks are followed to their end."""
+    from egoscale_ros.policy.manifest import load_manifest
+    from egoscale_ros.remote.scenario import remote_manifest
+
+    manifest = remote_manifest("g1_dex3", "gr00t", tmp_path, port=5555)
+    remote = load_manifest(str(manifest), check_models=False).remote
+    plan = plan_graph(robot="g1_dex3", policy=str(manifest), container=False)
+    assert plan.node("chunk_smoother_node").parameters["max_blind_s"] == pytest.approx(remote.execute_steps * remote.dt)
+    assert plan_graph(robot="g1_dex3", container=False).node("chunk_smoother_node").parameters["max_blind_s"] == 0.0
