@@ -21,7 +21,7 @@ import pytest
 
 from egoscale_ros.policy.manifest import load_manifest
 from egoscale_ros.policy.pipeline import Observation
-from egoscale_ros.remote.client import RemotePolicy
+from egoscale_ros.remote.client import LATE_BLEND_FACTOR, RemotePolicy
 from egoscale_ros.remote.errors import RemoteError
 from egoscale_ros.remote.scenario import ServerProcess, free_port, remote_manifest
 from egoscale_ros.robot.config import load_robot_config
@@ -75,8 +75,9 @@ def test_chunks_come_back_stamped_with_the_observation(protocol, tmp_path, refer
         client.now_ns = lambda: obs.stamp_ns + 100_000_000  # the reply is 0.1 s old on arrival
         prediction = client.predict(obs)
         chunk = prediction.chunk
-        # execute_steps from the arrival on: 0.1 s of steps (three) fell due while it was out
-        assert chunk.stamp_ns == obs.stamp_ns and chunk.horizon == client.spec.execute_steps + 3
+        # execute_steps from the arrival on: 0.1 s of steps (three) fell due while it was out, and
+        # a late chunk is published LATE_BLEND_FACTOR times that further (blended in over longer)
+        assert chunk.stamp_ns == obs.stamp_ns and chunk.horizon == client.spec.execute_steps + LATE_BLEND_FACTOR * 3
         assert set(chunk.wrist) == {"left", "right"} and chunk.hand["left"].shape[1] == 22
         # The first absolute target lies near the wrist the observation was taken at.
         assert np.linalg.norm(chunk.wrist["left"][0, :3, 3] - obs.wrist_poses["left"][:3, 3]) < 0.2
