@@ -38,13 +38,16 @@ PEER = textwrap.dedent("""
             time.sleep(0.0005)
         sys.exit(0)
 
+    done = False
+
     def stop(signum, frame):
-        raise KeyboardInterrupt
+        if not done:  # once finished, the SIGINTs still on their way are let go
+            raise KeyboardInterrupt
 
     bus.reader("rt/lowstate", idl.HgLowState, depth=64)
     signal.signal(signal.SIGINT, stop)
+    print("ready", flush=True)
     taken = interrupts = 0
-    done = False
     while not done:
         try:
             while not done:
@@ -52,7 +55,6 @@ PEER = textwrap.dedent("""
                 done = time.monotonic() > end
         except KeyboardInterrupt:
             interrupts += 1
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     print(f"taken {taken} interrupts {interrupts}", flush=True)
 """)
 
@@ -66,7 +68,8 @@ def test_sigints_while_taking_samples_are_caught_and_never_crash_the_process(tmp
     try:
         time.sleep(1.0)
         reader = subprocess.Popen([sys.executable, str(script), "reader", "6", tag], stdout=subprocess.PIPE, text=True)
-        time.sleep(1.5)  # started, discovered the writer, taking
+        assert reader.stdout.readline().strip() == "ready"  # its handler is in place
+        time.sleep(0.5)  # discovered the writer, taking
         sent = 0
         while reader.poll() is None:
             reader.send_signal(signal.SIGINT)
@@ -74,7 +77,7 @@ def test_sigints_while_taking_samples_are_caught_and_never_crash_the_process(tmp
             time.sleep(0.0003)
         out = reader.stdout.read()
         assert reader.returncode == 0, f"reader ended with {reader.returncode} after {sent} SIGINTs: {out!r}"
-        taken, interrupts = (int(w) for w in out.split()[1::2])
+        taken, interrupts = (int(w) for w in out.split()[1::2])  # "taken N interrupts M"
         assert taken > 0 and interrupts > 0  # it was taking, and the interrupts reached it
     finally:
         for p in (writer, reader):
