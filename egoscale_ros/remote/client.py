@@ -92,9 +92,10 @@ def build_observation(spec: RemoteSpec, obs: Observation, cameras: list[str], re
 #: was out, where the chunks of successive observations disagree more (in the reference policy's
 #: chunks the spread from the mean chunk grows from 0.01 mm at step 1 to 0.11 mm at step 6), so a
 #: late chunk is published further, ``LATE_BLEND_FACTOR`` times the steps that fell due past
-#: ``execute_steps``, and blended in over as much longer. Behind a 150 ms mock server the executed
-#: path's second difference was 2.2 times that at 0 ms with a factor of 1, 1.6 with 2, 0.6–1.0
-#: with 3 (GR00T). The smoother executes no further than ``execute_steps`` past the last reply
+#: ``execute_steps``, and blended in over as much longer. Behind a 150 ms GR00T mock the executed
+#: path's second difference against 0 ms was 2.2 times with a factor of 1 and 1.6 with 2 (means
+#: of four rounds), 0.8 with 3 (mean of six; 0.34–3.3 round by round, the 0 ms path varying
+#: with the computer's load). The smoother executes no further than ``execute_steps`` past the last reply
 #: (the graph's ``max_blind_s``), so a server that dies stops the arms as soon as before.
 LATE_BLEND_FACTOR = 3
 

@@ -109,8 +109,8 @@ class RemoteSpec:
         and a dead server would stop the arms sooner than ``execute_steps`` says; counted from
         the arrival, both are what they are with a fast server. A clock that gives no sensible
         age (negative, not finite) falls back to ``execute_steps``. The client passes the usual age
-        of its replies (:class:`~egoscale_ros.chunking.delay.RecentDelay`), not each reply's own,
-        so that every chunk is as long while the latency is steady.
+        of its replies in whole steps, scaled (:class:`~egoscale_ros.remote.client.PublishedSteps`),
+        not each reply's own, so that every chunk is as long while the latency is steady.
         """
         if not (age_s > 0 and math.isfinite(age_s)):
             return self.execute_steps

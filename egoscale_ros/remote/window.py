@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from statistics import median_high
 
 
 class InFlightWindow:
@@ -74,7 +75,7 @@ class InFlightWindow:
         if now_s is not None:
             self._replies.append(float(now_s))
         long = self.factor * min(self._recent) + self.margin_ms
-        if sorted(self._last)[len(self._last) // 2] > long and self._replies_lag():  # a queue
+        if median_high(self._last) > long and self._replies_lag():  # a queue
             if self.size > 1:
                 self._ceiling = self.size - 1
                 self._since_queue = 0
@@ -98,9 +99,11 @@ class InFlightWindow:
         if len(self._replies) < self._replies.maxlen or len(self._periods) < 3:
             return True
         times = list(self._replies)
-        gaps = sorted(b - a for a, b in zip(times, times[1:]))
-        period = sorted(self._periods)[len(self._periods) // 2]
-        return gaps[len(gaps) // 2] > 1.2 * period
+        return median_high(b - a for a, b in zip(times, times[1:])) > 1.2 * self._period_s()
+
+    def _period_s(self) -> float:
+        """How often observations come: the median of the recent intervals (seconds)."""
+        return median_high(self._periods)
 
     def needed(self) -> int:
         """Requests in flight that keep up with the observations when every connection is taken as
@@ -111,7 +114,7 @@ class InFlightWindow:
         chunk missing from the stream, which the smoother's blend feels)."""
         if len(self._periods) < 3 or not self._busy:
             return 1
-        period_ms = sorted(self._periods)[len(self._periods) // 2] * 1e3
+        period_ms = self._period_s() * 1e3
         if period_ms <= 0:
             return 1
         # One more than the pace needs: a reply that comes back late (a loaded computer for a
